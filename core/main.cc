@@ -1,0 +1,2 @@
+#include "reactor/base/ids.h"
+int main() { return 0; }

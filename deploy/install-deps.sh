@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian bookworm package that Wharf's build, tests and benchmarks need.
+# Idempotent: when everything is present it does nothing (no apt-get update, no network).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ cmake ninja-build pkg-config make git
+  # runtime libraries (DESIGN.md: io_uring, placement, checksums, compression, logging)
+  liburing-dev libhwloc-dev libnuma-dev libxxhash-dev libzstd-dev libspdlog-dev libfmt-dev
+  # flag parsing
+  libcli11-dev
+  # tests and micro-benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # tools used by tests and scripts
+  python3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or install them with apt-get) and try again" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -157,4 +157,64 @@ std::vector<uint64_t> entry_boundaries(const std::string& segment_path) {
     return out;
 }
 
+size_t model_partition::find(kafka_offset o) const {
+    for (size_t i = 0; i < batches.size(); ++i) {
+        if (batches[i].last >= o) return i;
+    }
+    return batches.size();
+}
+
+task<void> expect_partition_matches(shard_log& log, partition_id p, const model_partition& m,
+                                    size_t max_bytes) {
+    auto start = log.start_offset(p);
+    auto end = log.end_offset(p);
+    if (!start || !end) {
+        ADD_FAILURE() << "partition " << p.value() << " unknown";
+        co_return;
+    }
+    EXPECT_EQ(start->value(), m.start.value()) << "start offset of partition " << p.value();
+    EXPECT_EQ(end->value(), m.next.value()) << "end offset of partition " << p.value();
+    kafka_offset from = m.start;
+    size_t i = m.find(from);
+    while (from < m.next) {
+        auto r = co_await log.read(p, from, max_bytes);
+        if (!r) {
+            ADD_FAILURE() << "read of partition " << p.value() << " at " << from.value()
+                          << " failed: " << r.error().message();
+            co_return;
+        }
+        auto bytes = to_bytes(*r);
+        auto batches = split_batches(bytes);
+        if (batches.empty()) {
+            ADD_FAILURE() << "empty read of partition " << p.value() << " at " << from.value();
+            co_return;
+        }
+        if (batches.size() > 1) {
+            EXPECT_LE(bytes.size(), max_bytes) << "only a single batch may exceed max_bytes";
+        }
+        for (const auto& b : batches) {
+            if (i >= m.batches.size()) {
+                ADD_FAILURE() << "read returned more batches than partition " << p.value() << " has";
+                co_return;
+            }
+            EXPECT_TRUE(b == m.batches[i].bytes)
+                << "batch at " << m.batches[i].base.value() << " of partition " << p.value()
+                << " differs";
+            from = m.batches[i].last + 1;
+            ++i;
+        }
+        // A read stops only when the next batch would exceed max_bytes.
+        if (i < m.batches.size() && from < m.next) {
+            EXPECT_GT(bytes.size() + m.batches[i].bytes.size(), max_bytes);
+        }
+    }
+}
+
+task<void> expect_log_matches(shard_log& log, const log_model& model, size_t max_bytes) {
+    for (const auto& [p, m] : model) {
+        co_await expect_partition_matches(log, partition_id(p), m, max_bytes);
+        if (::testing::Test::HasFailure()) co_return;
+    }
+}
+
 }  // namespace wharf::test

@@ -8,11 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "log/log_config.h"
+#include "log/shard_log.h"
 #include "log/record_batch.h"
 #include "reactor/base/ids.h"
 #include "reactor/iobuf.h"
@@ -79,5 +81,29 @@ void write_file(const std::string& path, std::span<const std::byte> bytes);
 // Entry boundaries of a segment file, parsed with the entry format (positions of the entries'
 // first bytes, then the end of the last whole entry).
 std::vector<uint64_t> entry_boundaries(const std::string& segment_path);
+
+// What a partition must hold: its batches as stored, and its offsets.
+struct model_batch {
+    kafka_offset base{0};
+    kafka_offset last{0};
+    int64_t max_timestamp = 0;
+    std::vector<std::byte> bytes;
+};
+struct model_partition {
+    std::vector<model_batch> batches;  // all ever appended, including those below start
+    kafka_offset start{0};
+    kafka_offset next{0};
+
+    // Index of the first batch with last >= o.
+    size_t find(kafka_offset o) const;
+};
+using log_model = std::map<uint32_t, model_partition>;
+
+// Reads the partition from its start to its end in reads of at most max_bytes and checks every
+// batch and offset against the model (EXPECT failures, so the caller checks HasFailure()).
+task<void> expect_partition_matches(shard_log& log, partition_id p, const model_partition& m,
+                                    size_t max_bytes);
+// The same for every partition of the model.
+task<void> expect_log_matches(shard_log& log, const log_model& model, size_t max_bytes);
 
 }  // namespace wharf::test

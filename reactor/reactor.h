@@ -102,6 +102,9 @@ public:
     // A submission queue entry for an operation whose user_data is an io_completion*. Never null:
     // when the queue is full it is submitted early.
     io_uring_sqe* get_sqe();
+    // Makes sure the next n get_sqe() calls find room without an early submit, so that linked
+    // SQEs (write + fdatasync, an operation + its timeout) reach the kernel together.
+    void reserve_sqes(unsigned n);
 
     // Runs the loop until stop(). Returns after in-flight operations are cancelled and drained.
     void run();

@@ -36,9 +36,10 @@ struct partition_config {
 // Which write a fault hook is asked about.
 enum class disk_op { write, allocate };
 
-// Tests only: called before each segment write or preallocation with its size; a non-zero error
-// makes that operation fail with it, as if the kernel had returned it (ENOSPC for a full disk).
-// Real faults (EIO, ENOSPC) take exactly the same path.
+// Tests only: called for each segment preallocation (before it) and write (after it, so that the
+// failure looks like a write whose bytes partly landed) with its size; a non-zero error makes
+// that operation fail with it, as if the kernel had returned it (ENOSPC for a full disk). Real
+// faults (EIO, ENOSPC) take exactly the same path.
 using disk_fault_fn = std::function<std::error_code(disk_op op, uint64_t bytes)>;
 
 // Segment positions are stored in 32 bits (batch_entry, index files): a segment stays below this.

@@ -95,8 +95,10 @@ TEST(bad_batches, are_refused_and_nothing_is_stored) {
         for (auto& c : cases) {
             auto r = co_await log.append_batch(partition_id(0), term_id(1), to_iobuf(c.bytes), 0);
             EXPECT_FALSE(r) << c.name;
-            if (!r) EXPECT_EQ(r.error(), make_error_code(c.expected)) << c.name << ": "
-                                                                     << r.error().message();
+            if (!r) {
+                EXPECT_EQ(r.error(), make_error_code(c.expected))
+                    << c.name << ": " << r.error().message();
+            }
         }
         EXPECT_EQ(log.end_offset(partition_id(0)).value(), kafka_offset(2));
         EXPECT_EQ(log.last_index(), raft_index(1));

@@ -1,0 +1,261 @@
+#pragma once
+
+// shard_log: the log of one shard (DESIGN.md section 4). All partitions of the shard append to one
+// stream of entries, written once and made durable once per group commit, so the cost of
+// durability does not grow with the number of partitions. The same log is the shard's raft log:
+// every entry has a raft index and a term.
+//
+// What it keeps:
+//   - segments <data-dir>/shard-<k>/<first-raft-index>.log, the last one active (appended to),
+//     the others closed, each with an index file (index_file.h);
+//   - per partition: the batch index (partition_index.h), its log start offset, the next offset to
+//     assign and its end offset (everything below the end is durable and readable);
+//   - the tail cache of recent batches (tail_cache.h).
+//
+// Lifecycle: open() recovers the directory (recovery.cc) and returns the log; appends and reads
+// run concurrently on the owning shard; close() waits for appends in flight and closes the files.
+// Everything is called on the shard that opened the log.
+//
+// Group commit (group_commit.cc): an append assigns its raft index and Kafka offsets and queues
+// its entry without suspending, so concurrent appends keep their order. The first append of a
+// group leads it: it waits for the end of the reactor turn (or flush_interval_us), then writes
+// every queued entry with one write and one fdatasync linked in io_uring, and completes them all.
+// Appends made while that write is in flight form the next group (one write in flight at a time).
+// A failed write fails its group and everything queued behind it, rolls offsets and indexes back
+// to the last durable entry and cuts the file back, so the log stays consistent; a full disk
+// (ENOSPC) is reported as disk_full and later appends may succeed.
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "log/entry.h"
+#include "log/index_file.h"
+#include "log/log_config.h"
+#include "log/partition_index.h"
+#include "log/segment.h"
+#include "log/tail_cache.h"
+#include "reactor/base/ids.h"
+#include "reactor/base/result.h"
+#include "reactor/iobuf.h"
+#include "reactor/sync.h"
+#include "reactor/task.h"
+
+namespace wharf {
+
+struct log_stats {
+    uint64_t appends = 0;            // entries made durable
+    uint64_t append_bytes = 0;       // their payload bytes
+    uint64_t rejected_batches = 0;   // batches refused by validation
+    uint64_t writes = 0;             // segment writes (one per group commit)
+    uint64_t syncs = 0;              // fdatasyncs (one per group commit unless fsync is never)
+    uint64_t flushes = 0;            // group commits that succeeded
+    uint64_t failed_flushes = 0;
+    uint64_t rolls = 0;
+    uint64_t segments_deleted = 0;
+    uint64_t reads = 0;
+    uint64_t cache_batches = 0;      // batches served from the tail cache
+    uint64_t disk_batches = 0;       // batches read from segments
+    uint64_t disk_reads = 0;         // read calls (adjacent batches share one)
+    uint64_t disk_read_bytes = 0;
+    // Recovery at open.
+    uint64_t index_files_loaded = 0;
+    uint64_t index_files_rebuilt = 0;
+    uint64_t entries_replayed = 0;
+    uint64_t truncated_bytes = 0;
+};
+
+// What append_batch assigned to a durable batch.
+struct append_result {
+    kafka_offset base_offset{0};
+    kafka_offset last_offset{0};
+    raft_index index{0};
+    // The time the log stamped, when the partition uses LogAppendTime.
+    std::optional<timestamp_ms> log_append_time;
+};
+
+// A batch found by offset or timestamp.
+struct batch_info {
+    kafka_offset base_offset{0};
+    kafka_offset last_offset{0};
+    // The running maximum described in partition_index.h.
+    timestamp_ms max_timestamp{0};
+    uint32_t size_bytes = 0;
+};
+
+class shard_log {
+public:
+    // Opens (creating it if needed) <cfg.data_dir>/shard-<cfg.shard>/ and recovers it. On
+    // failure, *error_detail (when given) names the file and byte offset at fault.
+    static task<result<std::unique_ptr<shard_log>>> open(log_config cfg,
+                                                         std::string* error_detail = nullptr);
+    ~shard_log();
+    shard_log(const shard_log&) = delete;
+    shard_log& operator=(const shard_log&) = delete;
+
+    // Refuses new appends (shutting_down), waits for those in flight, closes the files.
+    task<status> close();
+
+    // Creates the partition or changes its settings. Partitions found on disk exist after open
+    // with default settings.
+    void configure_partition(partition_id p, const partition_config& cfg);
+    bool has_partition(partition_id p) const noexcept;
+
+    // Leader append of one Kafka v2 record batch: validates it (a bad batch is refused with the
+    // precise error and nothing is stored), assigns the partition's next offsets and the next raft
+    // index, stamps base offset, leader epoch and (per the partition's settings) LogAppendTime,
+    // and completes once the entry is durable.
+    task<result<append_result>> append_batch(partition_id p, term_id term, iobuf batch,
+                                             int32_t leader_epoch);
+    // Append of an entry as it is (raft: followers, no-ops, configuration). A data entry's batch
+    // must already carry its offsets, which must continue the partition; a control entry must
+    // decode. Returns the entry's raft index once durable.
+    // REQUIRES: term >= the term of the last entry.
+    task<result<raft_index>> append_entry(entry_type type, partition_id p, term_id term,
+                                          iobuf payload);
+
+    // The partition's batches from the one containing `from` on, whole, until max_bytes is
+    // reached (at least one batch). Empty at the end offset; offset_out_of_range below the start
+    // offset or past the end.
+    task<result<iobuf>> read(partition_id p, kafka_offset from, size_t max_bytes);
+
+    result<kafka_offset> start_offset(partition_id p) const;
+    // The offset after the last durable batch (the log end offset).
+    result<kafka_offset> end_offset(partition_id p) const;
+    // The batch containing o or the first after it; nullopt when there is none.
+    result<std::optional<batch_info>> find_offset(partition_id p, kafka_offset o) const;
+    // The first batch whose max timestamp is >= t; nullopt when there is none.
+    result<std::optional<batch_info>> find_timestamp(partition_id p, timestamp_ms t) const;
+
+    // DeleteRecords: the partition's log start offset becomes `offset` through a control entry.
+    // offset_out_of_range past the end offset; nothing to do at or below the start offset.
+    task<status> set_start_offset(partition_id p, kafka_offset offset, term_id term);
+    // Applies retention.ms and retention.bytes of every partition (control entries in `term`),
+    // then deletes the segments no live batch needs.
+    task<status> apply_retention(term_id term);
+
+    // Raft's view. last_index/last_term: the last durable entry (0 when the log is empty).
+    raft_index last_index() const noexcept { return _durable_index; }
+    term_id last_term() const noexcept { return _durable_term; }
+    // The index the next append gets (appends in flight included).
+    raft_index next_index() const noexcept { return _next_index; }
+    // The term of the entry at `index` while the log still holds it (or of the last entry that
+    // retention removed, raft's snapshot point).
+    std::optional<term_id> term_at(raft_index index) const noexcept;
+    // The first raft index still held.
+    raft_index first_index() const noexcept;
+
+    const log_stats& stats() const noexcept { return _stats; }
+    size_t segment_count() const noexcept { return _segments.size(); }
+    const std::string& directory() const noexcept { return _dir; }
+    // Memory of the batch indexes, for accounting and tests.
+    size_t index_memory_bytes() const noexcept;
+    size_t cache_bytes() const noexcept { return _cache.bytes(); }
+
+private:
+    friend class log_recovery;
+
+    struct partition_state {
+        partition_config config;
+        partition_index index;
+        kafka_offset start_offset{0};
+        // The next offset to assign: end_offset plus the batches in flight.
+        kafka_offset next_offset{0};
+        // The end offset: every batch below it is durable and indexed.
+        kafka_offset end_offset{0};
+    };
+
+    // Where an appending coroutine waits for its entry to become durable, in its own frame.
+    struct append_slot {
+        std::coroutine_handle<> waiter;
+        // Set once the entry is durable (success) or failed.
+        std::optional<status> outcome;
+        // Set when the appender must lead the queued entries (group_commit.cc).
+        bool lead = false;
+    };
+
+    // An entry assigned its raft index (and offsets) and waiting for its group commit.
+    struct pending_entry {
+        // write_position and checksum are filled in when the write is formed.
+        entry_header header;
+        entry_header_buffer encoded{};
+        iobuf payload;
+        append_slot* slot = nullptr;
+        // For data entries, what the batch index needs once the entry is durable.
+        int32_t last_offset_delta = 0;
+        int64_t max_timestamp = 0;
+        kafka_offset base_offset{0};
+        // For control entries, the decoded change.
+        std::optional<control_entry> control;
+    };
+
+    explicit shard_log(log_config cfg);
+
+    partition_state* find_partition(partition_id p) noexcept;
+    const partition_state* find_partition(partition_id p) const noexcept;
+    partition_state& ensure_partition(partition_id p);
+    static batch_info to_info(const batch_entry& e) noexcept;
+    std::shared_ptr<segment> segment_by_seq(uint32_t seq) const noexcept;
+
+    // group_commit.cc
+    status check_can_append() const;
+    void enqueue(pending_entry&& e);
+    task<status> await_durable(append_slot& slot);
+    task<void> lead_group();
+    task<void> flush_group(std::vector<pending_entry> group);
+    task<status> write_group(std::vector<pending_entry>& group);
+    void apply_durable(pending_entry& e, uint64_t end_position);
+    void fail_all_pending(std::vector<pending_entry>& group, std::error_code ec);
+    std::vector<pending_entry> take_group();
+    task<status> maybe_roll();
+    task<status> roll();
+    std::vector<partition_state_row> state_rows() const;
+
+    // read.cc
+    struct read_plan;
+    task<status> read_from_disk(partition_id p, read_plan& plan);
+
+    // retention.cc
+    task<status> append_control(partition_id p, term_id term, kafka_offset start);
+    void apply_start_offset(partition_id p, partition_state& ps, kafka_offset start);
+    task<status> delete_dead_segments();
+    task<status> write_checkpoint(const segment& last_removed);
+
+    log_config _cfg;
+    std::string _dir;
+    std::unordered_map<partition_id, std::unique_ptr<partition_state>> _partitions;
+    // Oldest first; the last one is active. seq numbers are consecutive from _segments.front().
+    std::deque<std::shared_ptr<segment>> _segments;
+    uint32_t _next_seq = 0;
+    tail_cache _cache;
+
+    // Raft positions: durable, and assigned (in flight included).
+    raft_index _durable_index{0};
+    term_id _durable_term{0};
+    raft_index _next_index{1};
+    term_id _next_term{0};
+    // The last entry retention removed (raft's snapshot point); 0 when none.
+    raft_index _removed_index{0};
+    term_id _removed_term{0};
+
+    // Group commit state (group_commit.cc).
+    std::vector<pending_entry> _pending;
+    size_t _pending_bytes = 0;
+    bool _group_led = false;   // an append has taken the lead of the queued entries
+    bool _flushing = false;    // a write is in flight
+    event _flush_done;
+    gate _gate;                // appends and reads in flight, for close()
+    bool _failed = false;      // an I/O error left the file in doubt: refuse writes until reopen
+    bool _closing = false;
+    bool _deleting = false;    // retention is deleting segments
+
+    log_stats _stats;
+};
+
+}  // namespace wharf

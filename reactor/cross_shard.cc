@@ -5,12 +5,43 @@
 #include <atomic>
 
 #include "reactor/base/assert.h"
+#include "reactor/iobuf.h"
 #include "reactor/reactor.h"
 
 namespace wharf {
 
 namespace {
 std::atomic<cross_shard_mesh*> g_mesh{nullptr};
+
+// Buffer chunks whose last reference was dropped away from home travel back to their owner in
+// one batch per destination and turn, chained through the chunks' own link field.
+struct chunks_home final : cross_shard_item {
+    explicit chunks_home(detail::iobuf_chunk* h) noexcept : head(h) {}
+    void run() noexcept override {
+        while (head != nullptr) {
+            auto* next = head->foreign_next;
+            detail::iobuf_free_chunk_on_owner(head);
+            head = next;
+        }
+        delete this;
+    }
+    detail::iobuf_chunk* head;
+};
+
+// Per sending shard: the chain of chunks waiting to go home, per owner shard.
+thread_local std::vector<detail::iobuf_chunk*> t_chunks_home;
+
+void send_chunk_home(shard_id owner, detail::iobuf_chunk* chunk) noexcept {
+    auto* mesh = current_mesh();
+    if (mesh == nullptr || !mesh->is_running(owner)) {
+        // The owner no longer runs (shutdown): nobody would free it there.
+        detail::iobuf_free_chunk_in_place(chunk);
+        return;
+    }
+    if (t_chunks_home.size() < mesh->shard_count()) t_chunks_home.resize(mesh->shard_count());
+    chunk->foreign_next = t_chunks_home[owner.value()];
+    t_chunks_home[owner.value()] = chunk;
+}
 }  // namespace
 
 cross_shard_mesh* current_mesh() noexcept { return g_mesh.load(std::memory_order_acquire); }
@@ -29,9 +60,14 @@ cross_shard_mesh::cross_shard_mesh(unsigned shards, size_t ring_capacity)
         _out.push_back(std::move(o));
         _reactors[i].store(nullptr, std::memory_order_relaxed);
     }
+    detail::set_foreign_free_hook(&send_chunk_home);
 }
 
-cross_shard_mesh::~cross_shard_mesh() = default;
+cross_shard_mesh::~cross_shard_mesh() { detail::set_foreign_free_hook(nullptr); }
+
+bool cross_shard_mesh::is_running(shard_id id) const noexcept {
+    return id.value() < _shards && _reactors[id.value()].load(std::memory_order_acquire) != nullptr;
+}
 
 void cross_shard_mesh::attach(shard_id id, reactor* r) noexcept {
     _reactors[id.value()].store(r, std::memory_order_release);
@@ -49,6 +85,11 @@ void cross_shard_mesh::send(shard_id from, shard_id to, cross_shard_item* item) 
 
 bool cross_shard_mesh::flush_outgoing(shard_id from) {
     auto& out = *_out[from.value()];
+    for (unsigned owner = 0; owner < t_chunks_home.size(); ++owner) {
+        if (auto* head = std::exchange(t_chunks_home[owner], nullptr)) {
+            out.to[owner].push_back(new chunks_home(head));
+        }
+    }
     bool left = false;
     for (unsigned to = 0; to < _shards; ++to) {
         auto& q = out.to[to];

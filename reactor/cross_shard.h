@@ -38,6 +38,8 @@ public:
     // REQUIRES: called on shard `id` before it processes messages.
     void attach(shard_id id, reactor* r) noexcept;
     void detach(shard_id id) noexcept;
+    // Whether shard id's reactor is attached (between its start and its end).
+    bool is_running(shard_id id) const noexcept;
 
     // On shard `from`: queue item to run on shard `to` (flushed at the end of the turn).
     void send(shard_id from, shard_id to, cross_shard_item* item);

@@ -127,6 +127,12 @@ void iobuf_free_chunk_on_owner(iobuf_chunk* chunk) noexcept {
     free_chunk(chunk);
 }
 
+void iobuf_free_chunk_in_place(iobuf_chunk* chunk) noexcept {
+    WHARF_ASSERT(chunk->refs.load(std::memory_order_acquire) == 0,
+                 "chunk freed while still referenced");
+    free_chunk(chunk);
+}
+
 // --- iobuf_fragment_list ---
 
 static_assert(std::is_trivially_copyable_v<iobuf_fragment>,

@@ -312,6 +312,8 @@ using foreign_free_fn = void (*)(shard_id owner, iobuf_chunk* chunk) noexcept;
 void set_foreign_free_hook(foreign_free_fn fn) noexcept;
 // REQUIRES: this_shard() == chunk's owner, and the chunk came from the foreign-free hook.
 void iobuf_free_chunk_on_owner(iobuf_chunk* chunk) noexcept;
+// For the hook when the owner no longer runs (shutdown): frees where it is, debiting the owner.
+void iobuf_free_chunk_in_place(iobuf_chunk* chunk) noexcept;
 
 }  // namespace detail
 

@@ -47,7 +47,6 @@ struct reactor_stats {
     uint64_t sqes = 0;
     uint64_t completions = 0;
     uint64_t sleeps = 0;
-    uint64_t wakeups_sent = 0;
     uint64_t cross_shard_received = 0;
     uint64_t detached_failures = 0;
 };

@@ -4,6 +4,12 @@
 // (DESIGN.md section 3). fn may return a value, void, or a task (which is awaited on the target).
 // fn is moved to the target and destroyed there; its result (or exception) is moved back.
 // On the calling shard itself fn runs inline.
+//
+// GCC 12 bug: a lambda with init-captures written as a temporary inside a co_await expression
+// (`co_await submit_to(s, [b = std::move(buf)] {...})`) has its captures destroyed twice. Name the
+// lambda first (`auto fn = [b = std::move(buf)] {...}; co_await submit_to(s, std::move(fn));`).
+// Plain captures and struct temporaries are not affected. tests/reactor/cross_shard_test.cc
+// exercises the named form.
 
 #include <coroutine>
 #include <exception>

@@ -1,0 +1,118 @@
+#include "core/broker.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/config/units.h"
+#include "core/shard_services.h"
+#include "reactor/logger.h"
+#include "reactor/placement.h"
+#include "reactor/signals.h"
+#include "reactor/smp.h"
+#include "reactor/spawn.h"
+#include "reactor/submit_to.h"
+#include "reactor/when_all.h"
+
+namespace wharf {
+
+namespace {
+
+struct start_outcome {
+    status result;
+    std::string detail;
+};
+
+task<bool> start_all_shards(const broker_config& cfg) {
+    std::vector<task<start_outcome>> starts;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        starts.push_back(submit_to(shard_id(k), [&cfg]() -> task<start_outcome> {
+            start_outcome out;
+            out.result = co_await start_shard(cfg, &out.detail);
+            co_return out;
+        }));
+    }
+    auto outcomes = co_await when_all(std::move(starts));
+    bool ok = true;
+    for (unsigned k = 0; k < outcomes.size(); ++k) {
+        if (!outcomes[k].result) {
+            ok = false;
+            shard_logger().critical("shard {} cannot start: {}{}{}", k,
+                                    outcomes[k].result.error().message(),
+                                    outcomes[k].detail.empty() ? "" : ": ", outcomes[k].detail);
+        }
+    }
+    co_return ok;
+}
+
+task<bool> stop_all_shards() {
+    std::vector<task<status>> stops;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        stops.push_back(submit_to(shard_id(k), [] { return stop_shard(); }));
+    }
+    auto results = co_await when_all(std::move(stops));
+    bool ok = true;
+    for (const auto& r : results) ok = ok && r.has_value();
+    co_return ok;
+}
+
+task<void> log_layout(const broker_config& cfg) {
+    std::vector<int> nodes;
+    for (unsigned c : cfg.cpus) nodes.push_back(numa_node_of(c));
+    auto& log = shard_logger();
+    log.info("wharf: {} shards, {}, data in {}, memory {} ({} tail cache per shard), fsync {}",
+             cfg.smp,
+             cfg.cpus.empty() ? std::string("overprovisioned (threads not pinned)")
+                              : fmt::format("pinned to CPUs {} on NUMA nodes {}",
+                                            fmt::join(cfg.cpus, ","), fmt::join(nodes, ",")),
+             cfg.data_dir, format_size(cfg.memory_bytes),
+             format_size(cfg.tail_cache_bytes_per_shard()),
+             cfg.fsync == fsync_policy::always ? "always" : "NEVER");
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        std::string line = co_await submit_to(shard_id(k), [] { return describe_shard(); });
+        log.info("shard {}: {}", k, line);
+    }
+}
+
+// After the first signal: any further one ends the process at once.
+task<void> exit_on_second_signal(std::shared_ptr<signal_reader> signals) {
+    int sig = co_await signals->next();
+    if (sig != 0) {
+        shard_logger().warn("second signal ({}): exiting at once", strsignal(sig));
+        shard_logger().flush();
+        ::_exit(128 + sig);
+    }
+}
+
+}  // namespace
+
+task<int> run_broker(const broker_config& cfg) {
+    auto signals = std::make_shared<signal_reader>();
+    if (auto s = signals->open({SIGINT, SIGTERM}); !s) {
+        shard_logger().critical("cannot read signals: {}", s.error().message());
+        co_return 1;
+    }
+    if (!co_await start_all_shards(cfg)) {
+        co_await stop_all_shards();
+        co_return 1;
+    }
+    co_await log_layout(cfg);
+    shard_logger().info("wharf is running (no Kafka listener yet: the Kafka front end is not "
+                        "built). Stop with Ctrl-C or SIGTERM.");
+
+    int sig = co_await signals->next();
+    shard_logger().info("{}: stopping (finishing appends in flight, flushing logs); a second "
+                        "signal exits at once", sig != 0 ? strsignal(sig) : "shutdown");
+    spawn(exit_on_second_signal(signals), "second signal watcher");
+    bool clean = co_await stop_all_shards();
+    shard_logger().info("wharf stopped {}", clean ? "cleanly" : "with errors");
+    co_return clean ? 0 : 1;
+}
+
+}  // namespace wharf

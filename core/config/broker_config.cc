@@ -1,0 +1,207 @@
+#include "core/config/broker_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/config/units.h"
+#include "reactor/iobuf.h"
+#include "reactor/placement.h"
+
+namespace wharf {
+
+namespace {
+
+// Raw flag values as typed; converted and checked in validate().
+struct raw_flags {
+    std::string smp;
+    std::string cpuset;
+    std::string poll_us = "0";
+    std::string memory;
+    std::string segment_bytes = "512MiB";
+    std::string segment_ms = "7d";
+    std::string flush_interval_us = "0";
+    std::string fsync = "always";
+    std::string max_batch_bytes = "1048588";
+};
+
+struct flag_error {
+    std::string message;
+};
+
+template <typename T>
+T or_fail(result<T> r, const char* flag, const std::string& value, const char* expected) {
+    if (!r) throw flag_error{fmt::format("invalid value '{}' for {}: expected {}", value, flag, expected)};
+    return *r;
+}
+
+uint64_t physical_memory_bytes() {
+    long pages = ::sysconf(_SC_PHYS_PAGES);
+    long page = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t{1} << 30;
+}
+
+void choose_cpus(broker_config& cfg, const raw_flags& raw) {
+    std::vector<unsigned> usable = allowed_cpus();
+    if (!raw.cpuset.empty()) {
+        auto set = or_fail(parse_cpuset(raw.cpuset), "--cpuset", raw.cpuset,
+                           "a CPU list such as 0-3,8,10-11");
+        for (unsigned c : set) {
+            if (std::find(usable.begin(), usable.end(), c) == usable.end()) {
+                throw flag_error{fmt::format(
+                    "invalid value '{}' for --cpuset: CPU {} is not available to this process "
+                    "(available: {})", raw.cpuset, c, fmt::join(usable, ","))};
+            }
+        }
+        usable = set;
+    }
+    if (cfg.smp == 0) cfg.smp = static_cast<unsigned>(usable.size());
+    if (cfg.smp > usable.size() && !cfg.overprovisioned) {
+        throw flag_error{fmt::format(
+            "--smp {} is more than the {} CPUs available ({}); use fewer shards, or "
+            "--overprovisioned to run more shards than CPUs without pinning",
+            cfg.smp, usable.size(), fmt::join(usable, ","))};
+    }
+    if (!cfg.overprovisioned) cfg.cpus.assign(usable.begin(), usable.begin() + cfg.smp);
+}
+
+void validate(broker_config& cfg, const raw_flags& raw) {
+    using namespace std::chrono;
+    if (!raw.smp.empty()) {
+        unsigned n = 0;
+        auto [p, ec] = std::from_chars(raw.smp.data(), raw.smp.data() + raw.smp.size(), n);
+        if (ec != std::errc() || p != raw.smp.data() + raw.smp.size() || n == 0 ||
+            n > iobuf_max_shards) {
+            throw flag_error{fmt::format("invalid value '{}' for --smp: expected a number of "
+                                         "shards from 1 to {}", raw.smp, iobuf_max_shards)};
+        }
+        cfg.smp = n;
+    }
+    choose_cpus(cfg, raw);
+    cfg.poll_us = duration_cast<microseconds>(
+        or_fail(parse_duration(raw.poll_us, microseconds(1)), "--poll-us", raw.poll_us,
+                "a duration such as 50 or 50us"));
+    if (raw.memory.empty()) {
+        // Half of the machine, as a conservative default for a shared host.
+        cfg.memory_bytes = physical_memory_bytes() / 2;
+    } else {
+        cfg.memory_bytes = or_fail(parse_size(raw.memory), "--memory", raw.memory,
+                                   "a size such as 4GiB");
+        uint64_t min_bytes = uint64_t{64} << 20;
+        if (cfg.memory_bytes < min_bytes * cfg.smp) {
+            throw flag_error{fmt::format("invalid value '{}' for --memory: each of the {} shards "
+                                         "needs at least 64MiB", raw.memory, cfg.smp)};
+        }
+    }
+    cfg.segment_bytes = or_fail(parse_size(raw.segment_bytes), "--segment-bytes",
+                                raw.segment_bytes, "a size such as 512MiB");
+    if (cfg.segment_bytes < (uint64_t{1} << 20) ||
+        cfg.segment_bytes > max_configurable_segment_bytes) {
+        throw flag_error{fmt::format("invalid value '{}' for --segment-bytes: expected 1MiB to {}",
+                                     raw.segment_bytes,
+                                     format_size(max_configurable_segment_bytes))};
+    }
+    cfg.segment_ms = duration_cast<milliseconds>(or_fail(
+        parse_duration(raw.segment_ms, milliseconds(1)), "--segment-ms", raw.segment_ms,
+        "a duration such as 7d or 3600000"));
+    if (cfg.segment_ms < milliseconds(1)) {
+        throw flag_error{"invalid value '" + raw.segment_ms + "' for --segment-ms: must be positive"};
+    }
+    cfg.flush_interval_us = duration_cast<microseconds>(or_fail(
+        parse_duration(raw.flush_interval_us, microseconds(1)), "--flush-interval-us",
+        raw.flush_interval_us, "a duration such as 0, 500 or 2ms"));
+    if (raw.fsync == "always") {
+        cfg.fsync = fsync_policy::always;
+    } else if (raw.fsync == "never") {
+        cfg.fsync = fsync_policy::never;
+    } else {
+        throw flag_error{"invalid value '" + raw.fsync + "' for --fsync: expected always or never"};
+    }
+    cfg.max_batch_bytes = or_fail(parse_size(raw.max_batch_bytes), "--max-batch-bytes",
+                                  raw.max_batch_bytes, "a size such as 1MiB");
+    if (cfg.max_batch_bytes < 1024 || cfg.max_batch_bytes > (uint64_t{256} << 20)) {
+        throw flag_error{"invalid value '" + raw.max_batch_bytes +
+                         "' for --max-batch-bytes: expected 1KiB to 256MiB"};
+    }
+    if (cfg.data_dir.empty()) throw flag_error{"invalid value '' for --data-dir: expected a path"};
+}
+
+}  // namespace
+
+log_config broker_config::shard_log_config(unsigned k) const {
+    log_config lc;
+    lc.data_dir = data_dir;
+    lc.shard = shard_id(k);
+    lc.segment_bytes = segment_bytes;
+    lc.segment_ms = segment_ms;
+    lc.flush_interval_us = flush_interval_us;
+    lc.fsync = fsync;
+    lc.tail_cache_bytes = tail_cache_bytes_per_shard();
+    lc.limits.max_batch_bytes = max_batch_bytes;
+    return lc;
+}
+
+size_t broker_config::tail_cache_bytes_per_shard() const {
+    return static_cast<size_t>(memory_bytes / (smp == 0 ? 1 : smp) / 4);
+}
+
+parse_outcome parse_broker_flags(int argc, char** argv) {
+    broker_config cfg;
+    raw_flags raw;
+    CLI::App app{"wharf: a Kafka-compatible message broker, one shard per CPU core.\n"
+                 "Sizes take units (B, KiB, MiB, GiB, KB, MB, GB); durations take ns, us, ms, "
+                 "s, m, h, d.",
+                 "wharf"};
+    app.option_defaults()->always_capture_default();
+
+    auto* runtime = "Runtime";
+    app.add_option("--smp", raw.smp, "Number of shards (threads, one per core) [default: one "
+                   "per CPU in --cpuset]")->group(runtime);
+    app.add_option("--cpuset", raw.cpuset, "CPUs to run shards on, e.g. 0-3,8 [default: every "
+                   "CPU this process may use]")->group(runtime);
+    app.add_flag("--overprovisioned", cfg.overprovisioned,
+                 "Allow more shards than CPUs and do not pin threads (laptops, CI)")->group(runtime);
+    app.add_option("--poll-us", raw.poll_us, "Busy-poll this long (microseconds) before an idle "
+                   "shard sleeps")->group(runtime);
+    app.add_option("--memory", raw.memory, "Memory for all shards together [default: half of "
+                   "the machine]")->group(runtime);
+
+    auto* storage = "Storage";
+    app.add_option("--data-dir", cfg.data_dir, "Directory of the shards' logs")->group(storage);
+    app.add_option("--segment-bytes", raw.segment_bytes, "Roll a log segment at this size")
+        ->group(storage);
+    app.add_option("--segment-ms", raw.segment_ms, "Roll a log segment at this age "
+                   "(milliseconds without a unit)")->group(storage);
+    app.add_option("--flush-interval-us", raw.flush_interval_us, "Gather appends this long "
+                   "(microseconds) into one group commit; 0 = one per reactor turn")
+        ->group(storage);
+    app.add_option("--fsync", raw.fsync, "always: an append completes when durable; never: "
+                   "skip fdatasync (benchmarks only; loses data on power failure)")
+        ->group(storage);
+    app.add_option("--max-batch-bytes", raw.max_batch_bytes,
+                   "Largest record batch accepted (Kafka's message.max.bytes)")->group(storage);
+
+    app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical or off")
+        ->group("Logging")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+    try {
+        app.parse(argc, argv);
+        validate(cfg, raw);
+    } catch (const CLI::ParseError& e) {
+        // --help exits 0; every other parse error exits 2, like the validation errors below.
+        int code = app.exit(e);
+        return parse_outcome{std::nullopt, code == 0 ? 0 : 2};
+    } catch (const flag_error& e) {
+        fmt::print(stderr, "wharf: {}\n", e.message);
+        return parse_outcome{std::nullopt, 2};
+    }
+    return parse_outcome{std::move(cfg), 0};
+}
+
+}  // namespace wharf

@@ -1,0 +1,50 @@
+#pragma once
+
+// The broker's configuration: every setting is a command-line flag (`wharf --help` lists them
+// with defaults and units). Parsed once in main, validated, then read-only and shared by every
+// shard as start-up configuration.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log/log_config.h"
+
+namespace wharf {
+
+struct broker_config {
+    // runtime
+    unsigned smp = 0;                  // shards; 0 before validation means "one per CPU"
+    std::vector<unsigned> cpus;        // the CPU of each shard (empty when overprovisioned)
+    bool overprovisioned = false;
+    std::chrono::microseconds poll_us{0};
+    uint64_t memory_bytes = 0;         // for all shards together
+    // storage
+    std::string data_dir = "./data";
+    uint64_t segment_bytes = uint64_t{512} << 20;
+    std::chrono::milliseconds segment_ms = std::chrono::hours(24 * 7);
+    std::chrono::microseconds flush_interval_us{0};
+    fsync_policy fsync = fsync_policy::always;
+    uint64_t max_batch_bytes = 1048588;  // Kafka's message.max.bytes default
+    // logging
+    std::string log_level = "info";
+
+    // The shard log configuration of shard k.
+    log_config shard_log_config(unsigned k) const;
+    // The tail cache budget of one shard: a quarter of its memory share.
+    size_t tail_cache_bytes_per_shard() const;
+};
+
+// What parsing decided: run with a configuration, or exit (after --help, or on an error whose
+// message has been printed) with a code.
+struct parse_outcome {
+    std::optional<broker_config> config;
+    int exit_code = 0;
+};
+
+// Parses and validates argv. Errors name the flag and what is wrong with it.
+parse_outcome parse_broker_flags(int argc, char** argv);
+
+}  // namespace wharf

@@ -1,0 +1,24 @@
+#pragma once
+
+// Sizes and durations as people write them on a command line: "512MiB", "1GB", "16384";
+// "250ms", "7d", "100us". Plain numbers are bytes and the flag's own unit respectively.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "reactor/base/result.h"
+
+namespace wharf {
+
+// Bytes; suffixes B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB (KB = 1000, KiB = 1024; a bare
+// K/M/G/T is binary). Errors on anything else, negative numbers, or overflow.
+result<uint64_t> parse_size(std::string_view text);
+// A duration; suffixes ns, us, ms, s, m (minutes), h, d. A plain number uses default_unit.
+result<std::chrono::nanoseconds> parse_duration(std::string_view text,
+                                                std::chrono::nanoseconds default_unit);
+// The largest exact binary unit: 536870912 -> "512MiB", 1536 -> "1536B".
+std::string format_size(uint64_t bytes);
+
+}  // namespace wharf

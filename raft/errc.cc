@@ -1,0 +1,34 @@
+#include "raft/errc.h"
+
+#include <string>
+
+namespace wharf {
+
+namespace {
+
+class raft_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "raft"; }
+    std::string message(int ev) const override {
+        switch (static_cast<raft_errc>(ev)) {
+            case raft_errc::not_leader:
+                return "this replica is not the leader of the group";
+            case raft_errc::shutting_down:
+                return "the raft group is shutting down";
+            case raft_errc::corrupt_vote_state:
+                return "the persisted term and vote are corrupt";
+            case raft_errc::term_overflow:
+                return "the term no longer fits a Kafka leader epoch";
+        }
+        return "unknown raft error";
+    }
+};
+
+}  // namespace
+
+const std::error_category& raft_category() noexcept {
+    static const raft_category_impl instance;
+    return instance;
+}
+
+}  // namespace wharf

@@ -1,0 +1,25 @@
+#pragma once
+
+// Errors of the raft module (STYLE.md rule 7).
+
+#include <system_error>
+
+namespace wharf {
+
+enum class raft_errc {
+    not_leader = 1,        // this replica does not lead the group (now)
+    shutting_down,         // the group is stopping; nothing new is accepted
+    corrupt_vote_state,    // the term/vote file fails its checksum or has a bad size
+    term_overflow,         // a term too large to serve as a Kafka leader epoch
+};
+
+const std::error_category& raft_category() noexcept;
+
+inline std::error_code make_error_code(raft_errc e) noexcept {
+    return {static_cast<int>(e), raft_category()};
+}
+
+}  // namespace wharf
+
+template <>
+struct std::is_error_code_enum<wharf::raft_errc> : std::true_type {};

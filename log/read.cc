@@ -9,6 +9,7 @@
 
 #include "log/durable_file.h"
 #include "log/errc.h"
+#include "log/record_batch.h"
 #include "log/shard_log.h"
 #include "reactor/logger.h"
 
@@ -48,7 +49,13 @@ bool entry_matches(const iobuf& buf, size_t at, const batch_entry& e, partition_
         return false;
     }
     iobuf payload = buf.share(at + entry_header_bytes, e.batch_bytes);
-    return entry_checksum(head, payload) == h.checksum;
+    if (entry_checksum(head, payload) != h.checksum) return false;
+    // The batch CRC was checked when the batch was produced; the entry checksum proves the disk
+    // returned what was written, so a bad CRC here is a bug of the write path.
+    WHARF_VERIFY_ASSERT(batch_crc_matches(payload.linearize(0, payload.size())),
+                        "batch at offset {} of partition {} stored with a bad CRC", e.base_offset,
+                        p);
+    return true;
 }
 
 }  // namespace

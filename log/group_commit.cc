@@ -97,9 +97,16 @@ task<void> shard_log::lead_group() {
         shard_logger().warn("log {}: segment roll failed ({}); appending to the current segment",
                             _dir, r.error().message());
     }
-    auto group = take_group();
-    _group_led = false;
-    if (!group.empty()) co_await write_group(group);
+    if (_failed) {
+        // The roll left the directory in doubt (its fsync failed): nothing more is written.
+        std::vector<pending_entry> none;
+        fail_all_pending(none, log_errc::io_error);
+        _group_led = false;
+    } else {
+        auto group = take_group();
+        _group_led = false;
+        co_await write_group(group);
+    }
     _flushing = false;
     _flush_done.notify_all();
     if (!_pending.empty() && !_group_led) {

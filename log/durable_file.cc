@@ -8,6 +8,12 @@
 
 namespace wharf {
 
+std::error_code as_log_error(std::error_code ec) noexcept {
+    if (!ec || ec.category() == log_category()) return ec;
+    if (ec == std::errc::no_space_on_device) return log_errc::disk_full;
+    return log_errc::io_error;
+}
+
 task<status> write_file_durably(std::string dir, std::string name,
                                 std::span<const std::byte> bytes) {
     std::string path = dir + "/" + name;

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "reactor/base/result.h"
@@ -15,6 +17,10 @@
 namespace wharf {
 
 inline constexpr std::string_view tmp_suffix = ".tmp";
+
+// The log reports failures in its own category (the errno is logged where it happens): a full
+// disk is disk_full, any other system error io_error; log_errc codes pass through.
+std::error_code as_log_error(std::error_code ec) noexcept;
 
 // REQUIRES: name has no directory part.
 task<status> write_file_durably(std::string dir, std::string name,

@@ -151,7 +151,12 @@ task<status> shard_log::write_group(std::vector<pending_entry>& group) {
     }
 
     std::error_code ec;
-    if (_cfg.disk_fault) ec = _cfg.disk_fault(disk_op::allocate, total);
+    // Rolls that keep failing must not let positions outgrow 32 bits.
+    if (start + total >= max_segment_file_bytes) {
+        shard_logger().error("log {}: {} cannot grow past {} bytes", _dir, seg.path(), start);
+        ec = log_errc::io_error;
+    }
+    if (!ec && _cfg.disk_fault) ec = _cfg.disk_fault(disk_op::allocate, total);
     if (!ec) {
         auto r = co_await seg.reserve(start + total, _cfg.preallocate_bytes);
         // Filesystems without fallocate still take the write; only a full disk counts here.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "log/durable_file.h"
 #include "log/errc.h"
 #include "log/shard_log.h"
 #include "reactor/logger.h"
@@ -55,6 +56,7 @@ bool entry_matches(const iobuf& buf, size_t at, const batch_entry& e, partition_
 task<result<iobuf>> shard_log::read(partition_id p, kafka_offset from, size_t max_bytes) {
     auto hold = _gate.hold();
     if (!hold) co_return log_errc::shutting_down;
+    check_shard();
     ++_stats.reads;
     const partition_state* ps = find_partition(p);
     if (ps == nullptr) co_return log_errc::partition_unknown;
@@ -115,7 +117,11 @@ task<status> shard_log::read_from_disk(partition_id p, read_plan& plan) {
         }
         auto got = co_await run.seg->handle().read_at(iov, run.position);
         buf.commit(got ? std::min<size_t>(*got, run.bytes) : 0);
-        if (!got) co_return got.error();
+        if (!got) {
+            shard_logger().error("log {}: read of {} bytes at {} of {} failed: {}", _dir, run.bytes,
+                                 run.position, run.seg->path(), got.error().message());
+            co_return as_log_error(got.error());
+        }
         ++_stats.disk_reads;
         _stats.disk_read_bytes += *got;
         size_t at = 0;

@@ -54,7 +54,7 @@ private:
 std::error_code log_recovery::fail(std::error_code ec, std::string message) {
     shard_logger().error("log {}: {}", _log._dir, message);
     if (_detail != nullptr) *_detail = std::move(message);
-    return ec;
+    return as_log_error(ec);
 }
 
 task<status> log_recovery::run() {
@@ -80,7 +80,9 @@ task<status> log_recovery::run() {
     if (_bases.empty()) {
         auto seg = co_await open_segment(expected, O_RDWR | O_CREAT | O_TRUNC);
         if (!seg) co_return seg.error();
-        if (auto s = co_await sync_directory(_log._dir); !s) co_return s;
+        if (auto s = co_await sync_directory(_log._dir); !s) {
+            co_return fail(s.error(), "cannot sync " + _log._dir);
+        }
         _log._segments.push_back(std::move(*seg));
     } else if (auto s = co_await replay_active(_bases.back()); !s) {
         co_return s;
@@ -129,9 +131,14 @@ task<status> log_recovery::clean_directory(std::vector<std::string>& names) {
     if (remove.empty()) co_return status{};
     for (const auto& n : remove) {
         shard_logger().info("log {}: removing leftover {}", _log._dir, n);
-        if (auto s = co_await remove_file(_log._dir + "/" + n); !s) co_return s;
+        if (auto s = co_await remove_file(_log._dir + "/" + n); !s) {
+            co_return fail(s.error(), "cannot remove " + n);
+        }
     }
-    co_return co_await sync_directory(_log._dir);
+    if (auto s = co_await sync_directory(_log._dir); !s) {
+        co_return fail(s.error(), "cannot sync " + _log._dir);
+    }
+    co_return status{};
 }
 
 task<status> log_recovery::load_checkpoint() {
@@ -162,7 +169,7 @@ task<result<std::shared_ptr<segment>>> log_recovery::open_segment(raft_index bas
     auto f = co_await file::open(path, flags);
     if (!f) co_return fail(f.error(), fmt::format("cannot open {}: {}", path, f.error().message()));
     auto size = co_await f->size();
-    if (!size) co_return size.error();
+    if (!size) co_return fail(size.error(), "cannot stat " + path);
     co_return std::make_shared<segment>(_log._next_seq++, base, _log._dir, std::move(*f), *size);
 }
 
@@ -313,8 +320,12 @@ task<status> log_recovery::replay_active(raft_index base) {
     }
     shard_logger().warn("log {}: cutting a torn write off {} at byte {} ({} bytes)", _log._dir,
                         seg.path(), bad, size - bad);
-    if (auto t = co_await seg.handle().truncate(bad); !t) co_return t;
-    if (auto t = co_await seg.handle().datasync(); !t) co_return t;
+    if (auto t = co_await seg.handle().truncate(bad); !t) {
+        co_return fail(t.error(), seg.path() + ": cannot cut the torn write off");
+    }
+    if (auto t = co_await seg.handle().datasync(); !t) {
+        co_return fail(t.error(), seg.path() + ": cannot sync the cut");
+    }
     _log._stats.truncated_bytes += size - bad;
     co_return status{};
 }

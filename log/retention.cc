@@ -74,6 +74,9 @@ void shard_log::apply_start_offset(partition_id p, partition_state& ps, kafka_of
 }
 
 task<status> shard_log::set_start_offset(partition_id p, kafka_offset offset, term_id term) {
+    auto hold = _gate.hold();
+    if (!hold) co_return log_errc::shutting_down;
+    check_shard();
     const partition_state* ps = find_partition(p);
     if (ps == nullptr) co_return log_errc::partition_unknown;
     if (offset > ps->end_offset || offset.value() < 0) co_return log_errc::offset_out_of_range;
@@ -83,6 +86,9 @@ task<status> shard_log::set_start_offset(partition_id p, kafka_offset offset, te
 }
 
 task<status> shard_log::apply_retention(term_id term) {
+    auto hold = _gate.hold();
+    if (!hold) co_return log_errc::shutting_down;
+    check_shard();
     timestamp_ms now = wall_now();
     std::vector<task<status>> controls;
     for (const auto& [p, ps] : _partitions) {
@@ -129,8 +135,11 @@ task<status> shard_log::delete_dead_segments() {
         }
     }
     _deleting = false;
-    if (!s) shard_logger().error("log {}: deleting old segments failed: {}", _dir, s.error().message());
-    co_return s;
+    if (!s) {
+        shard_logger().error("log {}: deleting old segments failed: {}", _dir, s.error().message());
+        co_return as_log_error(s.error());
+    }
+    co_return status{};
 }
 
 task<status> shard_log::write_checkpoint(const segment& last_removed) {

@@ -54,12 +54,14 @@ stamped_batch stamp(iobuf batch, const validated_batch& v, kafka_offset base, in
 
 shard_log::shard_log(log_config cfg)
     : _cfg(std::move(cfg)),
+      _owner(this_shard()),
       _dir(fmt::format("{}/shard-{}", _cfg.data_dir, _cfg.shard.value())),
       _cache(_cfg.tail_cache_bytes) {}
 
 shard_log::~shard_log() = default;
 
 void shard_log::configure_partition(partition_id p, const partition_config& cfg) {
+    check_shard();
     ensure_partition(p).config = cfg;
 }
 
@@ -88,6 +90,7 @@ task<result<append_result>> shard_log::append_batch(partition_id p, term_id term
     // Everything up to enqueue() runs before the first suspension, so appends keep their order.
     auto hold = _gate.hold();
     if (!hold) co_return log_errc::shutting_down;
+    check_shard();
     if (auto s = check_can_append(); !s) co_return s.error();
     partition_state* ps = find_partition(p);
     if (ps == nullptr) co_return log_errc::partition_unknown;
@@ -129,6 +132,7 @@ task<result<raft_index>> shard_log::append_entry(entry_type type, partition_id p
                                                  iobuf payload) {
     auto hold = _gate.hold();
     if (!hold) co_return log_errc::shutting_down;
+    check_shard();
     if (auto s = check_can_append(); !s) co_return s.error();
     WHARF_ASSERT(term >= _next_term, "append in term {} after term {}", term, _next_term);
     if (payload.size() > max_entry_payload_bytes) co_return log_errc::batch_too_large;
@@ -228,6 +232,7 @@ size_t shard_log::index_memory_bytes() const noexcept {
 }
 
 task<status> shard_log::close() {
+    check_shard();
     _closing = true;
     co_await _gate.close();
     status first;

@@ -44,6 +44,7 @@
 #include "reactor/base/ids.h"
 #include "reactor/base/result.h"
 #include "reactor/iobuf.h"
+#include "reactor/shard.h"
 #include "reactor/sync.h"
 #include "reactor/task.h"
 
@@ -196,6 +197,13 @@ private:
     };
 
     explicit shard_log(log_config cfg);
+    // A log belongs to the shard that opened it (STYLE.md rule 10); checked in debug builds.
+    void check_shard() const noexcept {
+#ifndef NDEBUG
+        WHARF_ASSERT(this_shard() == _owner, "shard_log of shard {} used on shard {}", _owner,
+                     this_shard());
+#endif
+    }
 
     partition_state* find_partition(partition_id p) noexcept;
     const partition_state* find_partition(partition_id p) const noexcept;
@@ -228,6 +236,7 @@ private:
     task<status> write_checkpoint(const segment& last_removed);
 
     log_config _cfg;
+    shard_id _owner;
     std::string _dir;
     std::unordered_map<partition_id, std::unique_ptr<partition_state>> _partitions;
     // Oldest first; the last one is active. seq numbers are consecutive from _segments.front().

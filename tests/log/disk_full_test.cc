@@ -12,6 +12,7 @@
 
 #include "log/errc.h"
 #include "log/shard_log.h"
+#include "reactor/reactor.h"
 #include "reactor/when_all.h"
 #include "tests/log/shardlog_test_util.h"
 
@@ -40,17 +41,44 @@ task<result<append_result>> append(shard_log& log, uint64_t seed) {
     co_return co_await log.append_batch(partition_id(0), term_id(1), to_iobuf(batch), 0);
 }
 
+// Records an acknowledged append of append(log, seed) in the model.
+void record(log_model& model, const append_result& r, uint64_t seed) {
+    auto& m = model[0];
+    m.batches.push_back({r.base_offset, r.last_offset, 0,
+                         stamped(make_batch(seed, 2, 300, 1000), r.base_offset, 0)});
+    m.next = r.last_offset + 1;
+}
+
+// A write fails while the next group waits behind it; the waiting one was given offsets after
+// the failed ones, so it fails too rather than leave a gap. Then appends go on.
+task<bool> pipelined_failure(shard_log& log, fault_switch& sw, log_model& model) {
+    sw.fail_next = 1;
+    auto second = [&]() -> task<std::vector<result<append_result>>> {
+        co_await reactor::local().turn_end();
+        std::vector<task<result<append_result>>> g;
+        for (uint64_t i = 300; i < 305; ++i) g.push_back(append(log, i));
+        co_return co_await when_all(std::move(g));
+    };
+    auto first = [&]() -> task<std::vector<result<append_result>>> {
+        std::vector<task<result<append_result>>> g;
+        for (uint64_t i = 200; i < 205; ++i) g.push_back(append(log, i));
+        co_return co_await when_all(std::move(g));
+    };
+    auto [a, b] = co_await when_all(first(), second());
+    for (auto& r : a) EXPECT_EQ(r.error(), log_errc::disk_full);
+    for (auto& r : b) EXPECT_EQ(r.error(), log_errc::disk_full);
+    auto r = co_await append(log, 8);
+    if (!r) co_return false;
+    EXPECT_EQ(r->base_offset, model[0].next);
+    record(model, *r, 8);
+    co_return true;
+}
+
 void run_disk_full(disk_op op) {
     temp_dir dir;
     fault_switch sw;
     sw.op = op;
     log_model model;
-    auto record = [&](const result<append_result>& r, uint64_t seed) {
-        auto& m = model[0];
-        m.batches.push_back({r->base_offset, r->last_offset, 0,
-                             stamped(make_batch(seed, 2, 300, 1000), r->base_offset, 0)});
-        m.next = r->last_offset + 1;
-    };
     int rc = run_reactor([&]() -> task<int> {
         auto opened = co_await shard_log::open(faulty_config(dir.path(), sw));
         CO_ASSERT_OK(opened);
@@ -59,7 +87,7 @@ void run_disk_full(disk_op op) {
         for (uint64_t i = 0; i < 5; ++i) {
             auto r = co_await append(log, i);
             CO_ASSERT_OK(r);
-            record(r, i);
+            record(model, *r, i);
         }
         // One failing group commit of 10 appends: all fail, nothing is stored.
         sw.fail_next = 1;
@@ -79,33 +107,13 @@ void run_disk_full(disk_op op) {
             auto r = co_await append(log, i);
             CO_ASSERT_OK(r);
             EXPECT_EQ(r->base_offset, model[0].next);
-            record(r, i);
+            record(model, *r, i);
         }
         if (op != disk_op::write) {
             CO_ASSERT_OK(co_await log.close());
             co_return ::testing::Test::HasFailure() ? 1 : 0;
         }
-        // Pipelined: a write fails while the next group waits behind it; the waiting one was
-        // given offsets after the failed ones, so it fails too rather than leave a gap.
-        sw.fail_next = 1;
-        auto second = [&]() -> task<std::vector<result<append_result>>> {
-            co_await reactor::local().turn_end();
-            std::vector<task<result<append_result>>> g;
-            for (uint64_t i = 300; i < 305; ++i) g.push_back(append(log, i));
-            co_return co_await when_all(std::move(g));
-        };
-        auto first = [&]() -> task<std::vector<result<append_result>>> {
-            std::vector<task<result<append_result>>> g;
-            for (uint64_t i = 200; i < 205; ++i) g.push_back(append(log, i));
-            co_return co_await when_all(std::move(g));
-        };
-        auto [a, b] = co_await when_all(first(), second());
-        for (auto& r : a) EXPECT_EQ(r.error(), log_errc::disk_full);
-        for (auto& r : b) EXPECT_EQ(r.error(), log_errc::disk_full);
-        auto r = co_await append(log, 8);
-        CO_ASSERT_OK(r);
-        EXPECT_EQ(r->base_offset, model[0].next);
-        record(r, 8);
+        CO_ASSERT(co_await pipelined_failure(log, sw, model));
         co_await expect_log_matches(log, model, 1 << 20);
         CO_ASSERT_OK(co_await log.close());
         co_return ::testing::Test::HasFailure() ? 1 : 0;

@@ -44,14 +44,9 @@ kafka_offset bytes_retention_start(const model_partition& m, uint64_t limit) {
     return std::max(s, m.start);
 }
 
-TEST(retention, by_bytes_then_everything_and_restart) {
-    const uint64_t seed = 77;
-    std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
-    temp_dir dir;
-    log_model model;
-    auto cfg = test_config(dir.path());
-    cfg.segment_bytes = 32 << 10;
-    int rc = run_reactor([&]() -> task<int> {
+// Fills 20 partitions over many segments, then retention.bytes on half of them.
+int fill_and_retain_half(const log_config& cfg, log_model& model, uint64_t seed) {
+    return run_reactor([&]() -> task<int> {
         auto opened = co_await shard_log::open(cfg);
         CO_ASSERT_OK(opened);
         shard_log& log = **opened;
@@ -90,10 +85,11 @@ TEST(retention, by_bytes_then_everything_and_restart) {
         CO_ASSERT_OK(co_await log.close());
         co_return ::testing::Test::HasFailure() ? 1 : 0;
     });
-    ASSERT_EQ(rc, 0);
+}
 
-    // Restart: start offsets came back from the control entries and index files.
-    rc = run_reactor([&]() -> task<int> {
+// After a restart, retention drops everything: all closed segments go.
+int retain_nothing(const log_config& cfg, log_model& model) {
+    return run_reactor([&]() -> task<int> {
         auto opened = co_await shard_log::open(cfg);
         CO_ASSERT_OK(opened);
         shard_log& log = **opened;
@@ -118,10 +114,11 @@ TEST(retention, by_bytes_then_everything_and_restart) {
         CO_ASSERT_OK(co_await log.close());
         co_return ::testing::Test::HasFailure() ? 1 : 0;
     });
-    ASSERT_EQ(rc, 0);
+}
 
-    // Restart with the old segments gone: offsets continue, nothing comes back.
-    rc = run_reactor([&]() -> task<int> {
+// After a restart with the old segments gone, offsets continue and nothing comes back.
+int check_after_deletion(const log_config& cfg, log_model& model) {
+    return run_reactor([&]() -> task<int> {
         auto opened = co_await shard_log::open(cfg);
         CO_ASSERT_OK(opened);
         shard_log& log = **opened;
@@ -134,7 +131,19 @@ TEST(retention, by_bytes_then_everything_and_restart) {
         CO_ASSERT_OK(co_await log.close());
         co_return ::testing::Test::HasFailure() ? 1 : 0;
     });
-    EXPECT_EQ(rc, 0);
+}
+
+TEST(retention, by_bytes_then_everything_and_restart) {
+    const uint64_t seed = 77;
+    std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+    temp_dir dir;
+    log_model model;
+    auto cfg = test_config(dir.path());
+    cfg.segment_bytes = 32 << 10;
+    ASSERT_EQ(fill_and_retain_half(cfg, model, seed), 0);
+    // Restart: start offsets come back from the control entries and index files.
+    ASSERT_EQ(retain_nothing(cfg, model), 0);
+    EXPECT_EQ(check_after_deletion(cfg, model), 0);
 }
 
 TEST(retention, by_time) {

@@ -80,94 +80,73 @@ TEST(shard_log, append_and_read_back) {
     EXPECT_EQ(rc, 0);
 }
 
-// Many partitions, thousands of batches of random sizes, small segments and a small cache, so
-// reads come from the cache, from closed segments and from the active one.
-TEST(shard_log, many_partitions_against_a_model) {
-    const uint64_t seed = 0x5eed'0001;
-    std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
-    temp_dir dir;
-    const uint32_t partitions = 1000;
-    log_model model;
-    log_stats first_run{};
-    size_t segments_before_close = 0;
-    int rc = run_reactor([&]() -> task<int> {
-        auto cfg = test_config(dir.path());
-        cfg.segment_bytes = 256 << 10;
-        cfg.tail_cache_bytes = 128 << 10;
-        auto opened = co_await shard_log::open(cfg);
-        CO_ASSERT_OK(opened);
-        shard_log& log = **opened;
-        for (uint32_t p = 0; p < partitions; ++p) log.configure_partition(partition_id(p), {});
-        std::mt19937_64 rng(seed);
-        int64_t ts = 1'700'000'000'000;
-        for (int wave = 0; wave < 16; ++wave) {
-            std::vector<task<bool>> appends;
-            for (int i = 0; i < 250; ++i) {
-                uint32_t p = static_cast<uint32_t>(rng() % partitions);
-                int records = 1 + static_cast<int>(rng() % 5);
-                size_t value_bytes = 10 + rng() % 1500;
-                // Timestamps mostly grow; some producers lag behind.
-                ts += 1 + static_cast<int64_t>(rng() % 20);
-                int64_t t = ts - (rng() % 8 == 0 ? static_cast<int64_t>(rng() % 500) : 0);
-                appends.push_back(append_one(log, model, p, rng(), records, value_bytes, t));
-            }
-            auto ok = co_await when_all(std::move(appends));
-            CO_ASSERT(std::all_of(ok.begin(), ok.end(), [](bool b) { return b; }));
-        }
-        CO_ASSERT(log.stats().rolls > 5);
-        co_await expect_log_matches(log, model, 4096);
-        CO_ASSERT(!::testing::Test::HasFailure());
-        EXPECT_GT(log.stats().cache_batches, 0u);
-        EXPECT_GT(log.stats().disk_batches, 0u);
-        EXPECT_LT(log.stats().disk_reads, log.stats().disk_batches) << "adjacent batches share reads";
-        EXPECT_LE(log.cache_bytes(), cfg.tail_cache_bytes);
-
-        // Random reads and lookups.
-        for (int q = 0; q < 3000; ++q) {
+// 16 waves of 250 concurrent appends to random partitions, random sizes and timestamps.
+task<bool> write_random_waves(shard_log& log, log_model& model, std::mt19937_64& rng,
+                              uint32_t partitions) {
+    int64_t ts = 1'700'000'000'000;
+    for (int wave = 0; wave < 16; ++wave) {
+        std::vector<task<bool>> appends;
+        for (int i = 0; i < 250; ++i) {
             uint32_t p = static_cast<uint32_t>(rng() % partitions);
-            const auto& m = model[p];
-            if (m.next.value() == 0) continue;
-            kafka_offset o(static_cast<int64_t>(rng() % static_cast<uint64_t>(m.next.value())));
-            auto r = co_await log.read(partition_id(p), o, 1 + rng() % 8000);
-            CO_ASSERT_OK(r);
-            auto got = split_batches(to_bytes(*r));
-            size_t i = m.find(o);
-            CO_ASSERT(!got.empty());
-            for (const auto& b : got) EXPECT_TRUE(b == m.batches[i++].bytes);
-            auto f = log.find_offset(partition_id(p), o);
-            CO_ASSERT(f && *f);
-            EXPECT_EQ((*f)->base_offset, m.batches[m.find(o)].base);
-            // Timestamp lookup: the first batch whose running max timestamp reaches t.
-            int64_t t = m.batches.front().max_timestamp - 100 +
-                        static_cast<int64_t>(rng() % static_cast<uint64_t>(
-                            m.batches.back().max_timestamp - m.batches.front().max_timestamp + 200));
-            auto ft = log.find_timestamp(partition_id(p), timestamp_ms(t));
-            CO_ASSERT(ft);
-            int64_t running = INT64_MIN;
-            std::optional<kafka_offset> want;
-            for (const auto& b : m.batches) {
-                running = std::max(running, b.max_timestamp);
-                if (running >= t) {
-                    want = b.base;
-                    break;
-                }
-            }
-            EXPECT_EQ(ft->has_value(), want.has_value()) << "timestamp " << t;
-            if (*ft && want) {
-                EXPECT_EQ((*ft)->base_offset, *want) << "timestamp " << t;
-            }
+            int records = 1 + static_cast<int>(rng() % 5);
+            size_t value_bytes = 10 + rng() % 1500;
+            // Timestamps mostly grow; some producers lag behind.
+            ts += 1 + static_cast<int64_t>(rng() % 20);
+            int64_t t = ts - (rng() % 8 == 0 ? static_cast<int64_t>(rng() % 500) : 0);
+            appends.push_back(append_one(log, model, p, rng(), records, value_bytes, t));
         }
-        first_run = log.stats();
-        segments_before_close = log.segment_count();
-        CO_ASSERT_OK(co_await log.close());
-        co_return ::testing::Test::HasFailure() ? 1 : 0;
-    });
-    ASSERT_EQ(rc, 0);
+        auto ok = co_await when_all(std::move(appends));
+        if (!std::all_of(ok.begin(), ok.end(), [](bool b) { return b; })) co_return false;
+    }
+    co_return true;
+}
 
-    // Restart: everything reads back byte-identical, and closed segments come from their index
-    // files, not from a scan.
-    rc = run_reactor([&]() -> task<int> {
-        auto opened = co_await shard_log::open(test_config(dir.path()));
+// The first batch whose running max timestamp reaches t, by brute force.
+std::optional<kafka_offset> model_find_timestamp(const model_partition& m, int64_t t) {
+    int64_t running = INT64_MIN;
+    for (const auto& b : m.batches) {
+        running = std::max(running, b.max_timestamp);
+        if (running >= t) return b.base;
+    }
+    return std::nullopt;
+}
+
+// Reads from random offsets with random sizes, and lookups by offset and by timestamp.
+task<void> check_random_lookups(shard_log& log, log_model& model, std::mt19937_64& rng,
+                                uint32_t partitions) {
+    for (int q = 0; q < 3000 && !::testing::Test::HasFailure(); ++q) {
+        uint32_t p = static_cast<uint32_t>(rng() % partitions);
+        const auto& m = model[p];
+        if (m.next.value() == 0) continue;
+        kafka_offset o(static_cast<int64_t>(rng() % static_cast<uint64_t>(m.next.value())));
+        auto r = co_await log.read(partition_id(p), o, 1 + rng() % 8000);
+        if (!r) {
+            ADD_FAILURE() << "read failed: " << r.error().message();
+            co_return;
+        }
+        auto got = split_batches(to_bytes(*r));
+        EXPECT_FALSE(got.empty());
+        size_t i = m.find(o);
+        for (const auto& b : got) EXPECT_TRUE(b == m.batches[i++].bytes);
+        auto f = log.find_offset(partition_id(p), o);
+        EXPECT_TRUE(f && *f && (*f)->base_offset == m.batches[m.find(o)].base) << o.value();
+        int64_t first = m.batches.front().max_timestamp;
+        int64_t span = m.batches.back().max_timestamp - first + 200;
+        int64_t t = first - 100 + static_cast<int64_t>(rng() % static_cast<uint64_t>(span));
+        auto ft = log.find_timestamp(partition_id(p), timestamp_ms(t));
+        auto want = model_find_timestamp(m, t);
+        EXPECT_TRUE(ft && ft->has_value() == want.has_value()) << "timestamp " << t;
+        if (ft && *ft && want) {
+            EXPECT_EQ((*ft)->base_offset, *want) << "timestamp " << t;
+        }
+    }
+}
+
+// Reopens the log of many_partitions_against_a_model and checks it against the model.
+int reopen_and_check(const std::string& data_dir, log_model& model, const log_stats& first_run,
+                     size_t segments_before_close) {
+    return run_reactor([&]() -> task<int> {
+        auto opened = co_await shard_log::open(test_config(data_dir));
         CO_ASSERT_OK(opened);
         shard_log& log = **opened;
         EXPECT_EQ(log.segment_count(), segments_before_close);
@@ -192,7 +171,47 @@ TEST(shard_log, many_partitions_against_a_model) {
         CO_ASSERT_OK(co_await log.close());
         co_return ::testing::Test::HasFailure() ? 1 : 0;
     });
-    EXPECT_EQ(rc, 0);
+}
+
+// Many partitions, thousands of batches of random sizes, small segments and a small cache, so
+// reads come from the cache, from closed segments and from the active one.
+TEST(shard_log, many_partitions_against_a_model) {
+    const uint64_t seed = 0x5eed'0001;
+    std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+    temp_dir dir;
+    const uint32_t partitions = 1000;
+    log_model model;
+    log_stats first_run{};
+    size_t segments_before_close = 0;
+    int rc = run_reactor([&]() -> task<int> {
+        auto cfg = test_config(dir.path());
+        cfg.segment_bytes = 256 << 10;
+        cfg.tail_cache_bytes = 128 << 10;
+        auto opened = co_await shard_log::open(cfg);
+        CO_ASSERT_OK(opened);
+        shard_log& log = **opened;
+        for (uint32_t p = 0; p < partitions; ++p) log.configure_partition(partition_id(p), {});
+        std::mt19937_64 rng(seed);
+        CO_ASSERT(co_await write_random_waves(log, model, rng, partitions));
+        CO_ASSERT(log.stats().rolls > 5);
+        co_await expect_log_matches(log, model, 4096);
+        CO_ASSERT(!::testing::Test::HasFailure());
+        EXPECT_GT(log.stats().cache_batches, 0u);
+        EXPECT_GT(log.stats().disk_batches, 0u);
+        EXPECT_LT(log.stats().disk_reads, log.stats().disk_batches) << "adjacent batches share reads";
+        EXPECT_LE(log.cache_bytes(), cfg.tail_cache_bytes);
+
+        co_await check_random_lookups(log, model, rng, partitions);
+        first_run = log.stats();
+        segments_before_close = log.segment_count();
+        CO_ASSERT_OK(co_await log.close());
+        co_return ::testing::Test::HasFailure() ? 1 : 0;
+    });
+    ASSERT_EQ(rc, 0);
+
+    // Restart: everything reads back byte-identical, and closed segments come from their index
+    // files, not from a scan.
+    EXPECT_EQ(reopen_and_check(dir.path(), model, first_run, segments_before_close), 0);
 }
 
 TEST(shard_log, log_append_time_is_stamped) {

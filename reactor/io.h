@@ -100,14 +100,16 @@ inline auto mkdirat(int dfd, const char* path, mode_t mode) {
     return op([=](io_uring_sqe* s) { io_uring_prep_mkdirat(s, dfd, path, mode); });
 }
 
+// A relative kernel timespec; negative durations are zero.
+inline __kernel_timespec to_timespec(std::chrono::nanoseconds d) noexcept {
+    auto ns = d.count() < 0 ? 0 : d.count();
+    return __kernel_timespec{.tv_sec = ns / 1'000'000'000, .tv_nsec = ns % 1'000'000'000};
+}
+
 // Completes with -ETIME after `d`, or -ECANCELED when cancelled at shutdown.
 class timeout {
 public:
-    explicit timeout(std::chrono::nanoseconds d) noexcept {
-        auto ns = d.count() < 0 ? 0 : d.count();
-        _ts.tv_sec = ns / 1'000'000'000;
-        _ts.tv_nsec = ns % 1'000'000'000;
-    }
+    explicit timeout(std::chrono::nanoseconds d) noexcept : _ts(to_timespec(d)) {}
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) {
         _completion.waiter = h;
@@ -127,11 +129,8 @@ private:
 template <typename Prep>
 class op_with_timeout {
 public:
-    op_with_timeout(Prep prep, std::chrono::nanoseconds d) noexcept : _prep(std::move(prep)) {
-        auto ns = d.count() < 0 ? 0 : d.count();
-        _ts.tv_sec = ns / 1'000'000'000;
-        _ts.tv_nsec = ns % 1'000'000'000;
-    }
+    op_with_timeout(Prep prep, std::chrono::nanoseconds d) noexcept
+        : _prep(std::move(prep)), _ts(to_timespec(d)) {}
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) {
         _completion.waiter = h;

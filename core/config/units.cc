@@ -99,13 +99,22 @@ result<std::chrono::nanoseconds> parse_duration(std::string_view text,
 
 std::string format_size(uint64_t bytes) {
     static constexpr const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    // Exact renderings only: 1536 stays "1536B" rather than becoming "1.5KiB".
-    int i = 0;
-    while (bytes >= 1024 && bytes % 1024 == 0 && i < 4) {
-        bytes /= 1024;
-        ++i;
+    // Exact when a binary unit divides the size (flags, --help); otherwise one decimal place
+    // in the largest unit (logs): 536870912 -> "512MiB", 12637229056 -> "11.8GiB".
+    int exact = 0;
+    uint64_t e = bytes;
+    while (e >= 1024 && e % 1024 == 0 && exact < 4) {
+        e /= 1024;
+        ++exact;
     }
-    return fmt::format("{}{}", bytes, names[i]);
+    int approx = 0;
+    double v = static_cast<double>(bytes);
+    while (v >= 1024 && approx < 4) {
+        v /= 1024;
+        ++approx;
+    }
+    if (approx == exact) return fmt::format("{}{}", e, names[exact]);
+    return fmt::format("{:.1f}{}", v, names[approx]);
 }
 
 }  // namespace wharf

@@ -18,7 +18,8 @@ result<uint64_t> parse_size(std::string_view text);
 // A duration; suffixes ns, us, ms, s, m (minutes), h, d. A plain number uses default_unit.
 result<std::chrono::nanoseconds> parse_duration(std::string_view text,
                                                 std::chrono::nanoseconds default_unit);
-// The largest exact binary unit: 536870912 -> "512MiB", 1536 -> "1536B".
+// For logs and --help: exact in a binary unit when one divides it ("512MiB"), else one
+// decimal place in the largest unit ("11.8GiB").
 std::string format_size(uint64_t bytes);
 
 }  // namespace wharf

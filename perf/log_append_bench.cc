@@ -54,6 +54,7 @@
 #include "log/log_config.h"
 #include "log/record_batch.h"
 #include "log/shard_log.h"
+#include "perf/case_result.h"
 #include "perf/raw_writer.h"
 #include "reactor/clock.h"
 #include "reactor/iobuf.h"
@@ -66,6 +67,9 @@ namespace {
 
 constexpr size_t records_per_batch = 16;
 constexpr size_t record_value_bytes = 1024;
+
+// How the raw cases write; see raw_writer.h and the note at the top.
+enum class raw_mode { uring, pwrite };
 
 struct options {
     // Per case and round.
@@ -80,66 +84,8 @@ struct options {
     // stay under IOV_MAX, so a group is one linked write + fdatasync.
     size_t inflight = 256;
     fsync_policy fsync = fsync_policy::always;
+    raw_mode raw = raw_mode::uring;
 };
-
-struct case_result {
-    std::string name;
-    uint32_t partitions = 0;  // 0 for the raw cases
-    double seconds = 0;
-    uint64_t batches = 0;
-    uint64_t batch_bytes = 0;          // record-batch bytes made durable (what producers sent)
-    uint64_t writes = 0;               // write calls; each ends with fdatasync when fsync is on
-    uint64_t written_bytes = 0;        // bytes written to files, entry headers included
-    uint64_t rolls = 0;                // segments (log) or files (raw) started after the first
-    std::vector<uint32_t> latency_us;  // per append (log) or per write (raw)
-    std::vector<double> round_records_per_s;
-
-    double mb_per_s() const { return static_cast<double>(batch_bytes) / 1e6 / seconds; }
-    double records_per_s() const {
-        return static_cast<double>(batches * records_per_batch) / seconds;
-    }
-    double writes_per_s() const { return static_cast<double>(writes) / seconds; }
-    double kib_per_write() const {
-        return writes == 0 ? 0 : static_cast<double>(written_bytes) / 1024.0 / writes;
-    }
-    double entries_per_write() const {
-        return writes == 0 ? 0 : static_cast<double>(batches) / static_cast<double>(writes);
-    }
-    void merge(case_result&& r) {
-        name = std::move(r.name);
-        partitions = r.partitions;
-        seconds += r.seconds;
-        batches += r.batches;
-        batch_bytes += r.batch_bytes;
-        writes += r.writes;
-        written_bytes += r.written_bytes;
-        rolls += r.rolls;
-        latency_us.insert(latency_us.end(), r.latency_us.begin(), r.latency_us.end());
-        round_records_per_s.push_back(r.records_per_s());
-    }
-    double latency_ms(double q) {
-        if (latency_us.empty()) return 0;
-        size_t k = std::min(latency_us.size() - 1,
-                            static_cast<size_t>(q * static_cast<double>(latency_us.size())));
-        std::nth_element(latency_us.begin(), latency_us.begin() + static_cast<ptrdiff_t>(k),
-                         latency_us.end());
-        return latency_us[k] / 1000.0;
-    }
-};
-
-uint32_t micros_since(steady_time t0) {
-    auto d = std::chrono::duration_cast<std::chrono::microseconds>(steady_now() - t0);
-    return static_cast<uint32_t>(std::min<int64_t>(d.count(), UINT32_MAX));
-}
-
-steady_clock::duration to_duration(double seconds) {
-    return std::chrono::duration_cast<steady_clock::duration>(
-        std::chrono::duration<double>(seconds));
-}
-
-double seconds_since(steady_time t0) {
-    return std::chrono::duration<double>(steady_now() - t0).count();
-}
 
 // One producer batch as a client would send it: 16 records with 1 KiB values of random bytes
 // (nothing on the path compresses, but random keeps it honest), uncompressed.
@@ -234,6 +180,7 @@ task<int> log_case(const options& o, uint32_t partitions, std::string dir,
     out.name = "log";
     out.partitions = partitions;
     out.batches = after.appends - before.appends;
+    out.records = out.batches * records_per_batch;
     out.batch_bytes = after.append_bytes - before.append_bytes;
     out.writes = after.writes - before.writes;
     out.written_bytes = out.batch_bytes + (after.appends - before.appends) * entry_header_bytes;
@@ -242,9 +189,91 @@ task<int> log_case(const options& o, uint32_t partitions, std::string dir,
     co_return closed ? 0 : 1;
 }
 
-// ---- the raw cases: blocking syscalls on the main thread, no reactor running ----
+// ---- the raw cases ----
 
-// Writes chunks of `entries` log entries (header + batch) for o.seconds.
+// The measured window of a raw case, shared by its blocking and io_uring loops.
+class raw_meter {
+public:
+    raw_meter(const options& o, case_result& out)
+        : _out(out),
+          _measure_from(steady_now() + to_duration(o.warmup_seconds)),
+          _deadline(_measure_from + to_duration(o.seconds)) {
+        _out.latency_us.reserve(1 << 20);
+    }
+    bool running() const { return steady_now() < _deadline; }
+    // Before each write; `files` is the writer's count so far.
+    steady_time begin(uint64_t files) {
+        steady_time t0 = steady_now();
+        if (!_start && t0 >= _measure_from) {
+            _start = t0;
+            _files_before = files;
+        }
+        return t0;
+    }
+    void end(steady_time t0) {
+        if (!_start) return;
+        _out.latency_us.push_back(micros_since(t0));
+        ++_out.writes;
+    }
+    // Once the deadline has passed.
+    void stop(uint64_t files) {
+        _out.seconds = _start ? seconds_since(*_start) : 0;
+        _out.rolls = files - _files_before;
+    }
+    // Each write carried `entries` entries of batch_bytes each, chunk_bytes in all.
+    void count(size_t entries, size_t batch_bytes, size_t chunk_bytes) {
+        _out.batches = _out.writes * entries;
+        _out.records = _out.batches * records_per_batch;
+        _out.batch_bytes = _out.batches * batch_bytes;
+        _out.written_bytes = _out.writes * chunk_bytes;
+    }
+
+private:
+    case_result& _out;
+    steady_time _measure_from;
+    steady_time _deadline;
+    std::optional<steady_time> _start;
+    uint64_t _files_before = 0;
+};
+
+// The log's own segment size and reservation step (see the note at the top).
+const log_config log_defaults{};
+
+bool raw_pwrite_case(const options& o, const std::vector<std::byte>& chunk, std::string dir,
+                     raw_meter& m) {
+    raw_writer w(
+        std::move(dir),
+        o.fsync == fsync_policy::always ? raw_writer::sync::each_append : raw_writer::sync::never,
+        log_defaults.segment_bytes, log_defaults.preallocate_bytes);
+    while (m.running()) {
+        steady_time t0 = m.begin(w.files());
+        if (!w.append(chunk)) {
+            fmt::print(stderr, "raw case: {}\n", w.error());
+            return false;
+        }
+        m.end(t0);
+    }
+    m.stop(w.files());
+    return true;
+}
+
+task<int> raw_uring_case(const options& o, const std::vector<std::byte>& chunk, std::string dir,
+                         raw_meter& m) {
+    uring_raw_writer w(std::move(dir), o.fsync == fsync_policy::always, log_defaults.segment_bytes,
+                       log_defaults.preallocate_bytes);
+    while (m.running()) {
+        steady_time t0 = m.begin(w.files());
+        if (auto s = co_await w.append(chunk); !s) {
+            fmt::print(stderr, "raw case: {}\n", s.error().message());
+            co_return 1;
+        }
+        m.end(t0);
+    }
+    m.stop(w.files());
+    co_return (co_await w.close()) ? 0 : 1;
+}
+
+// Writes chunks of `entries` log entries (header + batch) for o.seconds after the warm-up.
 bool raw_case(const options& o, size_t entries, const std::vector<std::byte>& batch,
               const std::string& dir, case_result& out) {
     std::error_code ec;
@@ -260,39 +289,16 @@ bool raw_case(const options& o, size_t entries, const std::vector<std::byte>& ba
         chunk.insert(chunk.end(), entry_header_bytes, std::byte{0});
         chunk.insert(chunk.end(), batch.begin(), batch.end());
     }
-    // The log's own segment size and reservation step (see the note at the top).
-    const log_config defaults{};
-    raw_writer w(
-        dir,
-        o.fsync == fsync_policy::always ? raw_writer::sync::each_append : raw_writer::sync::never,
-        defaults.segment_bytes, defaults.preallocate_bytes);
-    out.latency_us.reserve(1 << 20);
-    const steady_time measure_from = steady_now() + to_duration(o.warmup_seconds);
-    const steady_time deadline = measure_from + to_duration(o.seconds);
-    std::optional<steady_time> start;
-    uint64_t files_before = 0;
-    while (steady_now() < deadline) {
-        steady_time t0 = steady_now();
-        if (!start && t0 >= measure_from) {
-            start = t0;
-            files_before = w.files();
-        }
-        if (!w.append(chunk)) {
-            fmt::print(stderr, "raw case in {}: {}\n", dir, w.error());
-            return false;
-        }
-        if (start) {
-            out.latency_us.push_back(micros_since(t0));
-            ++out.writes;
-        }
+    raw_meter m(o, out);
+    if (o.raw == raw_mode::pwrite) {
+        if (!raw_pwrite_case(o, chunk, dir, m)) return false;
+    } else {
+        auto main_fn = [&]() { return raw_uring_case(o, chunk, dir, m); };
+        auto rc = smp::run(smp_config{.shards = 1}, main_fn);
+        if (!rc || *rc != 0) return false;
     }
-    if (!start) return false;  // unreachable: the loop runs past measure_from
-    out.seconds = seconds_since(*start);
-    out.batches = out.writes * entries;
-    out.batch_bytes = out.batches * batch.size();
-    out.written_bytes = out.writes * chunk.size();
-    out.rolls = w.files() - files_before;
-    return true;
+    m.count(entries, batch.size(), chunk.size());
+    return out.seconds > 0;
 }
 
 // ---- flags, directory, report ----
@@ -301,7 +307,8 @@ void usage() {
     fmt::print(
         stderr,
         "usage: log_append_bench [--seconds N] [--warmup N] [--rounds R] [--quick] [--dir PATH] "
-        "[--partitions 1,100,10000] [--inflight N] [--fsync always|never]\n");
+        "[--partitions 1,100,10000] [--inflight N] [--fsync always|never] "
+        "[--raw uring|pwrite]\n");
 }
 
 std::optional<options> parse_flags(int argc, char** argv) {
@@ -327,6 +334,9 @@ std::optional<options> parse_flags(int argc, char** argv) {
             } else if (flag == "--warmup") {
                 o.warmup_seconds = std::stod(*v);
                 if (!(o.warmup_seconds >= 0)) return std::nullopt;
+            } else if (flag == "--raw") {
+                if (*v != "uring" && *v != "pwrite") return std::nullopt;
+                o.raw = *v == "uring" ? raw_mode::uring : raw_mode::pwrite;
             } else if (flag == "--rounds") {
                 o.rounds = std::stoi(*v);
                 if (o.rounds < 1) return std::nullopt;
@@ -372,22 +382,6 @@ std::optional<std::string> make_work_dir(const options& o) {
                    tmpl);
     }
     return tmpl;
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-// Round by round, a's records/s over b's.
-std::vector<double> per_round(const case_result& a, const case_result& b) {
-    std::vector<double> r;
-    for (size_t k = 0; k < a.round_records_per_s.size() && k < b.round_records_per_s.size(); ++k) {
-        r.push_back(a.round_records_per_s[k] / b.round_records_per_s[k]);
-    }
-    return r;
 }
 
 struct report {
@@ -464,11 +458,12 @@ void print_targets(const report& rep) {
 void print_report(const options& o, report& rep) {
     const case_result& first = rep.logs.front();
     fmt::print(
-        "\nfsync={} inflight={} rounds={} x {} s per case after {} s unmeasured; batch {} B "
-        "({} records x {} B values), uncompressed\n",
-        o.fsync == fsync_policy::always ? "always" : "never", o.inflight, o.rounds, o.seconds,
-        o.warmup_seconds, first.batch_bytes / std::max<uint64_t>(1, first.batches),
-        records_per_batch, record_value_bytes);
+        "\nfsync={} inflight={} raw={} rounds={} x {} s per case after {} s unmeasured; batch "
+        "{} B ({} records x {} B values), uncompressed\n",
+        o.fsync == fsync_policy::always ? "always" : "never", o.inflight,
+        o.raw == raw_mode::uring ? "uring" : "pwrite", o.rounds, o.seconds, o.warmup_seconds,
+        first.batch_bytes / std::max<uint64_t>(1, first.batches), records_per_batch,
+        record_value_bytes);
     fmt::print(
         "MB/s: 10^6 record-batch bytes per second, durable once counted. writes/s: each "
         "with an fdatasync when fsync=always.\nFigures sum the rounds; ratios (of "

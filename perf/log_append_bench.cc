@@ -5,8 +5,11 @@
 // append of a 16 KiB batch (16 records of 1 KiB) outstanding, partitions taken round-robin. An
 // append counts once append_batch says it is durable.
 //
-// Raw cases, the same process, the same filesystem, run on the main thread while no reactor runs:
-// blocking pwrite(2) + fdatasync(2) of the log's own byte stream (entry header + batch, repeated).
+// Raw cases, the same process, the same filesystem: one writer, one write at a time, each followed
+// by fdatasync, of the log's own byte stream (entry header + batch, repeated), through a shard's
+// io_uring by default (the log's own kernel path) or with blocking pwrite(2) on the main thread
+// (--raw pwrite; on the machine this was written on that loop's page-cache copy cost 2.5x the CPU
+// per byte and sustained less than half, so it is no limit to measure against).
 //   raw-group: each write holds as many entries as the log's group commits held on average in the
 //              log case just before it, so both make the same number of syncs per byte; this is
 //              the figure the log is measured against (the disk's limit at that write size).
@@ -17,12 +20,12 @@
 // The raw cases reserve file space exactly as segments do (fallocate KEEP_SIZE in 16 MiB steps)
 // and start a new file every segment_bytes, so the filesystem does the same work for both sides.
 //
-// Steady state only: every case first runs its workload for `warmup` seconds unmeasured. The disk
-// of the machine this was written on takes 3-4 GB at about 1.2 GB/s, then settles at 350-450 MB/s
-// (a host-side write cache that refills when the disk is idle or lightly used); counted, that
-// burst would be most of a 5-second case and would favour whichever side turns bytes into writes
-// faster, not what the disk sustains. For the same reason raw-batch, a light writer, runs once at
-// the end: between heavy cases it would refill the cache for the next one.
+// Steady state only: every case first runs its workload for `warmup` seconds unmeasured. On the
+// machine this was written on, writes take 3-4 GB at about 1.2 GB/s, then settle at 300-450 MB/s
+// until the disk has been idle or lightly used for a while; counted, that burst would be most of
+// a 5-second case and would favour whichever side turns bytes into writes faster, not what the
+// disk sustains. For the same reason raw-batch, a light writer, runs once at the end: between
+// heavy cases it would give the next one its burst back.
 // A shared machine's disk and CPUs also drift by tens of percent within a minute, so every case
 // runs `rounds` times, the cases interleaved (log N, raw-group N, ..., raw-full) and the order of
 // the partition counts rotated each round. Throughputs sum the rounds; each ratio is the median

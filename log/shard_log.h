@@ -57,6 +57,7 @@ struct log_stats {
     uint64_t writes = 0;             // segment writes (one per group commit)
     uint64_t syncs = 0;              // fdatasyncs (one per group commit unless fsync is never)
     uint64_t flushes = 0;            // group commits that succeeded
+    uint64_t group_entries = 0;      // entries those group commits carried (÷ flushes = group size)
     uint64_t failed_flushes = 0;
     uint64_t rolls = 0;
     uint64_t segments_deleted = 0;

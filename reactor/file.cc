@@ -89,58 +89,81 @@ task<result<size_t>> file::write_at(const void* data, size_t len, uint64_t offse
     co_return co_await write_at(std::span<const iovec>(&v, 1), offset);
 }
 
+namespace {
+
+// A linked chain of writevs (each at most IOV_MAX vectors) followed by one fdatasync, submitted
+// together. IOSQE_IO_LINK starts each operation only after the previous one completed, and fails
+// the rest with -ECANCELED when one fails or writes short.
+struct linked_writes_and_sync {
+    int fd;
+    std::span<const iovec> iov;
+    uint64_t offset;
+    std::vector<io_completion> writes;
+    std::vector<size_t> expected;
+    io_completion sync_done;
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+        reactor& r = reactor::local();
+        size_t pieces = (iov.size() + IOV_MAX - 1) / IOV_MAX;
+        writes.resize(pieces);
+        r.reserve_sqes(static_cast<unsigned>(pieces + 1));
+        uint64_t at = offset;
+        for (size_t i = 0; i < pieces; ++i) {
+            auto part = iov.subspan(i * IOV_MAX, std::min<size_t>(IOV_MAX, iov.size() - i * IOV_MAX));
+            expected.push_back(total_bytes(part));
+            io_uring_sqe* w = r.get_sqe();
+            io_uring_prep_writev(w, fd, part.data(), static_cast<unsigned>(part.size()), at);
+            w->flags |= IOSQE_IO_LINK;
+            io_uring_sqe_set_data(w, &writes[i]);
+            // Only the sync's completion resumes the coroutine: it comes after the writes'.
+            writes[i].waiter = std::noop_coroutine();
+            at += expected.back();
+        }
+        io_uring_sqe* s = r.get_sqe();
+        io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC);
+        io_uring_sqe_set_data(s, &sync_done);
+        sync_done.waiter = h;
+    }
+    void await_resume() const noexcept {}
+};
+
+// Links longer than this are not worth it: such a write is huge, and one more round trip is
+// nothing next to it.
+constexpr size_t max_linked_writes = 16;
+
+}  // namespace
+
 task<result<size_t>> file::write_and_sync(std::span<const iovec> iov, uint64_t offset) {
     const size_t total = total_bytes(iov);
-    if (iov.size() > IOV_MAX || total > max_io_bytes) {
-        // Too big for one linked pair: write in pieces, then sync.
+    if (iov.empty() || iov.size() > IOV_MAX * max_linked_writes || total > max_io_bytes) {
         auto w = co_await write_at(iov, offset);
         if (!w) co_return w.error();
         auto s = co_await datasync();
         if (!s) co_return s.error();
         co_return total;
     }
-    // The write and the fdatasync go to the kernel in one submission; IOSQE_IO_LINK makes the
-    // sync start only after the write completed (and fail with -ECANCELED if the write failed).
-    struct linked_pair {
-        int fd;
-        const iovec* iov;
-        unsigned n;
-        uint64_t offset;
-        io_completion write_done;
-        io_completion sync_done;
-
-        bool await_ready() const noexcept { return false; }
-        void await_suspend(std::coroutine_handle<> h) {
-            reactor& r = reactor::local();
-            r.reserve_sqes(2);
-            io_uring_sqe* w = r.get_sqe();
-            io_uring_prep_writev(w, fd, iov, n, offset);
-            w->flags |= IOSQE_IO_LINK;
-            io_uring_sqe_set_data(w, &write_done);
-            io_uring_sqe* s = r.get_sqe();
-            io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC);
-            io_uring_sqe_set_data(s, &sync_done);
-            // Only the sync's completion resumes the coroutine: it comes after the write's.
-            write_done.waiter = std::noop_coroutine();
-            sync_done.waiter = h;
-        }
-        void await_resume() const noexcept {}
-    };
-    linked_pair op{_fd, iov.data(), static_cast<unsigned>(iov.size()), offset, {}, {}};
+    linked_writes_and_sync op{_fd, iov, offset, {}, {}, {}};
     co_await op;
-    // The kernel completes a linked chain in order, so once the sync has completed the write's
-    // completion has been reaped too (both are in the same or an earlier reap).
-    int32_t wres = op.write_done.res;
-    if (wres < 0) co_return errno_code(wres);
-    if (static_cast<size_t>(wres) < total) {
-        // Short write (rare: a signal or a full disk mid-way): finish it and sync again.
-        std::vector<iovec> rest(iov.begin(), iov.end());
-        size_t first = advance(rest, 0, static_cast<size_t>(wres));
-        auto w = co_await write_at(std::span(rest).subspan(first), offset + wres);
-        if (!w) co_return w.error();
-        auto s = co_await datasync();
-        if (!s) co_return s.error();
-        co_return total;
+    // The kernel completes a linked chain in order, so once the sync has completed every write's
+    // completion has been reaped too.
+    size_t done = 0;
+    for (size_t i = 0; i < op.writes.size(); ++i) {
+        int32_t res = op.writes[i].res;
+        if (res < 0 && res != -ECANCELED) co_return errno_code(res);
+        if (res < 0 || static_cast<size_t>(res) < op.expected[i]) {
+            // A short write (a signal, a disk filling up mid-way) broke the chain: finish the
+            // rest one write at a time, then sync.
+            done += res < 0 ? 0 : static_cast<size_t>(res);
+            std::vector<iovec> rest(iov.begin(), iov.end());
+            size_t first = advance(rest, 0, done);
+            auto w = co_await write_at(std::span(rest).subspan(first), offset + done);
+            if (!w) co_return w.error();
+            auto s = co_await datasync();
+            if (!s) co_return s.error();
+            co_return total;
+        }
+        done += static_cast<size_t>(res);
     }
     if (op.sync_done.res < 0) co_return errno_code(op.sync_done.res);
     co_return total;

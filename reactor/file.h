@@ -39,7 +39,9 @@ public:
     // are split). Returns the number of bytes written, which is the sum of the vector lengths.
     task<result<size_t>> write_at(std::span<const iovec> iov, uint64_t offset);
     task<result<size_t>> write_at(const void* data, size_t len, uint64_t offset);
-    // write_at followed by fdatasync, linked in io_uring and submitted together (group commit).
+    // write_at followed by fdatasync, linked in io_uring and submitted together (group commit):
+    // one writev per IOV_MAX vectors, chained ahead of the sync. Very long vectors (more than 16
+    // writevs) or writes over 1 GiB take separate submissions.
     task<result<size_t>> write_and_sync(std::span<const iovec> iov, uint64_t offset);
     // Reads up to len bytes at offset; fewer only at end of file.
     task<result<size_t>> read_at(void* buf, size_t len, uint64_t offset);

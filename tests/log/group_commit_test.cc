@@ -196,3 +196,41 @@ TEST(group_commit, an_append_completes_after_its_bytes_are_written) {
 
 }  // namespace
 }  // namespace wharf
+
+namespace wharf {
+namespace {
+
+// Producers that append again as soon as their previous append is durable (a loaded broker):
+// every group must carry all of them. A leader that ran ahead of the appenders it completed
+// would lead groups of one in between, doubling the fdatasyncs.
+TEST(group_commit, steady_appenders_fill_every_group) {
+    temp_dir dir;
+    int rc = run_reactor([&]() -> task<int> {
+        auto opened = co_await shard_log::open(test_config(dir.path()));
+        CO_ASSERT_OK(opened);
+        shard_log& log = **opened;
+        const int appenders = 32;
+        const int rounds = 20;
+        for (uint32_t p = 0; p < appenders; ++p) log.configure_partition(partition_id(p), {});
+        auto appender = [&](uint32_t p) -> task<void> {
+            for (int i = 0; i < rounds; ++i) {
+                auto r = co_await append(log, p, i, 100);
+                EXPECT_TRUE(r);
+            }
+        };
+        std::vector<task<void>> all;
+        for (uint32_t p = 0; p < appenders; ++p) all.push_back(appender(p));
+        co_await when_all(std::move(all));
+        const auto& s = log.stats();
+        EXPECT_EQ(s.group_entries, static_cast<uint64_t>(appenders * rounds));
+        // One group per round, give or take a split at the start.
+        EXPECT_LE(s.flushes, static_cast<uint64_t>(rounds + 2)) << "groups alternate";
+        EXPECT_GE(s.group_entries / s.flushes, static_cast<uint64_t>(appenders * 9 / 10));
+        CO_ASSERT_OK(co_await log.close());
+        co_return ::testing::Test::HasFailure() ? 1 : 0;
+    });
+    EXPECT_EQ(rc, 0);
+}
+
+}  // namespace
+}  // namespace wharf

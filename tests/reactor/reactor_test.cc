@@ -200,6 +200,22 @@ TEST(reactor, file_write_sync_read_roundtrip) {
         // Reading past the end returns what is there.
         auto r2 = co_await f->read_at(back.data(), 100, 10950);
         EXPECT_EQ(*r2, 50u);
+        // More vectors than one writev takes still go out with their sync in one submission:
+        // three linked writevs and the fdatasync.
+        std::vector<char> pattern(3000);
+        std::vector<iovec> chain;
+        for (size_t i = 0; i < pattern.size(); ++i) {
+            pattern[i] = static_cast<char>('A' + i % 26);
+            chain.push_back(iovec{&pattern[i], 1});
+        }
+        auto before = reactor::local().stats();
+        auto w3 = co_await f->write_and_sync(chain, 11000);
+        auto after = reactor::local().stats();
+        EXPECT_EQ(*w3, 3000u);
+        EXPECT_EQ(after.sqes - before.sqes, 4u);
+        std::string chained(3000, '\0');
+        EXPECT_EQ(*(co_await f->read_at(chained.data(), chained.size(), 11000)), 3000u);
+        EXPECT_EQ(chained, std::string(pattern.begin(), pattern.end()));
         EXPECT_TRUE(co_await f->truncate(100));
         EXPECT_EQ(*(co_await f->size()), 100u);
         EXPECT_TRUE(co_await f->allocate(0, 4096));

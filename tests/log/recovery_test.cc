@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <random>
 
@@ -22,6 +24,7 @@ namespace fs = std::filesystem;
 struct appended {
     uint32_t partition;
     model_batch batch;
+    raft_index index{0};
 };
 
 task<bool> append_one(shard_log& log, std::vector<appended>& out, uint32_t p, uint64_t seed) {
@@ -31,7 +34,8 @@ task<bool> append_one(shard_log& log, std::vector<appended>& out, uint32_t p, ui
         ADD_FAILURE() << "append failed: " << r.error().message();
         co_return false;
     }
-    out.push_back({p, {r->base_offset, r->last_offset, 0, stamped(batch, r->base_offset, 0)}});
+    out.push_back({p, {r->base_offset, r->last_offset, 0, stamped(batch, r->base_offset, 0)},
+                   r->index});
     co_return true;
 }
 
@@ -51,6 +55,10 @@ std::vector<appended> build_log(const log_config& cfg, int n, int group) {
         co_return 0;
     });
     EXPECT_EQ(rc, 0);
+    // Appends of one group commit complete together, in no promised order: the log's order is
+    // that of the raft indexes.
+    std::sort(out.begin(), out.end(),
+              [](const appended& a, const appended& b) { return a.index < b.index; });
     return out;
 }
 

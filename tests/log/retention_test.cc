@@ -26,10 +26,8 @@ task<bool> append_one(shard_log& log, log_model& model, uint32_t p, uint64_t see
         ADD_FAILURE() << "append failed: " << r.error().message();
         co_return false;
     }
-    auto& m = model[p];
-    m.batches.push_back({r->base_offset, r->last_offset, ts + 1,
-                         stamped(std::move(batch), r->base_offset, 0)});
-    m.next = r->last_offset + 1;
+    model[p].add({r->base_offset, r->last_offset, ts + 1,
+                  stamped(std::move(batch), r->base_offset, 0)});
     co_return true;
 }
 

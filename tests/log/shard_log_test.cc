@@ -28,13 +28,8 @@ task<bool> append_one(shard_log& log, log_model& model, uint32_t p, uint64_t see
         ADD_FAILURE() << "append to " << p << " failed: " << r.error().message();
         co_return false;
     }
-    auto& m = model[p];
-    model_batch b{r->base_offset, r->last_offset, ts + records - 1,
-                  stamped(std::move(batch), r->base_offset, 3)};
-    auto at = std::upper_bound(m.batches.begin(), m.batches.end(), b.base,
-                               [](kafka_offset o, const model_batch& x) { return o < x.base; });
-    m.batches.insert(at, std::move(b));
-    m.next = std::max(m.next, r->last_offset + 1);
+    model[p].add({r->base_offset, r->last_offset, ts + records - 1,
+                  stamped(std::move(batch), r->base_offset, 3)});
     co_return true;
 }
 

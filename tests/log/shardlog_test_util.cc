@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -162,6 +163,14 @@ size_t model_partition::find(kafka_offset o) const {
         if (batches[i].last >= o) return i;
     }
     return batches.size();
+}
+
+void model_partition::add(model_batch b) {
+    kafka_offset last = b.last;
+    auto at = std::upper_bound(batches.begin(), batches.end(), b.base,
+                               [](kafka_offset o, const model_batch& x) { return o < x.base; });
+    batches.insert(at, std::move(b));
+    next = std::max(next, last + 1);
 }
 
 task<void> expect_partition_matches(shard_log& log, partition_id p, const model_partition& m,

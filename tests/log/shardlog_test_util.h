@@ -96,6 +96,9 @@ struct model_partition {
 
     // Index of the first batch with last >= o.
     size_t find(kafka_offset o) const;
+    // Records a durable batch. Appends of one group commit complete together in no promised
+    // order, so batches go in by offset, not in the order their appends returned.
+    void add(model_batch b);
 };
 using log_model = std::map<uint32_t, model_partition>;
 

@@ -18,21 +18,6 @@
 
 namespace wharf::test {
 
-temp_dir::temp_dir() {
-    char tmpl[] = "/tmp/wharf-log-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    if (p == nullptr) {
-        ADD_FAILURE() << "mkdtemp failed";
-        std::abort();
-    }
-    _path = p;
-}
-
-temp_dir::~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(_path, ec);
-}
-
 int run_reactor(std::function<task<int>()> fn, int timeout_s) {
     std::mutex m;
     std::condition_variable cv;

@@ -19,6 +19,7 @@
 #include "reactor/base/ids.h"
 #include "reactor/iobuf.h"
 #include "reactor/task.h"
+#include "tests/reactor/test_util.h"
 
 // ASSERT_* returns from a void function; in a coroutine the failure must end it with co_return.
 #define CO_ASSERT(cond)                                        \
@@ -39,19 +40,6 @@
     } while (0)
 
 namespace wharf::test {
-
-// A fresh directory under /tmp, removed with everything in it at destruction.
-class temp_dir {
-public:
-    temp_dir();
-    ~temp_dir();
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const std::string& path() const noexcept { return _path; }
-
-private:
-    std::string _path;
-};
 
 // Runs fn on a one-shard reactor and returns what it returns. Aborts the test program with a
 // message if fn has not finished after timeout_s seconds (every wait in a test is bounded).

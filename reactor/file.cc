@@ -42,6 +42,32 @@ size_t total_bytes(std::span<const iovec> iov) {
     return n;
 }
 
+enum class transfer { read, write };
+
+// Reads or writes every byte of iov at offset, IOV_MAX vectors per call, continuing short
+// transfers. A read stops early at end of file; a write that makes no progress is a full disk.
+task<result<size_t>> transfer_all(int fd, std::span<const iovec> iov_in, uint64_t offset,
+                                  transfer dir) {
+    std::vector<iovec> iov(iov_in.begin(), iov_in.end());
+    size_t done = 0;
+    size_t first = 0;
+    while (first < iov.size()) {
+        unsigned n = static_cast<unsigned>(std::min<size_t>(iov.size() - first, IOV_MAX));
+        int32_t res = dir == transfer::write
+                          ? co_await io::writev(fd, iov.data() + first, n, offset + done)
+                          : co_await io::readv(fd, iov.data() + first, n, offset + done);
+        if (res < 0) co_return errno_code(res);
+        if (res == 0) {
+            if (dir == transfer::read) break;  // end of file
+            if (total_bytes(std::span(iov).subspan(first)) > 0) co_return errno_code(ENOSPC);
+        }
+        done += static_cast<size_t>(res);
+        first = advance(iov, first, static_cast<size_t>(res));
+        while (first < iov.size() && iov[first].iov_len == 0) ++first;
+    }
+    co_return done;
+}
+
 }  // namespace
 
 file::file(file&& o) noexcept : _fd(std::exchange(o._fd, -1)) {}
@@ -64,24 +90,8 @@ task<result<file>> file::open(std::string path, int flags, mode_t mode) {
     co_return file(fd);
 }
 
-task<result<size_t>> file::write_at(std::span<const iovec> iov_in, uint64_t offset) {
-    std::vector<iovec> iov(iov_in.begin(), iov_in.end());
-    const size_t total = total_bytes(iov_in);
-    size_t done = 0;
-    size_t first = 0;
-    while (first < iov.size()) {
-        unsigned n = static_cast<unsigned>(std::min<size_t>(iov.size() - first, IOV_MAX));
-        int32_t res = co_await io::writev(_fd, iov.data() + first, n, offset + done);
-        if (res < 0) co_return errno_code(res);
-        // A zero-byte write with bytes left would loop forever; the kernel reports no space so.
-        if (res == 0 && total_bytes(std::span(iov).subspan(first)) > 0) {
-            co_return errno_code(ENOSPC);
-        }
-        done += static_cast<size_t>(res);
-        first = advance(iov, first, static_cast<size_t>(res));
-        while (first < iov.size() && iov[first].iov_len == 0) ++first;
-    }
-    co_return total;
+task<result<size_t>> file::write_at(std::span<const iovec> iov, uint64_t offset) {
+    co_return co_await transfer_all(_fd, iov, offset, transfer::write);
 }
 
 task<result<size_t>> file::write_at(const void* data, size_t len, uint64_t offset) {
@@ -181,20 +191,8 @@ task<result<size_t>> file::read_at(void* buf, size_t len, uint64_t offset) {
     co_return done;
 }
 
-task<result<size_t>> file::read_at(std::span<const iovec> iov_in, uint64_t offset) {
-    std::vector<iovec> iov(iov_in.begin(), iov_in.end());
-    size_t done = 0;
-    size_t first = 0;
-    while (first < iov.size()) {
-        unsigned n = static_cast<unsigned>(std::min<size_t>(iov.size() - first, IOV_MAX));
-        int32_t res = co_await io::readv(_fd, iov.data() + first, n, offset + done);
-        if (res < 0) co_return errno_code(res);
-        if (res == 0) break;
-        done += static_cast<size_t>(res);
-        first = advance(iov, first, static_cast<size_t>(res));
-        while (first < iov.size() && iov[first].iov_len == 0) ++first;
-    }
-    co_return done;
+task<result<size_t>> file::read_at(std::span<const iovec> iov, uint64_t offset) {
+    co_return co_await transfer_all(_fd, iov, offset, transfer::read);
 }
 
 task<status> file::datasync() {

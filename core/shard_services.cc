@@ -1,15 +1,38 @@
 #include "core/shard_services.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include <fmt/format.h>
 
+#include "reactor/clock.h"
 #include "reactor/logger.h"
-#include "reactor/placement.h"
 #include "reactor/shard.h"
+#include "reactor/spawn.h"
+#include "reactor/timer.h"
 
 namespace wharf {
 
 namespace {
 thread_local std::unique_ptr<shard_services> t_services;
+
+// Applies retention every `interval`, like Kafka's log retention thread, until the shard stops.
+// It sleeps in steps of at most 100 ms so that a stop never waits for a long sleep.
+task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
+                          gate::holder) {
+    using namespace std::chrono;
+    while (!s.stopping) {
+        auto due = steady_now() + interval;
+        while (!s.stopping && steady_now() < due) {
+            auto left = duration_cast<milliseconds>(due - steady_now());
+            if (!co_await sleep_for(std::min<milliseconds>(left, milliseconds(100)))) co_return;
+        }
+        if (s.stopping) break;
+        auto r = co_await s.log->apply_retention(s.raft->term());
+        ++s.retention_passes;
+        if (!r) shard_logger().warn("retention failed: {}", r.error().message());
+    }
+}
 }  // namespace
 
 shard_services* local_services() noexcept { return t_services.get(); }
@@ -31,12 +54,16 @@ task<status> start_shard(const broker_config& cfg, std::string* detail) {
     }
     services->raft = std::move(*raft);
     t_services = std::move(services);
+    spawn(retention_loop(*t_services, cfg.retention_check_interval, t_services->background.hold()),
+          "retention");
     co_return status{};
 }
 
 task<status> stop_shard() {
     if (!t_services) co_return status{};
     auto services = std::move(t_services);
+    services->stopping = true;
+    co_await services->background.close();
     co_await services->raft->stop();
     auto closed = co_await services->log->close();
     if (!closed) {

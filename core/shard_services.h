@@ -10,6 +10,7 @@
 #include "core/config/broker_config.h"
 #include "log/shard_log.h"
 #include "raft/consensus.h"
+#include "reactor/sync.h"
 #include "reactor/base/result.h"
 #include "reactor/task.h"
 
@@ -18,6 +19,10 @@ namespace wharf {
 struct shard_services {
     std::unique_ptr<shard_log> log;
     std::unique_ptr<consensus> raft;
+    // The periodic retention pass (retention_loop in shard_services.cc).
+    bool stopping = false;
+    gate background;
+    uint64_t retention_passes = 0;
 };
 
 // The calling shard's services, or null before start_shard / after stop_shard.

@@ -141,7 +141,7 @@ class broker_smoke(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         for flag in ["--smp", "--cpuset", "--overprovisioned", "--poll-us", "--memory",
                      "--data-dir", "--segment-bytes", "--segment-ms", "--flush-interval-us",
-                     "--fsync", "--max-batch-bytes", "--log-level"]:
+                     "--fsync", "--max-batch-bytes", "--retention-check-interval", "--log-level"]:
             self.assertIn(flag, p.stdout)
         self.assertIn("512MiB", p.stdout)
 

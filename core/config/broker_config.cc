@@ -28,6 +28,7 @@ struct raw_flags {
     std::string flush_interval_us = "0";
     std::string fsync = "always";
     std::string max_batch_bytes = "1048588";
+    std::string retention_check_interval = "5m";
 };
 
 struct flag_error {
@@ -128,6 +129,14 @@ void validate(broker_config& cfg, const raw_flags& raw) {
         throw flag_error{"invalid value '" + raw.max_batch_bytes +
                          "' for --max-batch-bytes: expected 1KiB to 256MiB"};
     }
+    cfg.retention_check_interval = duration_cast<milliseconds>(or_fail(
+        parse_duration(raw.retention_check_interval, milliseconds(1)),
+        "--retention-check-interval", raw.retention_check_interval,
+        "a duration such as 5m or 300000"));
+    if (cfg.retention_check_interval < milliseconds(1)) {
+        throw flag_error{"invalid value '" + raw.retention_check_interval +
+                         "' for --retention-check-interval: must be at least 1ms"};
+    }
     if (cfg.data_dir.empty()) throw flag_error{"invalid value '' for --data-dir: expected a path"};
 }
 
@@ -185,6 +194,9 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
         ->group(storage);
     app.add_option("--max-batch-bytes", raw.max_batch_bytes,
                    "Largest record batch accepted (Kafka's message.max.bytes)")->group(storage);
+    app.add_option("--retention-check-interval", raw.retention_check_interval,
+                   "How often each shard applies retention.ms and retention.bytes "
+                   "(milliseconds without a unit)")->group(storage);
 
     app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical or off")
         ->group("Logging")

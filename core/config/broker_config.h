@@ -28,6 +28,8 @@ struct broker_config {
     std::chrono::microseconds flush_interval_us{0};
     fsync_policy fsync = fsync_policy::always;
     uint64_t max_batch_bytes = 1048588;  // Kafka's message.max.bytes default
+    // How often each shard applies retention (Kafka's log.retention.check.interval.ms).
+    std::chrono::milliseconds retention_check_interval{std::chrono::minutes(5)};
     // logging
     std::string log_level = "info";
 

@@ -45,6 +45,9 @@ private:
     task<status> scan_closed(segment& seg, raft_index next_base);
     task<status> replay_active(raft_index base);
     std::optional<std::string> apply_entry(segment& seg, const scanned_entry& e);
+    // Applies the entries the scanner yields until its end or the first entry that fails its
+    // checksum (scan.end() says which), counting them in `applied`.
+    task<status> apply_entries(segment& seg, segment_scanner& scan, uint64_t& applied);
 
     shard_log& _log;
     std::string* _detail;
@@ -240,20 +243,27 @@ void log_recovery::apply_index(segment& seg, const index_file_data& d) {
     _log._durable_term = d.terms.back().term;
 }
 
-task<status> log_recovery::scan_closed(segment& seg, raft_index next_base) {
-    segment_scanner scan(seg.handle(), seg.size_bytes());
-    uint64_t size = seg.size_bytes();
-    seg.set_term_runs({}, seg.base_index() - 1, 0);
+task<status> log_recovery::apply_entries(segment& seg, segment_scanner& scan, uint64_t& applied) {
     for (;;) {
         auto e = co_await scan.next();
         if (!e) co_return fail(e.error(), seg.path() + ": read failed");
-        if (!*e) break;
+        if (!*e) co_return status{};
+        // A checksum-valid entry that does not follow the log is no torn write: refuse it.
         if (auto why = apply_entry(seg, **e)) {
             co_return fail(log_errc::corrupt_segment,
                            fmt::format("{}: bad entry at byte {}: {}", seg.path(), (*e)->position,
                                        *why));
         }
+        ++applied;
     }
+}
+
+task<status> log_recovery::scan_closed(segment& seg, raft_index next_base) {
+    segment_scanner scan(seg.handle(), seg.size_bytes());
+    uint64_t size = seg.size_bytes();
+    seg.set_term_runs({}, seg.base_index() - 1, 0);
+    uint64_t applied = 0;
+    if (auto s = co_await apply_entries(seg, scan, applied); !s) co_return s;
     if (scan.end() != scan_end::clean) {
         co_return fail(log_errc::corrupt_segment,
                        fmt::format("{}: corrupt entry at byte {} of a closed segment", seg.path(),
@@ -295,18 +305,7 @@ task<status> log_recovery::replay_active(raft_index base) {
     uint64_t size = seg.size_bytes();
     seg.set_term_runs({}, base - 1, 0);
     segment_scanner scan(seg.handle(), size);
-    for (;;) {
-        auto e = co_await scan.next();
-        if (!e) co_return fail(e.error(), seg.path() + ": read failed");
-        if (!*e) break;
-        // A checksum-valid entry that does not follow the log is no torn write: refuse it.
-        if (auto why = apply_entry(seg, **e)) {
-            co_return fail(log_errc::corrupt_segment,
-                           fmt::format("{}: bad entry at byte {}: {}", seg.path(), (*e)->position,
-                                       *why));
-        }
-        ++_log._stats.entries_replayed;
-    }
+    if (auto s = co_await apply_entries(seg, scan, _log._stats.entries_replayed); !s) co_return s;
     if (scan.end() == scan_end::clean) co_return status{};
 
     uint64_t bad = scan.position();

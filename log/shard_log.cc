@@ -79,6 +79,17 @@ const shard_log::partition_state* shard_log::find_partition(partition_id p) cons
     return it == _partitions.end() ? nullptr : it->second.get();
 }
 
+shard_log::pending_entry shard_log::new_entry(entry_type type, partition_id p, term_id term,
+                                              size_t payload_bytes) const {
+    pending_entry e;
+    e.header.index = _next_index;
+    e.header.term = term;
+    e.header.partition = p;
+    e.header.type = type;
+    e.header.payload_bytes = static_cast<uint32_t>(payload_bytes);
+    return e;
+}
+
 shard_log::partition_state& shard_log::ensure_partition(partition_id p) {
     auto& slot = _partitions[p];
     if (!slot) slot = std::make_unique<partition_state>();
@@ -106,12 +117,7 @@ task<result<append_result>> shard_log::append_batch(partition_id p, term_id term
     }
     stamped_batch st = stamp(std::move(batch), *valid, ps->next_offset, leader_epoch, ps->config);
 
-    pending_entry e;
-    e.header.index = _next_index;
-    e.header.term = term;
-    e.header.partition = p;
-    e.header.type = entry_type::data;
-    e.header.payload_bytes = static_cast<uint32_t>(st.bytes.size());
+    pending_entry e = new_entry(entry_type::data, p, term, st.bytes.size());
     e.payload = std::move(st.bytes);
     e.base_offset = ps->next_offset;
     e.last_offset_delta = valid->header.last_offset_delta;
@@ -137,12 +143,7 @@ task<result<raft_index>> shard_log::append_entry(entry_type type, partition_id p
     WHARF_ASSERT(term >= _next_term, "append in term {} after term {}", term, _next_term);
     if (payload.size() > max_entry_payload_bytes) co_return log_errc::batch_too_large;
 
-    pending_entry e;
-    e.header.index = _next_index;
-    e.header.term = term;
-    e.header.partition = p;
-    e.header.type = type;
-    e.header.payload_bytes = static_cast<uint32_t>(payload.size());
+    pending_entry e = new_entry(type, p, term, payload.size());
     partition_state* ps = find_partition(p);
     if (type == entry_type::data) {
         // A batch the leader stamped: it must continue the partition exactly.

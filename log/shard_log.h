@@ -212,6 +212,10 @@ private:
     static batch_info to_info(const batch_entry& e) noexcept;
     std::shared_ptr<segment> segment_by_seq(uint32_t seq) const noexcept;
 
+    // The entry the next append makes: the next raft index, header filled in.
+    pending_entry new_entry(entry_type type, partition_id p, term_id term,
+                            size_t payload_bytes) const;
+
     // group_commit.cc
     status check_can_append() const;
     void enqueue(pending_entry&& e);

@@ -10,7 +10,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/cluster/metadata_service.h"
 #include "core/config/units.h"
+#include "core/kafka/listener.h"
+#include "core/kafka/partition_ops.h"
 #include "core/shard_services.h"
 #include "reactor/logger.h"
 #include "reactor/placement.h"
@@ -80,6 +83,47 @@ task<void> log_layout(const broker_config& cfg) {
     }
 }
 
+// Shard 0 replays the metadata log and publishes the topic table; then every shard rebuilds the
+// idempotent producers of the partitions it owns.
+task<bool> start_metadata(const broker_config& cfg) {
+    const broker_config* c = &cfg;
+    auto start = [c]() -> task<std::string> {
+        std::string detail;
+        auto m = co_await metadata_service::start(*c, *local_services(), &detail);
+        if (!m) co_return detail.empty() ? m.error().message() : detail;
+        set_local_metadata_service(std::move(*m));
+        co_return std::string();
+    };
+    std::string failed = co_await submit_to(shard_id(0), start);
+    if (!failed.empty()) {
+        shard_logger().critical("cannot start the metadata service: {}", failed);
+        co_return false;
+    }
+    std::vector<task<void>> rebuilds;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        rebuilds.push_back(submit_to(shard_id(k), []() -> task<void> {
+            std::vector<partition_id> mine;
+            for (const topic_metadata* t : metadata_snapshot()->topics()) {
+                for (const auto& a : t->partitions) {
+                    if (a.shard == this_shard()) mine.push_back(a.log_partition);
+                }
+            }
+            co_await kafka::rebuild_producer_state(std::move(mine));
+        }));
+    }
+    co_await when_all(std::move(rebuilds));
+    co_return true;
+}
+
+task<void> stop_metadata() {
+    std::vector<task<void>> forgets;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        forgets.push_back(submit_to(shard_id(k), [] { kafka::forget_producer_state(); }));
+    }
+    co_await when_all(std::move(forgets));
+    co_await submit_to(shard_id(0), [] { take_local_metadata_service().reset(); });
+}
+
 // After the first signal: any further one ends the process at once.
 task<void> exit_on_second_signal(std::shared_ptr<signal_reader> signals) {
     int sig = co_await signals->next();
@@ -102,14 +146,30 @@ task<int> run_broker(const broker_config& cfg) {
         co_await stop_all_shards();
         co_return 1;
     }
+    if (!co_await start_metadata(cfg)) {
+        co_await stop_metadata();
+        co_await stop_all_shards();
+        co_return 1;
+    }
     co_await log_layout(cfg);
-    shard_logger().info("wharf is running (no Kafka listener yet: the Kafka front end is not "
-                        "built). Stop with Ctrl-C or SIGTERM.");
+    auto port = co_await kafka::start_listeners(cfg);
+    if (!port) {
+        shard_logger().critical("cannot listen on --kafka-addr {}: {}", cfg.kafka_addr.to_string(),
+                                port.error().message());
+        co_await kafka::stop_listeners();
+        co_await stop_metadata();
+        co_await stop_all_shards();
+        co_return 1;
+    }
+    shard_logger().info("wharf is running: Kafka API on {}. Stop with Ctrl-C or SIGTERM.",
+                        host_port{cfg.kafka_addr.host, *port}.to_string());
 
     int sig = co_await signals->next();
     shard_logger().info("{}: stopping (finishing appends in flight, flushing logs); a second "
                         "signal exits at once", sig != 0 ? strsignal(sig) : "shutdown");
     spawn(exit_on_second_signal(signals), "second signal watcher");
+    co_await kafka::stop_listeners();
+    co_await stop_metadata();
     bool clean = co_await stop_all_shards();
     shard_logger().info("wharf stopped {}", clean ? "cleanly" : "with errors");
     co_return clean ? 0 : 1;

@@ -14,6 +14,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by tests and scripts
   python3 procps
+  # real Kafka clients for the integration tests (tests/kafka/), with the codecs kafka-python
+  # needs, and librdkafka for the produce load generator in perf/
+  kcat python3-confluent-kafka python3-kafka python3-lz4 python3-snappy python3-zstandard
+  librdkafka-dev
 )
 
 missing=()

@@ -18,7 +18,7 @@ START_TIMEOUT_S = 60
 class broker:
     def __init__(self, data_dir, *flags):
         self.proc = subprocess.Popen(
-            [WHARF, "--data-dir", data_dir, "--overprovisioned", *flags],
+            [WHARF, "--data-dir", data_dir, "--overprovisioned", "--kafka-addr", "127.0.0.1:0", *flags],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
         self.lines = []

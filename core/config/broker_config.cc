@@ -29,6 +29,12 @@ struct raw_flags {
     std::string fsync = "always";
     std::string max_batch_bytes = "1048588";
     std::string retention_check_interval = "5m";
+    std::string kafka_addr = "127.0.0.1:9092";
+    std::string advertise_kafka_addr;
+    std::string max_request_bytes = "100MiB";
+    std::string max_inflight_request_bytes;
+    std::string connections_max_idle_ms = "600000";
+    std::string default_partitions = "1";
 };
 
 struct flag_error {
@@ -69,6 +75,75 @@ void choose_cpus(broker_config& cfg, const raw_flags& raw) {
             cfg.smp, usable.size(), fmt::join(usable, ","))};
     }
     if (!cfg.overprovisioned) cfg.cpus.assign(usable.begin(), usable.begin() + cfg.smp);
+}
+
+result<host_port> parse_host_port(const std::string& text) {
+    auto bad = [] { return result<host_port>(std::make_error_code(std::errc::invalid_argument)); };
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) return bad();
+    std::string host = text.substr(0, colon);
+    if (host.front() == '[') {
+        if (host.size() < 3 || host.back() != ']') return bad();
+        host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string::npos) {
+        return bad();  // an IPv6 address must be bracketed
+    }
+    std::string port_text = text.substr(colon + 1);
+    unsigned port = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) return bad();
+    return host_port{host, static_cast<uint16_t>(port)};
+}
+
+void validate_listeners(broker_config& cfg, const raw_flags& raw) {
+    using namespace std::chrono;
+    cfg.kafka_addr = or_fail(parse_host_port(raw.kafka_addr), "--kafka-addr", raw.kafka_addr,
+                             "HOST:PORT such as 127.0.0.1:9092 or [::1]:9092");
+    if (!raw.advertise_kafka_addr.empty()) {
+        cfg.advertise_kafka_addr =
+            or_fail(parse_host_port(raw.advertise_kafka_addr), "--advertise-kafka-addr",
+                    raw.advertise_kafka_addr, "HOST:PORT such as broker1.example:9092");
+        if (cfg.advertise_kafka_addr.port == 0) {
+            throw flag_error{"invalid value '" + raw.advertise_kafka_addr +
+                             "' for --advertise-kafka-addr: the port must not be 0"};
+        }
+    }
+    cfg.max_request_bytes = or_fail(parse_size(raw.max_request_bytes), "--max-request-bytes",
+                                    raw.max_request_bytes, "a size such as 100MiB");
+    if (cfg.max_request_bytes < 1024 || cfg.max_request_bytes > (uint64_t{1} << 30)) {
+        throw flag_error{"invalid value '" + raw.max_request_bytes +
+                         "' for --max-request-bytes: expected 1KiB to 1GiB"};
+    }
+    if (raw.max_inflight_request_bytes.empty()) {
+        // A quarter of each shard's memory share, like the tail cache.
+        cfg.max_inflight_request_bytes_per_shard = cfg.tail_cache_bytes_per_shard();
+    } else {
+        cfg.max_inflight_request_bytes_per_shard =
+            or_fail(parse_size(raw.max_inflight_request_bytes), "--max-inflight-request-bytes",
+                    raw.max_inflight_request_bytes, "a size such as 256MiB");
+        if (cfg.max_inflight_request_bytes_per_shard < (uint64_t{1} << 20)) {
+            throw flag_error{"invalid value '" + raw.max_inflight_request_bytes +
+                             "' for --max-inflight-request-bytes: expected at least 1MiB"};
+        }
+    }
+    cfg.connections_max_idle = duration_cast<milliseconds>(or_fail(
+        parse_duration(raw.connections_max_idle_ms, milliseconds(1)),
+        "--connections-max-idle-ms", raw.connections_max_idle_ms,
+        "a duration such as 600000 or 10m"));
+    if (cfg.connections_max_idle < milliseconds(1)) {
+        throw flag_error{"invalid value '" + raw.connections_max_idle_ms +
+                         "' for --connections-max-idle-ms: must be at least 1ms"};
+    }
+    int32_t parts = 0;
+    auto [p, ec] = std::from_chars(raw.default_partitions.data(),
+                                   raw.default_partitions.data() + raw.default_partitions.size(),
+                                   parts);
+    if (ec != std::errc() || p != raw.default_partitions.data() + raw.default_partitions.size() ||
+        parts < 1 || parts > 100000) {
+        throw flag_error{"invalid value '" + raw.default_partitions +
+                         "' for --default-partitions: expected 1 to 100000"};
+    }
+    cfg.default_partitions = parts;
 }
 
 void validate(broker_config& cfg, const raw_flags& raw) {
@@ -138,6 +213,7 @@ void validate(broker_config& cfg, const raw_flags& raw) {
                          "' for --retention-check-interval: must be at least 1ms"};
     }
     if (cfg.data_dir.empty()) throw flag_error{"invalid value '' for --data-dir: expected a path"};
+    validate_listeners(cfg, raw);
 }
 
 }  // namespace
@@ -155,6 +231,11 @@ log_config broker_config::shard_log_config(unsigned k) const {
     return lc;
 }
 
+std::string host_port::to_string() const {
+    return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                               : fmt::format("{}:{}", host, port);
+}
+
 size_t broker_config::tail_cache_bytes_per_shard() const {
     return static_cast<size_t>(memory_bytes / (smp == 0 ? 1 : smp) / 4);
 }
@@ -167,6 +248,30 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
                  "s, m, h, d.",
                  "wharf"};
     app.option_defaults()->always_capture_default();
+
+    auto* listeners = "Listeners";
+    app.add_option("--kafka-addr", raw.kafka_addr, "Address of the Kafka listener (every shard "
+                   "accepts on it with SO_REUSEPORT); port 0 picks a free port")
+        ->group(listeners);
+    app.add_option("--advertise-kafka-addr", raw.advertise_kafka_addr,
+                   "Address that Metadata gives clients [default: the listen address]")
+        ->group(listeners);
+    app.add_option("--connections-max-idle-ms", raw.connections_max_idle_ms,
+                   "Close connections idle this long (milliseconds without a unit)")
+        ->group(listeners);
+
+    auto* limits = "Limits";
+    app.add_option("--max-request-bytes", raw.max_request_bytes, "Largest request frame; a "
+                   "larger one closes the connection")->group(limits);
+    app.add_option("--max-inflight-request-bytes", raw.max_inflight_request_bytes,
+                   "Request memory in flight per shard before it stops reading sockets "
+                   "[default: a quarter of the shard's memory]")->group(limits);
+
+    auto* topics = "Topics";
+    app.add_option("--auto-create-topics", cfg.auto_create_topics,
+                   "Create unknown topics on Metadata and Produce (true/false)")->group(topics);
+    app.add_option("--default-partitions", raw.default_partitions,
+                   "Partitions of auto-created topics and of CreateTopics with -1")->group(topics);
 
     auto* runtime = "Runtime";
     app.add_option("--smp", raw.smp, "Number of shards (threads, one per core) [default: one "

@@ -14,7 +14,25 @@
 
 namespace wharf {
 
+// A host and port, as given to --kafka-addr ("127.0.0.1:9092", "[::1]:9092").
+struct host_port {
+    std::string host;
+    uint16_t port = 0;
+    std::string to_string() const;
+};
+
 struct broker_config {
+    // listeners and limits
+    host_port kafka_addr{"127.0.0.1", 9092};
+    // What Metadata tells clients to connect to; empty host = kafka_addr (with its bound port).
+    host_port advertise_kafka_addr;
+    uint64_t max_request_bytes = uint64_t{100} << 20;
+    // Request memory in flight per shard; past it, shards stop reading sockets (back-pressure).
+    uint64_t max_inflight_request_bytes_per_shard = 0;
+    std::chrono::milliseconds connections_max_idle{600000};
+    // topics
+    bool auto_create_topics = true;
+    int32_t default_partitions = 1;
     // runtime
     unsigned smp = 0;                  // shards; 0 before validation means "one per CPU"
     std::vector<unsigned> cpus;        // the CPU of each shard (empty when overprovisioned)

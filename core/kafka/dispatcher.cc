@@ -1,0 +1,101 @@
+#include "core/kafka/dispatcher.h"
+
+#include <algorithm>
+#include <array>
+
+#include "core/kafka/handlers.h"
+#include "reactor/logger.h"
+
+namespace wharf::kafka {
+
+namespace {
+
+thread_local dispatch_stats t_stats;
+
+template <typename Request, auto Fn>
+constexpr handler_entry entry(int16_t min_version, int16_t max_version) {
+    return {Request::key, min_version, max_version, min_version,
+            &decode_and_handle<Request, Fn>};
+}
+
+// The versions each API serves (issue 3, DESIGN.md section 7). Ranges never exceed what the
+// codec covers; a static_assert below checks it.
+constexpr auto registry = [] {
+    std::array<handler_entry, 15> r{{
+        {produce_request::key, 0, 10, 0, &decode_and_handle<produce_request, handle_produce>},
+        entry<fetch_request, handle_fetch>(4, 13),
+        entry<list_offsets_request, handle_list_offsets>(1, 8),
+        entry<metadata_request, handle_metadata>(0, 12),
+        entry<api_versions_request, handle_api_versions>(0, 4),
+        entry<create_topics_request, handle_create_topics>(2, 7),
+        entry<delete_topics_request, handle_delete_topics>(1, 6),
+        entry<delete_records_request, handle_delete_records>(0, 2),
+        entry<init_producer_id_request, handle_init_producer_id>(0, 4),
+        entry<offset_for_leader_epoch_request, handle_offset_for_leader_epoch>(2, 4),
+        entry<describe_configs_request, handle_describe_configs>(1, 4),
+        entry<alter_configs_request, handle_alter_configs>(0, 2),
+        entry<create_partitions_request, handle_create_partitions>(0, 3),
+        entry<incremental_alter_configs_request, handle_incremental_alter_configs>(0, 1),
+        entry<describe_cluster_request, handle_describe_cluster>(0, 1),
+    }};
+    std::sort(r.begin(), r.end(), [](const handler_entry& a, const handler_entry& b) {
+        return static_cast<int16_t>(a.key) < static_cast<int16_t>(b.key);
+    });
+    return r;
+}();
+
+}  // namespace
+
+std::span<const handler_entry> handler_registry() { return registry; }
+
+const handler_entry* find_handler(api_key key) {
+    for (const auto& e : registry) {
+        if (e.key == key) return &e;
+    }
+    return nullptr;
+}
+
+const dispatch_stats& local_dispatch_stats() noexcept { return t_stats; }
+
+task<handler_result> dispatch(const broker_config& cfg, net::connection_info& connection,
+                              iobuf frame) {
+    ++t_stats.requests;
+    protocol_reader reader(frame);
+    request_header header;
+    if (!decode_request_header(reader, header)) {
+        ++t_stats.decode_error_closes;
+        shard_logger().info("closing connection {} from {}: malformed request header",
+                            connection.id, connection.peer);
+        co_return std::make_error_code(std::errc::bad_message);
+    }
+    const handler_entry* h = find_handler(header.key);
+    if (h == nullptr) {
+        ++t_stats.unknown_api_closes;
+        shard_logger().info("closing connection {} from {}: unknown API key {}", connection.id,
+                            connection.peer, static_cast<int16_t>(header.key));
+        co_return std::make_error_code(std::errc::operation_not_supported);
+    }
+    if (header.version < h->advertised_min_version || header.version > h->max_version) {
+        if (header.key == api_key::api_versions) {
+            co_return std::optional<iobuf>(unsupported_api_versions_response(
+                header.correlation_id));
+        }
+        ++t_stats.unsupported_version_closes;
+        shard_logger().info("closing connection {} from {}: {} version {} is not supported "
+                            "(versions {}-{})", connection.id, connection.peer,
+                            find_api(static_cast<int16_t>(header.key))->name, header.version,
+                            h->min_version, h->max_version);
+        co_return std::make_error_code(std::errc::operation_not_supported);
+    }
+    request_context ctx{header, connection, cfg};
+    auto r = co_await h->handle(ctx, reader);
+    if (!r) {
+        ++t_stats.decode_error_closes;
+        shard_logger().info("closing connection {} from {}: malformed {} v{} request",
+                            connection.id, connection.peer,
+                            find_api(static_cast<int16_t>(header.key))->name, header.version);
+    }
+    co_return r;
+}
+
+}  // namespace wharf::kafka

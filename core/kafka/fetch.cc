@@ -1,0 +1,146 @@
+// Fetch (key 1), versions 4-13: sessionless fetches (a session id of 0 is answered with 0, so
+// clients keep sending full requests), long polling on max_wait_ms / min_bytes woken by appends,
+// response and per-partition byte limits, topic ids from v13.
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/cluster/metadata_service.h"
+#include "core/kafka/errors.h"
+#include "core/kafka/handlers.h"
+#include "core/kafka/partition_ops.h"
+#include "core/kafka/scatter.h"
+#include "reactor/clock.h"
+
+namespace wharf::kafka {
+
+namespace {
+
+using partition_response = fetch_response::partition_data;
+
+// Where each requested partition lives, or the error it gets without being read.
+struct planned_partition {
+    size_t topic = 0;
+    int16_t error = 0;
+    bool routed = false;
+};
+
+// Sums the answers in request order, dropping the records of partitions past max_bytes (they are
+// read again by the next fetch); the first partition with data is always kept.
+size_t trim_to_limit(std::vector<fetch_part_result>& results, size_t max_bytes) {
+    size_t total = 0;
+    for (auto& r : results) {
+        if (r.records.size() == 0) continue;
+        if (total > 0 && total + r.records.size() > max_bytes) {
+            r.records = iobuf();
+            continue;
+        }
+        total += r.records.size();
+    }
+    return total;
+}
+
+}  // namespace
+
+task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
+    auto snapshot = metadata_snapshot();
+    const int16_t v = ctx.version();
+    fetch_response resp;
+    resp.session_id = 0;
+    if (req.session_id != 0) {
+        // This broker never creates fetch sessions, so no session id can be valid.
+        resp.error_code = code(error_code::fetch_session_id_not_found);
+        co_return resp;
+    }
+
+    std::vector<planned_partition> plan;
+    std::vector<std::pair<shard_id, fetch_part>> parts;
+    for (size_t t = 0; t < req.topics.size(); ++t) {
+        const auto& topic = req.topics[t];
+        const topic_metadata* md = v >= 13 ? snapshot->find(topic_id{topic.topic_id.bytes})
+                                           : snapshot->find(topic.topic);
+        for (const auto& p : topic.partitions) {
+            planned_partition pp{.topic = t};
+            const partition_assignment* a =
+                md == nullptr ? nullptr
+                              : (p.partition >= 0 &&
+                                 size_t(p.partition) < md->partitions.size()
+                                     ? &md->partitions[size_t(p.partition)]
+                                     : nullptr);
+            if (a == nullptr) {
+                pp.error = code(md == nullptr && v >= 13 ? error_code::unknown_topic_id
+                                                         : error_code::unknown_topic_or_partition);
+            } else {
+                pp.routed = true;
+                parts.emplace_back(a->shard, fetch_part{.log_partition = a->log_partition,
+                                                        .fetch_offset = p.fetch_offset,
+                                                        .max_bytes = p.partition_max_bytes,
+                                                        .current_leader_epoch =
+                                                            p.current_leader_epoch});
+            }
+            plan.push_back(pp);
+        }
+    }
+
+    const size_t max_bytes = static_cast<size_t>(std::max(req.max_bytes, 0));
+    const size_t min_bytes = static_cast<size_t>(std::max(req.min_bytes, 0));
+    const auto max_wait = std::chrono::milliseconds(std::clamp(req.max_wait_ms, 0, 300000));
+    const auto deadline = steady_now() + max_wait;
+    std::vector<fetch_part_result> results;
+    std::unique_ptr<fetch_wait> waiter;
+    while (true) {
+        std::optional<wake_target> target;
+        if (waiter) target = waiter->target();
+        auto read = [max_bytes, target](std::vector<fetch_part> items) {
+            return fetch_on_shard(std::move(items), max_bytes, target);
+        };
+        results = co_await scatter(parts, read);
+        size_t total = trim_to_limit(results, max_bytes);
+        bool errors = std::any_of(results.begin(), results.end(),
+                                  [](const auto& r) { return r.error_code != 0; });
+        auto now = steady_now();
+        if (total >= min_bytes || errors || parts.empty() || now >= deadline) break;
+        if (!waiter) {
+            // Register and read once more before sleeping: an append between the read above
+            // and the registration would otherwise go unnoticed until the deadline.
+            waiter = std::make_unique<fetch_wait>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+            continue;
+        }
+        co_await waiter->wait();
+        waiter.reset();
+    }
+
+    resp.responses.resize(req.topics.size());
+    for (size_t t = 0; t < req.topics.size(); ++t) {
+        resp.responses[t].topic = req.topics[t].topic;
+        resp.responses[t].topic_id = req.topics[t].topic_id;
+    }
+    size_t next_result = 0;
+    size_t k = 0;
+    for (size_t t = 0; t < req.topics.size(); ++t) {
+        for (const auto& p : req.topics[t].partitions) {
+            const planned_partition& pp = plan[k++];
+            partition_response out;
+            out.partition_index = p.partition;
+            if (!pp.routed) {
+                out.error_code = pp.error;
+                out.high_watermark = -1;
+            } else {
+                fetch_part_result& r = results[next_result++];
+                out.error_code = r.error_code;
+                out.high_watermark = r.high_watermark;
+                out.last_stable_offset = r.high_watermark;
+                out.log_start_offset = r.log_start_offset;
+                if (r.error_code == 0 || r.records.size() > 0) {
+                    out.records = std::move(r.records);
+                }
+            }
+            if (!out.records) out.records = iobuf();
+            resp.responses[t].partitions.push_back(std::move(out));
+        }
+    }
+    co_return resp;
+}
+
+}  // namespace wharf::kafka

@@ -1,0 +1,87 @@
+#include "core/kafka/listener.h"
+
+#include <memory>
+#include <vector>
+
+#include "core/kafka/cluster_view.h"
+#include "core/kafka/dispatcher.h"
+#include "core/shard_services.h"
+#include "net/server.h"
+#include "reactor/logger.h"
+#include "reactor/smp.h"
+#include "reactor/submit_to.h"
+#include "reactor/when_all.h"
+
+namespace wharf::kafka {
+
+namespace {
+
+thread_local std::unique_ptr<net::server> t_server;
+
+result<uint16_t> listen_here(const broker_config& cfg, uint16_t port) {
+    net::server_config sc;
+    sc.host = cfg.kafka_addr.host;
+    sc.port = port;
+    sc.max_request_bytes = cfg.max_request_bytes;
+    sc.max_inflight_bytes = cfg.max_inflight_request_bytes_per_shard;
+    sc.idle_timeout = cfg.connections_max_idle;
+    const broker_config* c = &cfg;
+    auto handler = [c](net::connection_info& conn, iobuf frame) {
+        return dispatch(*c, conn, std::move(frame));
+    };
+    auto s = net::server::listen(sc, handler);
+    if (!s) return s.error();
+    t_server = std::move(*s);
+    return t_server->port();
+}
+
+}  // namespace
+
+task<result<uint16_t>> start_listeners(const broker_config& cfg) {
+    // Every shard's leader epoch, for Metadata answers on any shard.
+    std::vector<task<int32_t>> epochs;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        epochs.push_back(submit_to(shard_id(k), [] { return local_services()->raft->leader_epoch(); }));
+    }
+    cluster_view view;
+    view.leader_epochs = co_await when_all(std::move(epochs));
+
+    const broker_config* c = &cfg;
+    auto first = co_await submit_to(shard_id(0), [c] { return listen_here(*c, c->kafka_addr.port); });
+    if (!first) co_return first.error();
+    uint16_t port = *first;
+    view.advertised = cfg.advertise_kafka_addr.host.empty()
+                          ? host_port{cfg.kafka_addr.host, port}
+                          : cfg.advertise_kafka_addr;
+    std::vector<task<result<uint16_t>>> others;
+    for (unsigned k = 1; k < smp::count(); ++k) {
+        others.push_back(submit_to(shard_id(k), [c, port] { return listen_here(*c, port); }));
+    }
+    for (auto& r : co_await when_all(std::move(others))) {
+        if (!r) co_return r.error();
+    }
+    std::vector<task<void>> views;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        // Accepting starts only once the shard knows what Metadata must answer.
+        views.push_back(submit_to(shard_id(k), [view] {
+            set_local_cluster_view(view);
+            t_server->start();
+        }));
+    }
+    co_await when_all(std::move(views));
+    co_return port;
+}
+
+task<void> stop_listeners() {
+    std::vector<task<void>> stops;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        stops.push_back(submit_to(shard_id(k), []() -> task<void> {
+            if (!t_server) co_return;
+            co_await t_server->stop();
+            t_server.reset();
+        }));
+    }
+    co_await when_all(std::move(stops));
+}
+
+}  // namespace wharf::kafka

@@ -1,0 +1,98 @@
+// Metadata (key 3), versions 0-12: this broker, the cluster id, and the requested topics (all of
+// them for a null list, or an empty one before v1), auto-creating unknown topics when the broker
+// and the request allow it.
+
+#include "core/cluster/metadata_service.h"
+#include "core/kafka/cluster_view.h"
+#include "core/kafka/errors.h"
+#include "core/kafka/handlers.h"
+
+namespace wharf::kafka {
+
+namespace {
+
+using response_topic = metadata_response::metadata_response_topic;
+
+response_topic describe(const topic_metadata& t, const cluster_view& view) {
+    response_topic out;
+    out.error_code = 0;
+    out.name = t.name;
+    out.topic_id = uuid{t.id.bytes};
+    out.is_internal = t.internal;
+    for (const auto& a : t.partitions) {
+        auto& p = out.partitions.emplace_back();
+        p.error_code = 0;
+        p.partition_index = a.partition;
+        p.leader_id = view.node_id;
+        p.leader_epoch = a.shard.value() < view.leader_epochs.size()
+                             ? view.leader_epochs[a.shard.value()]
+                             : -1;
+        p.replica_nodes = {view.node_id};
+        p.isr_nodes = {view.node_id};
+    }
+    return out;
+}
+
+response_topic topic_error(std::optional<std::string> name, uuid id, error_code e) {
+    response_topic out;
+    out.error_code = code(e);
+    out.name = std::move(name);
+    out.topic_id = id;
+    return out;
+}
+
+}  // namespace
+
+task<metadata_response> handle_metadata(request_context& ctx, metadata_request req) {
+    const int16_t v = ctx.version();
+    const cluster_view& view = local_cluster_view();
+    metadata_response resp;
+    auto& broker = resp.brokers.emplace_back();
+    broker.node_id = view.node_id;
+    broker.host = view.advertised.host;
+    broker.port = view.advertised.port;
+    resp.cluster_id = local_cluster_id();
+    resp.controller_id = view.node_id;
+
+    bool all = !req.topics || (v == 0 && req.topics->empty());
+    if (all) {
+        auto snapshot = metadata_snapshot();
+        for (const topic_metadata* t : snapshot->topics()) {
+            resp.topics.push_back(describe(*t, view));
+        }
+        co_return resp;
+    }
+    const bool may_create = ctx.config.auto_create_topics && (v < 4 || req.allow_auto_topic_creation);
+    for (const auto& rt : *req.topics) {
+        auto snapshot = metadata_snapshot();
+        if (!rt.name) {
+            // v10+: by topic id.
+            const topic_metadata* t = snapshot->find(topic_id{rt.topic_id.bytes});
+            resp.topics.push_back(t != nullptr
+                                      ? describe(*t, view)
+                                      : topic_error(std::nullopt, rt.topic_id,
+                                                    error_code::unknown_topic_id));
+            continue;
+        }
+        const topic_metadata* t = snapshot->find(*rt.name);
+        if (t == nullptr && validate_topic_name(*rt.name) != topic_name_check::ok) {
+            resp.topics.push_back(topic_error(rt.name, {}, error_code::invalid_topic_exception));
+            continue;
+        }
+        if (t == nullptr && may_create) {
+            int16_t e = co_await auto_create_topic(*rt.name);
+            if (e != 0) {
+                resp.topics.push_back(topic_error(rt.name, {}, static_cast<error_code>(e)));
+                continue;
+            }
+            snapshot = metadata_snapshot();
+            t = snapshot->find(*rt.name);
+        }
+        resp.topics.push_back(t != nullptr ? describe(*t, view)
+                                           : topic_error(rt.name, {},
+                                                         error_code::unknown_topic_or_partition));
+    }
+    co_return resp;
+}
+
+}  // namespace wharf::kafka

@@ -1,0 +1,143 @@
+// The write side of the partition operations (partition_ops.h): Produce on the owning shard,
+// with the idempotent producer checks (core/kafka/producer_state.h), and the start-up rebuild of
+// the producers' state from the log.
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "core/kafka/errors.h"
+#include "core/kafka/partition_ops.h"
+#include "core/kafka/producer_state.h"
+#include "core/shard_services.h"
+#include "log/record_batch.h"
+#include "reactor/logger.h"
+#include "reactor/when_all.h"
+
+namespace wharf::kafka {
+
+namespace {
+
+// Per owning shard: the producers of each partition.
+thread_local std::unordered_map<partition_id, producer_state_manager> t_producers;
+
+// How far back from the end of each partition the start-up rebuild reads. A producer whose last
+// batch is older is unknown after a restart, and Kafka's rule for unknown producers accepts its
+// next batch whatever its sequence (producer_state.h), so only retries of batches older than
+// this could be written twice.
+constexpr int64_t rebuild_window_offsets = 20000;
+constexpr size_t rebuild_read_bytes = 1 << 20;
+
+produce_part_result fail(error_code e, std::string message = {}) {
+    produce_part_result r;
+    r.error_code = code(e);
+    if (!message.empty()) r.error_message = std::move(message);
+    return r;
+}
+
+task<produce_part_result> produce_one(produce_part part) {
+    shard_services& s = *local_services();
+    if (part.records.size() == 0) {
+        co_return fail(error_code::invalid_record,
+                       "Produce requests must have exactly one record batch per partition");
+    }
+    auto header = read_batch_header(part.records.linearize(0, part.records.size()));
+    if (!header) {
+        co_return fail(header.error() == make_error_code(log_errc::unsupported_magic)
+                           ? error_code::invalid_record
+                           : error_code::corrupt_message);
+    }
+    if (header->total_bytes() < part.records.size()) {
+        co_return fail(error_code::invalid_record,
+                       "Produce requests must have exactly one record batch per partition");
+    }
+    if (part.max_message_bytes > 0 &&
+        part.records.size() > static_cast<size_t>(part.max_message_bytes)) {
+        co_return fail(error_code::message_too_large);
+    }
+    if (header->is_control() || header->is_transactional()) {
+        co_return fail(error_code::invalid_record,
+                       "transactional and control batches need transactions, which this "
+                       "broker does not support");
+    }
+    auto& producers = t_producers[part.log_partition];
+    auto pb = producer_batch::from(*header);
+    producer_check check = producers.check(pb);
+    if (check.outcome == produce_check_outcome::duplicate) {
+        produce_part_result r;
+        r.base_offset = check.duplicate_of.base_offset.value();
+        auto start = s.log->start_offset(part.log_partition);
+        r.log_start_offset = start ? start->value() : -1;
+        co_return r;
+    }
+    if (check.outcome != produce_check_outcome::accepted) {
+        produce_part_result r;
+        r.error_code = kafka_error_code(check.outcome);
+        co_return r;
+    }
+    // Queued in the log before this coroutine first suspends (consensus.h, shard_log.h).
+    auto appended = co_await s.raft->replicate_batch(part.log_partition, std::move(part.records));
+    if (!appended) {
+        producers.abort(check.reservation);
+        co_return fail(to_kafka_error(appended.error()));
+    }
+    auto outcome = producers.complete(check.reservation, appended->base_offset,
+                                      appended->last_offset,
+                                      timestamp_ms(header->max_timestamp));
+    local_partition_waiters().notify(part.log_partition);
+    produce_part_result r;
+    r.error_code = kafka_error_code(outcome);
+    r.base_offset = appended->base_offset.value();
+    if (appended->log_append_time) r.log_append_time_ms = appended->log_append_time->value();
+    auto start = s.log->start_offset(part.log_partition);
+    r.log_start_offset = start ? start->value() : -1;
+    co_return r;
+}
+
+task<void> rebuild_partition(shard_log& log, partition_id p, producer_state_manager& producers) {
+    auto start = log.start_offset(p);
+    auto end = log.end_offset(p);
+    if (!start || !end) co_return;
+    kafka_offset next = std::max(*start, *end - rebuild_window_offsets);
+    while (next < *end) {
+        auto read = co_await log.read(p, next, rebuild_read_bytes);
+        if (!read || read->size() == 0) break;
+        auto bytes = read->linearize(0, read->size());
+        while (!bytes.empty()) {
+            auto h = read_batch_header(bytes);
+            if (!h) co_return;
+            if (h->producer_id >= 0 && !h->is_control()) {
+                producers.observe(producer_batch::from(*h), h->base_offset, h->last_offset(),
+                                  timestamp_ms(h->max_timestamp));
+            }
+            next = h->last_offset() + 1;
+            bytes = bytes.subspan(h->total_bytes());
+        }
+    }
+}
+
+}  // namespace
+
+task<std::vector<produce_part_result>> produce_on_shard(std::vector<produce_part> parts) {
+    std::vector<task<produce_part_result>> appends;
+    appends.reserve(parts.size());
+    for (auto& p : parts) appends.push_back(produce_one(std::move(p)));
+    co_return co_await when_all(std::move(appends));
+}
+
+task<void> rebuild_producer_state(std::vector<partition_id> partitions) {
+    shard_services& s = *local_services();
+    size_t producers = 0;
+    for (partition_id p : partitions) {
+        auto& m = t_producers[p];
+        co_await rebuild_partition(*s.log, p, m);
+        producers += m.producer_count();
+    }
+    if (producers > 0) {
+        shard_logger().info("idempotent producers: {} rebuilt from the log over {} partitions",
+                            producers, partitions.size());
+    }
+}
+
+void forget_producer_state() { t_producers.clear(); }
+
+}  // namespace wharf::kafka

@@ -163,7 +163,10 @@ task<bool> connection::admit(size_t size, size_t& units) {
 
 task<bool> connection::fill(size_t need) {
     while (_in.size() < need) {
-        if (_closing || !co_await receive(need - _in.size())) co_return false;
+        if (_closing) co_return false;
+        // GCC 12 miscompiles co_await inside || and &&: await in a statement of its own.
+        bool received = co_await receive(need - _in.size());
+        if (!received) co_return false;
     }
     co_return true;
 }
@@ -284,7 +287,10 @@ task<void> connection::write_loop() {
         // The responses before the first failed handler go out, then the failure closes.
         size_t ok = 0;
         while (ok < ready && _pipeline[ok].outcome->has_value()) ++ok;
-        if (!_closing && ok > 0 && !co_await send_responses(ok)) close(close_reason::io_error);
+        if (!_closing && ok > 0) {
+            bool sent = co_await send_responses(ok);
+            if (!sent) close(close_reason::io_error);
+        }
         if (ok < ready) {
             ++_ctx.stats.handler_errors;
             if (!_closing) {

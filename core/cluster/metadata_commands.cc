@@ -1,0 +1,216 @@
+#include "core/cluster/metadata_commands.h"
+
+#include <cstring>
+#include <type_traits>
+
+namespace wharf {
+
+namespace {
+
+// Appends fields in the wire form described in the header.
+class writer {
+public:
+    void u8(uint8_t v) { _out.push_back(std::byte{v}); }
+    void u32(uint32_t v) { put(v); }
+    void i32(int32_t v) { put(static_cast<uint32_t>(v)); }
+    void i64(int64_t v) { put(static_cast<uint64_t>(v)); }
+    void str(const std::string& s) {
+        u32(static_cast<uint32_t>(s.size()));
+        auto* p = reinterpret_cast<const std::byte*>(s.data());
+        _out.insert(_out.end(), p, p + s.size());
+    }
+    void id(const topic_id& t) {
+        for (auto b : t.bytes) u8(b);
+    }
+    void assignments(const std::vector<partition_assignment>& v) {
+        u32(static_cast<uint32_t>(v.size()));
+        for (const auto& a : v) {
+            i32(a.partition);
+            u32(a.shard.value());
+            u32(a.log_partition.value());
+        }
+    }
+    void map(const config_map& m) {
+        u32(static_cast<uint32_t>(m.size()));
+        for (const auto& [k, v] : m) {
+            str(k);
+            str(v);
+        }
+    }
+    void strings(const std::vector<std::string>& v) {
+        u32(static_cast<uint32_t>(v.size()));
+        for (const auto& s : v) str(s);
+    }
+    std::vector<std::byte> take() { return std::move(_out); }
+
+private:
+    template <typename U>
+    void put(U v) {
+        for (size_t i = 0; i < sizeof(U); ++i) _out.push_back(std::byte(uint8_t(v >> (8 * i))));
+    }
+    std::vector<std::byte> _out;
+};
+
+// Reads fields back; once anything fails, every later read fails too (ok() is false), so a
+// decoder reads a whole command and checks once, without a branch per field.
+class reader {
+public:
+    explicit reader(std::span<const std::byte> in) : _in(in) {}
+
+    bool ok() const noexcept { return _ok; }
+    bool at_end() const noexcept { return _in.empty(); }
+
+    uint8_t u8() { return static_cast<uint8_t>(get<1>()); }
+    uint32_t u32() { return static_cast<uint32_t>(get<4>()); }
+    int32_t i32() { return static_cast<int32_t>(u32()); }
+    int64_t i64() { return static_cast<int64_t>(get<8>()); }
+    std::string str() {
+        uint32_t n = u32();
+        if (!need(n)) return {};
+        std::string s(reinterpret_cast<const char*>(_in.data()), n);
+        _in = _in.subspan(n);
+        return s;
+    }
+    topic_id id() {
+        topic_id t;
+        if (!need(t.bytes.size())) return t;
+        std::memcpy(t.bytes.data(), _in.data(), t.bytes.size());
+        _in = _in.subspan(t.bytes.size());
+        return t;
+    }
+    // A count of elements each at least min_bytes long: refused when the bytes left cannot hold
+    // that many, so that no hostile count reserves memory.
+    uint32_t count(size_t min_bytes) {
+        uint32_t n = u32();
+        if (_ok && uint64_t{n} * min_bytes > _in.size()) _ok = false;
+        return _ok ? n : 0;
+    }
+    std::vector<partition_assignment> assignments() {
+        std::vector<partition_assignment> v(count(12));
+        for (auto& a : v) {
+            a.partition = i32();
+            a.shard = shard_id(u32());
+            a.log_partition = partition_id(u32());
+        }
+        return v;
+    }
+    config_map map() {
+        config_map m;
+        uint32_t n = count(8);
+        for (uint32_t i = 0; i < n && _ok; ++i) {
+            auto k = str();
+            auto v = str();
+            // Keys are written sorted and unique: anything else is not our encoding.
+            if (!m.empty() && k <= m.rbegin()->first) _ok = false;
+            m.emplace_hint(m.end(), std::move(k), std::move(v));
+        }
+        return m;
+    }
+    std::vector<std::string> strings() {
+        std::vector<std::string> v(count(4));
+        for (auto& s : v) s = str();
+        return v;
+    }
+
+private:
+    bool need(size_t n) {
+        if (_ok && n > _in.size()) _ok = false;
+        return _ok;
+    }
+    template <size_t N>
+    uint64_t get() {
+        if (!need(N)) return 0;
+        uint64_t v = 0;
+        for (size_t i = 0; i < N; ++i) v |= uint64_t(std::to_integer<uint8_t>(_in[i])) << (8 * i);
+        _in = _in.subspan(N);
+        return v;
+    }
+
+    std::span<const std::byte> _in;
+    bool _ok = true;
+};
+
+void write_fields(writer& w, const create_topic_cmd& c) {
+    w.str(c.name);
+    w.id(c.id);
+    w.assignments(c.partitions);
+    w.map(c.configs);
+}
+void write_fields(writer& w, const delete_topic_cmd& c) {
+    w.id(c.id);
+}
+void write_fields(writer& w, const create_partitions_cmd& c) {
+    w.id(c.id);
+    w.assignments(c.partitions);
+}
+void write_fields(writer& w, const alter_topic_configs_cmd& c) {
+    w.id(c.id);
+    w.map(c.set);
+    w.strings(c.remove);
+}
+void write_fields(writer& w, const allocate_producer_ids_cmd& c) {
+    w.i64(c.first);
+    w.i32(c.count);
+}
+
+metadata_command read_fields(reader& r, uint8_t type) {
+    switch (type) {
+        case 0: {
+            create_topic_cmd c;
+            c.name = r.str();
+            c.id = r.id();
+            c.partitions = r.assignments();
+            c.configs = r.map();
+            return c;
+        }
+        case 1:
+            return delete_topic_cmd{.id = r.id()};
+        case 2: {
+            create_partitions_cmd c;
+            c.id = r.id();
+            c.partitions = r.assignments();
+            return c;
+        }
+        case 3: {
+            alter_topic_configs_cmd c;
+            c.id = r.id();
+            c.set = r.map();
+            c.remove = r.strings();
+            return c;
+        }
+        default: {
+            allocate_producer_ids_cmd c;
+            c.first = r.i64();
+            c.count = r.i32();
+            return c;
+        }
+    }
+}
+
+static_assert(std::variant_size_v<metadata_command> == 5,
+              "a new command needs its type byte in read_fields and write_fields");
+
+}  // namespace
+
+std::vector<std::byte> encode(const metadata_command& cmd) {
+    writer w;
+    w.u8(metadata_command_version);
+    w.u8(static_cast<uint8_t>(cmd.index()));
+    std::visit([&](const auto& c) { write_fields(w, c); }, cmd);
+    return w.take();
+}
+
+result<metadata_command> decode(std::span<const std::byte> bytes) {
+    reader r(bytes);
+    uint8_t version = r.u8();
+    uint8_t type = r.u8();
+    if (!r.ok()) return cluster_errc::corrupt_command;
+    if (version == 0) return cluster_errc::corrupt_command;
+    if (version > metadata_command_version) return cluster_errc::unsupported_command_version;
+    if (type >= std::variant_size_v<metadata_command>) return cluster_errc::corrupt_command;
+    metadata_command cmd = read_fields(r, type);
+    if (!r.ok() || !r.at_end()) return cluster_errc::corrupt_command;
+    return cmd;
+}
+
+}  // namespace wharf

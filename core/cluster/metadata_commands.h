@@ -1,0 +1,87 @@
+#pragma once
+
+// The commands of the metadata log (DESIGN.md section 6): every change to the topic table is one
+// of these, written to the metadata raft group (a group of one on shard 0 today) and applied by
+// topic_table::apply in log order, on every start-up again.
+//
+// Wire form of one command, little-endian:
+//   u8 version (metadata_command_version), u8 type (the variant index, below), then the fields
+//   in declaration order: integers fixed-width, strings as u32 length + bytes, vectors and maps
+//   as u32 count + elements, topic ids as 16 raw bytes.
+// decode() treats the bytes as hostile (a damaged or foreign log): every count and length is
+// checked against the bytes remaining before anything is allocated, trailing bytes are refused,
+// and a failure is a value, never a crash.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/cluster/topic_config.h"
+#include "reactor/base/ids.h"
+#include "reactor/base/result.h"
+
+namespace wharf {
+
+// Where one Kafka partition of a topic lives on this broker.
+struct partition_assignment {
+    int32_t partition = 0;  // the Kafka partition number within its topic
+    shard_id shard{0};      // the owning shard
+    // The shard log's partition id: unique in the broker and never reused, even after the topic
+    // is deleted. 0 is reserved for the metadata log itself (reserved_metadata_log_partition).
+    partition_id log_partition{0};
+    bool operator==(const partition_assignment&) const = default;
+};
+
+inline constexpr partition_id reserved_metadata_log_partition{0};
+
+struct create_topic_cmd {
+    std::string name;
+    topic_id id;
+    std::vector<partition_assignment> partitions;  // partition numbers 0..n-1 in order
+    config_map configs;                            // overrides only
+    bool operator==(const create_topic_cmd&) const = default;
+};
+
+struct delete_topic_cmd {
+    topic_id id;
+    bool operator==(const delete_topic_cmd&) const = default;
+};
+
+struct create_partitions_cmd {
+    topic_id id;
+    std::vector<partition_assignment> partitions;  // the new ones, continuing the numbering
+    bool operator==(const create_partitions_cmd&) const = default;
+};
+
+struct alter_topic_configs_cmd {
+    topic_id id;
+    config_map set;
+    std::vector<std::string> remove;
+    bool operator==(const alter_topic_configs_cmd&) const = default;
+};
+
+// Reserves producer ids [first, first + count) for InitProducerId.
+struct allocate_producer_ids_cmd {
+    int64_t first = 0;
+    int32_t count = 0;
+    bool operator==(const allocate_producer_ids_cmd&) const = default;
+};
+
+// The variant index is the type byte on the wire: append new alternatives at the end only.
+using metadata_command = std::variant<create_topic_cmd, delete_topic_cmd, create_partitions_cmd,
+                                      alter_topic_configs_cmd, allocate_producer_ids_cmd>;
+
+// The encoding version this broker writes; decode refuses a larger one
+// (unsupported_command_version).
+inline constexpr uint8_t metadata_command_version = 1;
+
+std::vector<std::byte> encode(const metadata_command& cmd);
+
+// Errors: corrupt_command (truncated, trailing bytes, unknown type, a count larger than the bytes
+// left), unsupported_command_version.
+result<metadata_command> decode(std::span<const std::byte> bytes);
+
+}  // namespace wharf

@@ -1,0 +1,333 @@
+#include "core/cluster/topic_table.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace wharf {
+
+namespace {
+
+topic_error unknown_topic() {
+    return {cluster_errc::unknown_topic, "This server does not host this topic-partition."};
+}
+
+topic_error unknown_topic_id(const topic_id& id) {
+    return {cluster_errc::unknown_topic_id, fmt::format("Unknown topic id {}", to_string(id))};
+}
+
+topic_error stale(std::string message) {
+    return {cluster_errc::stale_command, std::move(message)};
+}
+
+}  // namespace
+
+// ---- snapshot lookups ----
+
+const topic_metadata* topic_table_snapshot::find(std::string_view name) const {
+    auto it = _topics.find(name);
+    return it == _topics.end() ? nullptr : &it->second;
+}
+
+const topic_metadata* topic_table_snapshot::find(const topic_id& id) const {
+    auto it = _names_by_id.find(id);
+    return it == _names_by_id.end() ? nullptr : find(it->second);
+}
+
+std::vector<const topic_metadata*> topic_table_snapshot::topics() const {
+    std::vector<const topic_metadata*> out;
+    out.reserve(_topics.size());
+    for (const auto& [name, t] : _topics) out.push_back(&t);
+    return out;
+}
+
+namespace {
+
+const partition_assignment* partition_of(const topic_metadata* t, int32_t partition) {
+    if (t == nullptr || partition < 0 || size_t(partition) >= t->partitions.size()) return nullptr;
+    return &t->partitions[size_t(partition)];
+}
+
+}  // namespace
+
+const partition_assignment* topic_table_snapshot::assignment(std::string_view topic,
+                                                             int32_t partition) const {
+    return partition_of(find(topic), partition);
+}
+
+const partition_assignment* topic_table_snapshot::assignment(const topic_id& id,
+                                                             int32_t partition) const {
+    return partition_of(find(id), partition);
+}
+
+// ---- validation ----
+
+topic_table::topic_table(topic_defaults defaults) {
+    _state._defaults = defaults;
+}
+
+topic_check topic_table::validate_create(std::string_view name, int32_t partitions,
+                                         int16_t replication_factor,
+                                         const config_map& configs) const {
+    if (auto check = validate_topic_name(name); check != topic_name_check::ok) {
+        return topic_error{cluster_errc::invalid_topic, topic_name_error_message(check, name)};
+    }
+    if (find(name) != nullptr) {
+        return topic_error{cluster_errc::topic_already_exists,
+                           fmt::format("Topic '{}' already exists.", name)};
+    }
+    if (auto it = _state._collisions.find(topic_collision_key(name));
+        it != _state._collisions.end()) {
+        return topic_error{
+            cluster_errc::invalid_topic,
+            fmt::format("Topic '{}' collides with existing topic: {}", name, it->second)};
+    }
+    if (partitions < 1) {
+        return topic_error{cluster_errc::invalid_partitions,
+                           "Number of partitions must be larger than 0."};
+    }
+    if (partitions > max_partitions_per_topic) {
+        return topic_error{cluster_errc::invalid_partitions,
+                           fmt::format("Number of partitions {} exceeds the maximum of {}.",
+                                       partitions, max_partitions_per_topic)};
+    }
+    if (replication_factor == 0 || replication_factor < -1) {
+        return topic_error{cluster_errc::invalid_replication_factor,
+                           "Replication factor must be larger than 0, or -1 to use the default "
+                           "value."};
+    }
+    if (replication_factor > 1) {
+        return topic_error{
+            cluster_errc::invalid_replication_factor,
+            fmt::format("Unable to replicate the partition {} time(s): The target replication "
+                        "factor of {} cannot be reached because only 1 broker(s) are registered.",
+                        replication_factor, replication_factor)};
+    }
+    return validate_topic_configs(configs);
+}
+
+topic_check topic_table::validate_create_partitions(std::string_view name,
+                                                    int32_t new_total) const {
+    const auto* t = find(name);
+    if (t == nullptr) return unknown_topic();
+    auto current = static_cast<int32_t>(t->partitions.size());
+    if (new_total == current) {
+        return topic_error{cluster_errc::invalid_partitions,
+                           fmt::format("Topic already has {} partition(s).", current)};
+    }
+    if (new_total < current) {
+        return topic_error{cluster_errc::invalid_partitions,
+                           fmt::format("The topic {} currently has {} partition(s); {} would not "
+                                       "be an increase.",
+                                       name, current, new_total)};
+    }
+    if (new_total > max_partitions_per_topic) {
+        return topic_error{cluster_errc::invalid_partitions,
+                           fmt::format("Number of partitions {} exceeds the maximum of {}.",
+                                       new_total, max_partitions_per_topic)};
+    }
+    return std::nullopt;
+}
+
+topic_check topic_table::validate_alter_configs(std::string_view name, const config_map& set,
+                                                const std::vector<std::string>& remove) const {
+    if (find(name) == nullptr) return unknown_topic();
+    if (auto err = validate_topic_configs(set)) return err;
+    for (const auto& key : remove) {
+        if (find_topic_config_key(key) == nullptr) {
+            return topic_error{cluster_errc::invalid_config,
+                               fmt::format("Unknown topic config name: {}", key)};
+        }
+    }
+    return std::nullopt;
+}
+
+topic_check topic_table::validate_delete(std::string_view name) const {
+    return find(name) == nullptr ? topic_check(unknown_topic()) : std::nullopt;
+}
+
+// ---- placement ----
+
+std::vector<partition_assignment> topic_table::place(int32_t first_partition, int32_t count,
+                                                     uint32_t shard_count) const {
+    WHARF_ASSERT(count > 0 && count <= max_partitions_per_topic && shard_count > 0,
+                 "place({}, {}, {}) out of range", first_partition, count, shard_count);
+    std::vector<uint64_t> load(shard_count, 0);
+    for (const auto& [name, t] : _state._topics) {
+        for (const auto& a : t.partitions) {
+            // Shards beyond today's count (the broker restarted with fewer) take nothing new.
+            if (a.shard.value() < shard_count) ++load[a.shard.value()];
+        }
+    }
+    std::vector<partition_assignment> out;
+    out.reserve(size_t(count));
+    partition_id next = _state._next_log_partition;
+    for (int32_t i = 0; i < count; ++i) {
+        // min_element returns the first of equal minima: the lowest shard wins ties.
+        auto least = std::min_element(load.begin(), load.end()) - load.begin();
+        ++load[size_t(least)];
+        out.push_back({.partition = first_partition + i,
+                       .shard = shard_id(uint32_t(least)),
+                       .log_partition = next++});
+    }
+    return out;
+}
+
+// ---- apply ----
+
+topic_check topic_table::apply(const metadata_command& cmd) {
+    auto result = std::visit(
+        [this](const auto& c) -> topic_check {
+            using T = std::decay_t<decltype(c)>;
+            if constexpr (std::is_same_v<T, create_topic_cmd>) return apply_create(c);
+            if constexpr (std::is_same_v<T, delete_topic_cmd>) return apply_delete(c);
+            if constexpr (std::is_same_v<T, create_partitions_cmd>) {
+                return apply_create_partitions(c);
+            }
+            if constexpr (std::is_same_v<T, alter_topic_configs_cmd>) {
+                return apply_alter_configs(c);
+            }
+            if constexpr (std::is_same_v<T, allocate_producer_ids_cmd>) {
+                return apply_allocate_producer_ids(c);
+            }
+        },
+        cmd);
+    if (!result.has_value()) ++_state._version;  // nullopt: applied
+    return result;
+}
+
+topic_check topic_table::take_assignments(const std::vector<partition_assignment>& parts,
+                                          int32_t first) {
+    if (parts.empty() || parts.size() > size_t(max_partitions_per_topic) ||
+        first > max_partitions_per_topic - int32_t(parts.size())) {
+        return topic_error{
+            cluster_errc::invalid_partitions,
+            fmt::format("{} new partition(s) after {} is not a valid count", parts.size(), first)};
+    }
+    partition_id next = _state._next_log_partition;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        const auto& a = parts[i];
+        if (a.partition != first + int32_t(i)) {
+            return stale(fmt::format("partition {} assigned where {} was expected", a.partition,
+                                     first + int32_t(i)));
+        }
+        // Fresh ids only: at or past the counter and increasing, so never reused.
+        if (a.log_partition < next || a.log_partition == partition_id::max()) {
+            return stale(fmt::format("log partition {} was already handed out (next is {})",
+                                     a.log_partition, next));
+        }
+        next = a.log_partition + 1;
+    }
+    _state._next_log_partition = next;
+    return std::nullopt;
+}
+
+topic_check topic_table::apply_create(const create_topic_cmd& c) {
+    if (auto err = validate_create(
+            c.name, int32_t(std::min<size_t>(c.partitions.size(), max_partitions_per_topic)), -1,
+            c.configs)) {
+        return err;
+    }
+    if (c.id.is_zero() || _state._names_by_id.contains(c.id)) {
+        return stale(fmt::format("topic id {} is zero or in use", to_string(c.id)));
+    }
+    if (auto err = take_assignments(c.partitions, 0)) return err;
+    topic_metadata t{.name = c.name,
+                     .id = c.id,
+                     .internal = is_internal_topic_name(c.name),
+                     .partitions = c.partitions,
+                     .overrides = c.configs,
+                     .config = effective_topic_config::resolve(c.configs, _state._defaults)};
+    _state._names_by_id.emplace(c.id, c.name);
+    _state._collisions.emplace(topic_collision_key(c.name), c.name);
+    _state._topics.emplace(c.name, std::move(t));
+    return std::nullopt;
+}
+
+topic_check topic_table::apply_delete(const delete_topic_cmd& c) {
+    const auto* t = find(c.id);
+    if (t == nullptr) return unknown_topic_id(c.id);
+    std::string name = t->name;
+    // The log_partition counter stays where it is: deleted partitions' ids are never reused.
+    _state._collisions.erase(topic_collision_key(name));
+    _state._names_by_id.erase(c.id);
+    _state._topics.erase(name);
+    return std::nullopt;
+}
+
+topic_check topic_table::apply_create_partitions(const create_partitions_cmd& c) {
+    auto it = _state._names_by_id.find(c.id);
+    if (it == _state._names_by_id.end()) return unknown_topic_id(c.id);
+    auto& t = _state._topics.at(it->second);
+    if (auto err = take_assignments(c.partitions, int32_t(t.partitions.size()))) return err;
+    t.partitions.insert(t.partitions.end(), c.partitions.begin(), c.partitions.end());
+    return std::nullopt;
+}
+
+topic_check topic_table::apply_alter_configs(const alter_topic_configs_cmd& c) {
+    auto it = _state._names_by_id.find(c.id);
+    if (it == _state._names_by_id.end()) return unknown_topic_id(c.id);
+    auto& t = _state._topics.at(it->second);
+    if (auto err = validate_alter_configs(t.name, c.set, c.remove)) return err;
+    // remove first, then set: a key in both ends up set.
+    for (const auto& key : c.remove) t.overrides.erase(key);
+    for (const auto& [key, value] : c.set) t.overrides[key] = value;
+    t.config = effective_topic_config::resolve(t.overrides, _state._defaults);
+    return std::nullopt;
+}
+
+topic_check topic_table::apply_allocate_producer_ids(const allocate_producer_ids_cmd& c) {
+    if (c.first != _state._next_producer_id) {
+        return stale(fmt::format("producer ids from {} requested, next free is {}", c.first,
+                                 _state._next_producer_id));
+    }
+    if (c.count <= 0 || c.count > max_producer_id_block ||
+        c.first > std::numeric_limits<int64_t>::max() - c.count) {
+        return stale(fmt::format("{} producer ids from {} is not a valid block", c.count, c.first));
+    }
+    _state._next_producer_id = c.first + c.count;
+    return std::nullopt;
+}
+
+std::shared_ptr<const topic_table_snapshot> topic_table::snapshot() const {
+    return std::make_shared<const topic_table_snapshot>(_state);
+}
+
+// ---- topic ids ----
+
+topic_id random_topic_id() {
+    topic_id id;
+    size_t filled = 0;
+    while (filled < id.bytes.size()) {
+        ssize_t n = ::getrandom(id.bytes.data() + filled, id.bytes.size() - filled, 0);
+        if (n > 0) {
+            filled += size_t(n);
+        } else if (n < 0 && errno != EINTR) {
+            // No getrandom (very old kernel or a seccomp filter): the library's source.
+            std::random_device rd;
+            for (auto& b : id.bytes) b = uint8_t(rd());
+            break;
+        }
+    }
+    id.bytes[6] = uint8_t((id.bytes[6] & 0x0f) | 0x40);  // version 4
+    id.bytes[8] = uint8_t((id.bytes[8] & 0x3f) | 0x80);  // variant 10
+    // Kafka reserves the all-zero id and 00..01 (the metadata topic); the v4 bits exclude both.
+    return id;
+}
+
+std::string to_string(const topic_id& id) {
+    std::string out;
+    out.reserve(36);
+    for (size_t i = 0; i < id.bytes.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+        out += fmt::format("{:02x}", id.bytes[i]);
+    }
+    return out;
+}
+
+}  // namespace wharf

@@ -1,0 +1,148 @@
+#pragma once
+
+// The topic table: the state machine of the metadata log (DESIGN.md section 6, controller:
+// frontend -> state machine -> topic table -> backend reconciler).
+//
+// Lifecycle. One topic_table lives on shard 0, built at start-up by applying every command of the
+// metadata log in order, then kept current by applying each newly committed command. apply() is
+// deterministic: the same commands over the same defaults give the same table, counters
+// included. Other shards never touch it; they read immutable topic_table_snapshot copies
+// published through snapshot() (shared_ptr copies are thread-safe, the contents never change).
+//
+// Writing a change. The frontend (a Kafka handler on shard 0) validates the request with the
+// validate_* helpers, prepares the command (random_topic_id(), place()), writes it to the log and
+// applies it once committed. Because validation runs first, the log never holds a command that
+// fails; apply() still checks everything and refuses (changing nothing) a command that another
+// change overtook: a second create of the same name (topic_already_exists) or an assignment whose
+// log_partition ids were already handed out (stale_command).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/cluster/errc.h"
+#include "core/cluster/metadata_commands.h"
+#include "core/cluster/topic_config.h"
+#include "core/cluster/topic_name.h"
+#include "reactor/base/ids.h"
+
+namespace wharf {
+
+// A refusal, or std::nullopt for "valid" / "applied".
+using topic_check = std::optional<topic_error>;
+
+// A bound on hostile CreateTopics/CreatePartitions requests (and on what place() allocates).
+inline constexpr int32_t max_partitions_per_topic = 100000;
+// InitProducerId blocks: allocate_producer_ids may reserve at most this many ids at once.
+inline constexpr int32_t max_producer_id_block = 1 << 20;
+
+struct topic_metadata {
+    std::string name;
+    topic_id id;
+    bool internal = false;  // name starts with "__" (e.g. __consumer_offsets)
+    // Index i holds partition i.
+    std::vector<partition_assignment> partitions;
+    // The overrides as written, and the config resolved against the table's topic_defaults.
+    config_map overrides;
+    effective_topic_config config;
+};
+
+// An immutable view of the table: what other shards read (and the table's own state).
+class topic_table_snapshot {
+public:
+    // Increases by one with every command that changed the table (refused ones change nothing).
+    uint64_t version() const noexcept { return _version; }
+
+    const topic_metadata* find(std::string_view name) const;
+    const topic_metadata* find(const topic_id& id) const;
+    // Every topic, sorted by name.
+    std::vector<const topic_metadata*> topics() const;
+    size_t topic_count() const noexcept { return _topics.size(); }
+    // The assignment of one partition; nullptr for an unknown topic or partition (including
+    // negative partition numbers from clients).
+    const partition_assignment* assignment(std::string_view topic, int32_t partition) const;
+    const partition_assignment* assignment(const topic_id& id, int32_t partition) const;
+
+    // The next producer id not yet reserved by allocate_producer_ids (starts at 0).
+    int64_t next_producer_id() const noexcept { return _next_producer_id; }
+    // The log_partition id the next placement starts at (starts at 1; 0 is the metadata log's).
+    partition_id next_log_partition() const noexcept { return _next_log_partition; }
+    const topic_defaults& defaults() const noexcept { return _defaults; }
+
+private:
+    friend class topic_table;
+
+    // By name (std::map keeps topics() sorted) and the indexes on top of it.
+    std::map<std::string, topic_metadata, std::less<>> _topics;
+    std::map<topic_id, std::string> _names_by_id;
+    // topic_collision_key(name) -> name, for Kafka's '.'/'_' collision rule.
+    std::map<std::string, std::string, std::less<>> _collisions;
+    topic_defaults _defaults;
+    uint64_t _version = 0;
+    int64_t _next_producer_id = 0;
+    partition_id _next_log_partition{1};
+};
+
+// The state machine. Lives on shard 0; see the file comment.
+class topic_table {
+public:
+    explicit topic_table(topic_defaults defaults = {});
+
+    // Applies one committed command. On a refusal the table is unchanged.
+    topic_check apply(const metadata_command& cmd);
+
+    // Validation before writing a command. replication_factor is CreateTopics' (-1: default).
+    // REQUIRES: partitions of -1 ("broker default") already replaced by the default count.
+    topic_check validate_create(std::string_view name, int32_t partitions,
+                                int16_t replication_factor, const config_map& configs) const;
+    // new_total must exceed the current count (INVALID_PARTITIONS with Kafka's messages).
+    topic_check validate_create_partitions(std::string_view name, int32_t new_total) const;
+    // IncrementalAlterConfigs / AlterConfigs: set and remove on an existing topic.
+    topic_check validate_alter_configs(std::string_view name, const config_map& set,
+                                       const std::vector<std::string>& remove) const;
+    // DeleteTopics: the topic must exist.
+    topic_check validate_delete(std::string_view name) const;
+
+    // Places partitions first_partition .. first_partition + count - 1 on shard_count shards:
+    // each goes to the shard holding the fewest partitions so far (counting every topic and the
+    // ones placed before it in this call; ties to the lowest shard). log_partition ids are taken
+    // from next_log_partition() on; the counter itself moves only when the command is applied.
+    // REQUIRES: 0 < count <= max_partitions_per_topic, shard_count > 0.
+    std::vector<partition_assignment> place(int32_t first_partition, int32_t count,
+                                            uint32_t shard_count) const;
+
+    // Lookups, as on a snapshot.
+    const topic_table_snapshot& state() const noexcept { return _state; }
+    const topic_metadata* find(std::string_view name) const { return _state.find(name); }
+    const topic_metadata* find(const topic_id& id) const { return _state.find(id); }
+    std::vector<const topic_metadata*> topics() const { return _state.topics(); }
+    int64_t next_producer_id() const noexcept { return _state.next_producer_id(); }
+    uint64_t version() const noexcept { return _state.version(); }
+
+    // An immutable copy of the current state for other shards.
+    std::shared_ptr<const topic_table_snapshot> snapshot() const;
+
+private:
+    topic_check apply_create(const create_topic_cmd& c);
+    topic_check apply_delete(const delete_topic_cmd& c);
+    topic_check apply_create_partitions(const create_partitions_cmd& c);
+    topic_check apply_alter_configs(const alter_topic_configs_cmd& c);
+    topic_check apply_allocate_producer_ids(const allocate_producer_ids_cmd& c);
+    // Checks that assignments continue partition numbering at first and use fresh, increasing
+    // log_partition ids; on success advances the log_partition counter past them.
+    topic_check take_assignments(const std::vector<partition_assignment>& parts, int32_t first);
+
+    topic_table_snapshot _state;
+};
+
+// A random UUID v4 (RFC 9562) from the operating system's random source, never all zeros.
+topic_id random_topic_id();
+
+// The canonical 8-4-4-4-12 hex form, for logs and tests.
+std::string to_string(const topic_id& id);
+
+}  // namespace wharf

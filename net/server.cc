@@ -1,0 +1,218 @@
+#include "net/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "reactor/io.h"
+#include "reactor/logger.h"
+#include "reactor/reactor.h"
+#include "reactor/shard.h"
+#include "reactor/spawn.h"
+#include "reactor/timer.h"
+
+namespace wharf::net {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct socket_address {
+    sockaddr_storage storage{};
+    socklen_t len = 0;
+    sockaddr* get() noexcept { return reinterpret_cast<sockaddr*>(&storage); }
+};
+
+// Numeric addresses only: a name lookup could block the shard.
+result<socket_address> parse_address(std::string host, uint16_t port) {
+    if (host == "localhost") host = "127.0.0.1";
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    socket_address a;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        a.len = sizeof(sockaddr_in);
+        return a;
+    }
+    a.storage = {};
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        a.len = sizeof(sockaddr_in6);
+        return a;
+    }
+    return std::make_error_code(std::errc::invalid_argument);
+}
+
+std::string to_string(const sockaddr_storage& s) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (s.ss_family == AF_INET) {
+        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&s);
+        ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+        return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
+    }
+    if (s.ss_family == AF_INET6) {
+        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&s);
+        ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+        return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
+    }
+    return "unknown";
+}
+
+bool valid(const server_config& cfg) noexcept {
+    return cfg.max_request_bytes <= static_cast<size_t>(std::numeric_limits<int32_t>::max()) &&
+           cfg.max_inflight_bytes > 0 && cfg.max_inflight_requests_per_connection > 0 &&
+           cfg.idle_timeout.count() > 0 && cfg.listen_backlog > 0;
+}
+
+int set_flag(int fd, int level, int name) noexcept {
+    int one = 1;
+    return ::setsockopt(fd, level, name, &one, sizeof(one));
+}
+
+}  // namespace
+
+result<std::unique_ptr<server>> server::listen(server_config cfg, frame_handler handler) {
+    if (!valid(cfg) || !handler) return std::make_error_code(std::errc::invalid_argument);
+    WHARF_TRY(addr, parse_address(cfg.host, cfg.port));
+    int fd = ::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno_code(errno);
+    auto fail = [fd](int err) -> std::error_code {
+        ::close(fd);
+        return errno_code(err);
+    };
+    // SO_REUSEPORT lets every shard bind the same address; SO_REUSEADDR lets a restarted broker
+    // bind while connections of the previous one linger in TIME_WAIT.
+    if (set_flag(fd, SOL_SOCKET, SO_REUSEADDR) != 0) return fail(errno);
+    if (set_flag(fd, SOL_SOCKET, SO_REUSEPORT) != 0) return fail(errno);
+    if (::bind(fd, addr.get(), addr.len) != 0) return fail(errno);
+    if (::listen(fd, cfg.listen_backlog) != 0) return fail(errno);
+    socket_address bound;
+    bound.len = sizeof(bound.storage);
+    if (::getsockname(fd, bound.get(), &bound.len) != 0) return fail(errno);
+    uint16_t port = bound.storage.ss_family == AF_INET
+                        ? ntohs(reinterpret_cast<sockaddr_in*>(&bound.storage)->sin_port)
+                        : ntohs(reinterpret_cast<sockaddr_in6*>(&bound.storage)->sin6_port);
+    shard_logger().info("kafka listener on {} (port {})", to_string(bound.storage), port);
+    return std::unique_ptr<server>(new server(fd, port, std::move(cfg), std::move(handler)));
+}
+
+server::server(int fd, uint16_t port, server_config cfg, frame_handler handler)
+    : _fd(fd),
+      _port(port),
+      _shard(this_shard()),
+      _cfg(std::move(cfg)),
+      _handler(std::move(handler)),
+      _memory(_cfg.max_inflight_bytes),
+      _ctx{.cfg = _cfg, .handler = _handler, .memory = _memory, .stats = _stats} {}
+
+server::~server() {
+    WHARF_ASSERT(_gate.count() == 0 && _connections.empty(),
+                 "server on port {} destroyed while {} connections run; stop() it first", _port,
+                 _connections.size());
+    if (_fd >= 0) ::close(_fd);
+}
+
+void server::check_shard() const {
+    WHARF_ASSERT(this_shard() == _shard, "server of shard {} used on shard {}", _shard,
+                 this_shard());
+}
+
+void server::start() {
+    check_shard();
+    WHARF_ASSERT(!_started && !_stopping, "server on port {} started twice or after stop", _port);
+    _started = true;
+    auto hold = _gate.hold();
+    WHARF_ASSERT(hold, "a fresh server's gate is closed");
+    spawn(accept_loop(std::move(hold)), "kafka accept loop");
+}
+
+task<void> server::stop() {
+    check_shard();
+    if (_gate.closed()) {
+        co_await _gate.close();  // a second caller waits for the first one's work too
+        co_return;
+    }
+    _stopping = true;
+    // Shutting the listener down makes a pending accept fail, and takes the socket out of the
+    // SO_REUSEPORT group so that the kernel sends new connections to the other shards.
+    if (_fd >= 0) ::shutdown(_fd, SHUT_RDWR);
+    for (auto& [id, c] : _connections) c->close(close_reason::server_stopped);
+    co_await _gate.close();
+    if (_fd >= 0) co_await io::close(std::exchange(_fd, -1));
+    shard_logger().info("kafka listener on port {} stopped", _port);
+}
+
+task<void> server::accept_loop([[maybe_unused]] gate::holder hold) {
+    while (!_stopping) {
+        sockaddr_storage peer{};
+        socklen_t peer_len = sizeof(peer);
+        int32_t fd = co_await io::accept(_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len);
+        if (fd < 0) {
+            if (co_await on_accept_error(fd)) continue;
+            break;
+        }
+        auto conn_hold = _gate.hold();
+        if (_stopping || !conn_hold) {
+            ::close(fd);
+            break;
+        }
+        // Kafka requests and responses are small messages that must not wait for Nagle.
+        (void)set_flag(fd, IPPROTO_TCP, TCP_NODELAY);
+        ++_stats.connections_accepted;
+        connection_info info{.id = _next_connection_id++, .peer = to_string(peer)};
+        spawn(serve(std::move(conn_hold), fd, std::move(info)), "kafka connection");
+    }
+}
+
+task<bool> server::on_accept_error(int32_t err) {
+    if (_stopping || reactor::local().stopping()) co_return false;
+    ++_stats.accept_errors;
+    switch (-err) {
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM:
+        case EINTR:
+        case EAGAIN:
+            co_return true;  // that connection is gone; the listener is fine
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            // Out of descriptors or memory: pause instead of spinning on the same error.
+            shard_logger().warn("kafka listener on port {}: accept failed: {}; retrying", _port,
+                                errno_code(err).message());
+            co_await sleep_for(10ms);
+            co_return !_stopping;
+        default:
+            shard_logger().error("kafka listener on port {}: accept failed: {}; not accepting",
+                                 _port, errno_code(err).message());
+            co_return false;
+    }
+}
+
+task<void> server::serve([[maybe_unused]] gate::holder hold, int fd, connection_info info) {
+    uint64_t id = info.id;
+    connection conn(fd, std::move(info), _ctx);
+    _connections.emplace(id, &conn);
+    ++_stats.connections_open;
+    // A connection accepted while stop() was already closing the others closes at once.
+    if (_stopping) conn.close(close_reason::server_stopped);
+    co_await conn.run();
+    _connections.erase(id);
+    --_stats.connections_open;
+}
+
+}  // namespace wharf::net

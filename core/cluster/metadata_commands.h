@@ -56,6 +56,7 @@ struct create_partitions_cmd {
     bool operator==(const create_partitions_cmd&) const = default;
 };
 
+// Applied as: remove the keys in `remove`, then set those in `set` (a key in both ends up set).
 struct alter_topic_configs_cmd {
     topic_id id;
     config_map set;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/shard_services.h"
+#include "log/durable_file.h"
 #include "log/record_batch.h"
 #include "log/record_reader.h"
 #include "reactor/clock.h"

@@ -675,7 +675,7 @@ struct filler {
     // An unknown tagged field, numbered above every known tag so that it sorts last.
     tagged_field next_unknown_tag() {
         const std::string s = "t" + std::to_string(step());
-        return tagged_field{.tag = 1000 + n, .data = iobuf::copy_of(s.data(), s.size())};
+        return tagged_field{.tag = 1000 + n, .data = std::vector<uint8_t>(s.begin(), s.end())};
     }
 };
 """

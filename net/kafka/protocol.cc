@@ -299,8 +299,15 @@ void protocol_reader::end_tagged_field(const tagged_field_span& t) {
 void protocol_reader::read_unknown_tagged_field(const tagged_field_span& t,
                                                 std::vector<tagged_field>& out) {
     if (ok()) {
-        iobuf data = read_raw(t.end - _pos);
-        out.push_back(tagged_field{.tag = t.tag, .data = std::move(data)});
+        // The size was checked against the bytes left in begin_tagged_field.
+        const size_t n = t.end - _pos;
+        const std::byte* p = take(n);
+        tagged_field f{.tag = t.tag};
+        if (p != nullptr) {
+            const auto* b = reinterpret_cast<const uint8_t*>(p);
+            f.data.assign(b, b + n);
+        }
+        out.push_back(std::move(f));
     }
     _end = t.outer_end;
 }
@@ -475,9 +482,7 @@ size_t protocol_writer::write_unknown_tagged_fields(const std::vector<tagged_fie
         const auto& t = unknown[from];
         write_uvarint(t.tag);
         write_uvarint(static_cast<uint32_t>(t.data.size()));
-        for (auto frag : t.data.fragments()) {
-            put(frag.data(), frag.size());
-        }
+        put(t.data.data(), t.data.size());
         ++from;
     }
     return from;

@@ -32,10 +32,11 @@ struct uuid {
 };
 
 // A tagged field that the codec does not know (a newer client's field): kept raw so that
-// re-encoding a decoded message reproduces it byte for byte.
+// re-encoding a decoded message reproduces it byte for byte. A plain copy (not an iobuf) so that
+// messages without bytes fields stay copyable.
 struct tagged_field {
     uint32_t tag = 0;
-    iobuf data;
+    std::vector<uint8_t> data;
 
     bool operator==(const tagged_field&) const = default;
 };

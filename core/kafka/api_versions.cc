@@ -1,6 +1,7 @@
 // ApiVersions (key 18): the versions of every API in the handler registry.
 
 #include "core/kafka/handlers.h"
+#include "net/kafka/error_code.h"
 
 namespace wharf::kafka {
 
@@ -32,12 +33,11 @@ iobuf unsupported_api_versions_response(int32_t correlation_id) {
     api_versions_response resp;
     resp.error_code = static_cast<int16_t>(error_code::unsupported_version);
     resp.api_keys = supported_keys<api_versions_response::api_version>();
-    iobuf out;
-    protocol_writer w(out);
+    protocol_writer w;
     // Response header v0 (the correlation id alone) and body v0, whatever the request's version.
     encode_response_header(w, api_key::api_versions, 0, correlation_id);
     resp.encode(w, 0);
-    return out;
+    return w.release();
 }
 
 }  // namespace wharf::kafka

@@ -9,6 +9,7 @@
 #include "core/kafka/partition_ops.h"
 #include "core/kafka/producer_state.h"
 #include "core/shard_services.h"
+#include "log/errc.h"
 #include "log/record_batch.h"
 #include "reactor/logger.h"
 #include "reactor/when_all.h"

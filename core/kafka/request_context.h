@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/config/broker_config.h"
+#include "net/kafka/header.h"
 #include "net/kafka/messages.h"
 #include "net/kafka/protocol.h"
 #include "net/server.h"
@@ -31,11 +32,10 @@ using handler_result = result<std::optional<iobuf>>;
 // Encodes `response` behind the response header of the request in ctx.
 template <typename Response>
 iobuf encode_response(const request_context& ctx, const Response& response) {
-    iobuf out;
-    protocol_writer w(out);
+    protocol_writer w;
     encode_response_header(w, ctx.header.key, ctx.header.version, ctx.header.correlation_id);
     response.encode(w, ctx.header.version);
-    return out;
+    return w.release();
 }
 
 }  // namespace wharf::kafka

@@ -28,7 +28,7 @@ struct blocking_handler {
             co_await hold.wait();
             ++completed;
             std::string s = to_string(f);
-            co_return std::optional<iobuf>(to_iobuf("r" + s.substr(0, s.find(' '))));
+            co_return std::optional<iobuf>(to_iobuf(reply(s.substr(0, s.find(' ')))));
         };
     }
 };
@@ -99,7 +99,7 @@ TEST(net_server_limits, request_memory_bound_stops_reading_until_memory_frees) {
                 all += frame(numbered(frames, 80'000));
                 ASSERT_TRUE(c.send_raw(all));
                 for (int i = 0; i <= frames; ++i)
-                    EXPECT_EQ(c.read_frame(), "r" + std::to_string(i));
+                    EXPECT_EQ(c.read_frame(), reply(std::to_string(i)));
             });
             bool blocked = co_await wait_until(
                 [&] { return h.invoked == 2 && s.stats().backpressure_waits == 1; });
@@ -135,7 +135,7 @@ TEST(net_server_limits, pipeline_depth_bound_stops_reading) {
                 std::string all;
                 for (int i = 0; i < 10; ++i) all += frame(numbered(i, 10));
                 ASSERT_TRUE(c.send_raw(all));
-                for (int i = 0; i < 10; ++i) EXPECT_EQ(c.read_frame(), "r" + std::to_string(i));
+                for (int i = 0; i < 10; ++i) EXPECT_EQ(c.read_frame(), reply(std::to_string(i)));
             });
             bool full = co_await wait_until(
                 [&] { return h.invoked == 3 && s.stats().pipeline_full_waits == 1; });

@@ -96,8 +96,8 @@ class confluent_test(unittest.TestCase):
             self.create("bad/name", 1)
         self.assertEqual(e.exception.args[0].code(), KafkaError.TOPIC_EXCEPTION)
         with self.assertRaises(KafkaException) as e:
-            wait_all(self.admin.create_topics([NewTopic("neg-partitions", -5, 1)]))
-        self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_PARTITIONS)
+            wait_all(self.admin.create_topics([NewTopic("three-replicas", 1, 3)]))
+        self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_REPLICATION_FACTOR)
         with self.assertRaises(KafkaException) as e:
             self.create("bad-config", 1, {"retention.ms": "soon"})
         self.assertEqual(e.exception.args[0].code(), KafkaError.INVALID_CONFIG)
@@ -106,7 +106,7 @@ class confluent_test(unittest.TestCase):
         configs = list(wait_all(self.admin.describe_configs([res])).values())[0]
         self.assertEqual(configs["retention.ms"].value, "3600000")
         self.assertFalse(configs["retention.ms"].is_default)
-        self.assertEqual(configs["segment.bytes"].value, "1073741824")
+        self.assertEqual(configs["segment.bytes"].value, "536870912")  # --segment-bytes
         self.assertTrue(configs["segment.bytes"].is_default)
 
         res.set_config("retention.ms", "7200000")

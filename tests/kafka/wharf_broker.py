@@ -102,6 +102,8 @@ class Broker:
 
     def close(self):
         self.kill()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
         if self._tmp is not None:
             self._tmp.cleanup()
 

@@ -93,6 +93,12 @@ std::string to_string(const iobuf& buf) {
     return s;
 }
 
+std::string reply(std::string_view s) {
+    std::string r = "r";
+    r.append(s);
+    return r;
+}
+
 iobuf to_iobuf(std::string_view s) {
     return iobuf::copy_of(s.data(), s.size());
 }

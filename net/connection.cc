@@ -121,8 +121,14 @@ task<void> connection::read_loop() {
         int32_t size = decode_be32(prefix);
         if (size < 0 || static_cast<size_t>(size) > _ctx.cfg.max_request_bytes) {
             ++_ctx.stats.oversized_frames;
-            shard_logger().warn("connection {} from {}: frame size {} is outside [0, {}], closing",
-                                _info.id, _info.peer, size, _ctx.cfg.max_request_bytes);
+            if (size < 0) {
+                shard_logger().warn("connection {} from {}: negative frame size {}, closing",
+                                    _info.id, _info.peer, size);
+            } else {
+                shard_logger().warn("connection {} from {}: frame of {} bytes is larger than "
+                                    "the {}-byte limit (--max-request-bytes), closing",
+                                    _info.id, _info.peer, size, _ctx.cfg.max_request_bytes);
+            }
             close(close_reason::bad_frame);
             break;
         }

@@ -228,7 +228,8 @@ task<create_topic_outcome> metadata_service::create_topic(std::string name, int3
         out.topic = std::move(t);
         co_return out;
     }
-    out.error = co_await commit(cmd);
+    metadata_command to_commit = cmd;
+    out.error = co_await commit(std::move(to_commit));
     if (!out.error) {
         if (const auto* t = _table.find(name)) out.topic = *t;
     }
@@ -239,7 +240,10 @@ task<topic_check> metadata_service::delete_topic(std::string name) {
     co_await _write_lock.acquire(1);
     lock_guard guard{_write_lock};
     if (auto e = _table.validate_delete(name)) co_return e;
-    co_return co_await commit(delete_topic_cmd{.id = _table.find(name)->id});
+    // Commands are named before they are awaited: GCC 12 destroys a temporary built inside a
+    // co_await expression twice.
+    metadata_command cmd = delete_topic_cmd{.id = _table.find(name)->id};
+    co_return co_await commit(std::move(cmd));
 }
 
 task<topic_check> metadata_service::create_partitions(std::string name, int32_t new_total,
@@ -250,8 +254,9 @@ task<topic_check> metadata_service::create_partitions(std::string name, int32_t 
     if (validate_only) co_return std::nullopt;
     const topic_metadata* t = _table.find(name);
     auto current = static_cast<int32_t>(t->partitions.size());
-    co_return co_await commit(create_partitions_cmd{
-        .id = t->id, .partitions = _table.place(current, new_total - current, smp::count())});
+    metadata_command cmd = create_partitions_cmd{
+        .id = t->id, .partitions = _table.place(current, new_total - current, smp::count())};
+    co_return co_await commit(std::move(cmd));
 }
 
 task<topic_check> metadata_service::alter_configs(std::string name, config_map set,
@@ -261,8 +266,9 @@ task<topic_check> metadata_service::alter_configs(std::string name, config_map s
     lock_guard guard{_write_lock};
     if (auto e = _table.validate_alter_configs(name, set, remove)) co_return e;
     if (validate_only) co_return std::nullopt;
-    co_return co_await commit(alter_topic_configs_cmd{
-        .id = _table.find(name)->id, .set = std::move(set), .remove = std::move(remove)});
+    metadata_command cmd = alter_topic_configs_cmd{
+        .id = _table.find(name)->id, .set = std::move(set), .remove = std::move(remove)};
+    co_return co_await commit(std::move(cmd));
 }
 
 task<result<int64_t>> metadata_service::allocate_producer_id() {
@@ -270,8 +276,8 @@ task<result<int64_t>> metadata_service::allocate_producer_id() {
     lock_guard guard{_write_lock};
     if (_next_pid >= _pid_limit) {
         int64_t first = _table.next_producer_id();
-        auto refused = co_await commit(
-            allocate_producer_ids_cmd{.first = first, .count = producer_id_block});
+        metadata_command cmd = allocate_producer_ids_cmd{.first = first, .count = producer_id_block};
+        auto refused = co_await commit(std::move(cmd));
         if (refused) co_return std::make_error_code(std::errc::io_error);
         _next_pid = first;
         _pid_limit = first + producer_id_block;

@@ -18,7 +18,8 @@ task<int16_t> auto_create_topic(std::string name) {
         auto* m = local_metadata_service();
         if (m == nullptr) co_return code(error_code::coordinator_not_available);
         if (m->table().find(name) != nullptr) co_return 0;
-        auto out = co_await m->create_topic(name, -1, -1, {}, false);
+        config_map no_overrides;
+        auto out = co_await m->create_topic(name, -1, -1, std::move(no_overrides), false);
         if (!out.error || out.error->code == cluster_errc::topic_already_exists) co_return 0;
         co_return kafka_error_code(out.error->code);
     };

@@ -7,7 +7,10 @@ ARGS ?=
 RELEASE_DIR := build/release
 DEBUG_DIR := build/debug
 
-.PHONY: deps release debug run test perf clean
+FUZZ_DIR := build/fuzz
+FUZZ_SECONDS ?= 30
+
+.PHONY: deps release debug run test fuzz perf clean
 
 deps:
 	@deploy/install-deps.sh
@@ -29,6 +32,20 @@ test: debug
 	cd $(DEBUG_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS) --timeout 900
+	@$(MAKE) --no-print-directory fuzz
+
+# The Kafka request decoder under libFuzzer (clang), seeded with the golden frames of real
+# clients: a short run here; `make fuzz FUZZ_SECONDS=3600` for a long one (tests/README.md).
+fuzz: deps
+	@CXX=clang++ CC=clang cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+		-DWHARF_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target kafka_request_fuzz
+	@mkdir -p $(FUZZ_DIR)/corpus
+	@python3 -c 'import sys, pathlib; [pathlib.Path(sys.argv[1], p.stem).write_bytes( \
+		bytes.fromhex(p.read_text().strip())) for p in pathlib.Path("tests/net/golden").glob("*.hex")]' \
+		$(FUZZ_DIR)/corpus
+	set -o pipefail; $(FUZZ_DIR)/tests/fuzz/kafka_request_fuzz -max_total_time=$(FUZZ_SECONDS) \
+		-rss_limit_mb=2048 -print_final_stats=1 $(FUZZ_DIR)/corpus 2>&1 | tail -n 12
 
 perf: release
 	$(RELEASE_DIR)/perf/log_append_bench

@@ -10,8 +10,8 @@ packages=(
   liburing-dev libhwloc-dev libnuma-dev libxxhash-dev libzstd-dev libspdlog-dev libfmt-dev
   # flag parsing
   libcli11-dev
-  # tests and micro-benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and micro-benchmarks; clang and its libFuzzer runtime for the fuzz targets
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # tools used by tests and scripts
   python3 procps
   # real Kafka clients for the integration tests (tests/kafka/), with the codecs kafka-python

@@ -1,5 +1,6 @@
-// Requests encoded by real clients (tests/net/golden/*.hex: kafka-python, and librdkafka's first
-// ApiVersions) decode completely and re-encode to the same bytes.
+// Requests encoded by real clients (tests/net/golden/*.hex: kafka-python offline, and librdkafka
+// through kcat and confluent-kafka-python recorded by a proxy in front of a real Wharf broker,
+// capture_librdkafka.py) decode completely and re-encode to the same bytes.
 
 #include <dirent.h>
 

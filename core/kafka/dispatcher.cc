@@ -22,7 +22,7 @@ constexpr handler_entry entry(int16_t min_version, int16_t max_version) {
 // codec covers; a static_assert below checks it.
 constexpr auto registry = [] {
     std::array<handler_entry, 15> r{{
-        {produce_request::key, 0, 10, 0, &decode_and_handle<produce_request, handle_produce>},
+        {produce_request::key, 3, 10, 0, &handle_produce_frame},
         entry<fetch_request, handle_fetch>(4, 13),
         entry<list_offsets_request, handle_list_offsets>(1, 8),
         entry<metadata_request, handle_metadata>(0, 12),

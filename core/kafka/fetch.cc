@@ -99,7 +99,10 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
         bool errors = std::any_of(results.begin(), results.end(),
                                   [](const auto& r) { return r.error_code != 0; });
         auto now = steady_now();
-        if (total >= min_bytes || errors || parts.empty() || now >= deadline) break;
+        if (total >= min_bytes || errors || parts.empty() || now >= deadline ||
+            fetches_shutting_down() || ctx.connection.closing) {
+            break;
+        }
         if (!waiter) {
             // Register and read once more before sleeping: an append between the read above
             // and the registration would otherwise go unnoticed until the deadline.

@@ -17,6 +17,7 @@ struct home_table {
 };
 
 thread_local home_table t_home;
+thread_local bool t_shutting_down = false;
 thread_local partition_waiters t_waiters;
 
 void wake_local(uint64_t id) {
@@ -80,5 +81,12 @@ size_t partition_waiters::size() const noexcept {
 }
 
 partition_waiters& local_partition_waiters() noexcept { return t_waiters; }
+
+void wake_fetches_for_shutdown() {
+    t_shutting_down = true;
+    for (auto& [id, slot] : t_home.slots) slot->fire();
+}
+
+bool fetches_shutting_down() noexcept { return t_shutting_down; }
 
 }  // namespace wharf::kafka

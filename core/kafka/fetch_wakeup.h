@@ -79,4 +79,9 @@ private:
 // The calling shard's partition_waiters.
 partition_waiters& local_partition_waiters() noexcept;
 
+// Shutdown: wakes every fetch waiting on the calling shard, and makes fetches stop waiting from
+// now on, so that stopping the listener does not wait for long polls to time out.
+void wake_fetches_for_shutdown();
+bool fetches_shutting_down() noexcept;
+
 }  // namespace wharf::kafka

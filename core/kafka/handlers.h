@@ -50,7 +50,9 @@ task<handler_result> decode_and_handle(request_context& ctx, protocol_reader& r)
 // The handlers (one file each under core/kafka/).
 task<api_versions_response> handle_api_versions(request_context&, api_versions_request);
 task<metadata_response> handle_metadata(request_context&, metadata_request);
-task<std::optional<produce_response>> handle_produce(request_context&, produce_request);
+// Produce registers its own frame handler: with acks=0 there is no response, and a request with
+// errors closes the connection instead (as Kafka does, so that the client notices).
+task<handler_result> handle_produce_frame(request_context&, protocol_reader&);
 task<fetch_response> handle_fetch(request_context&, fetch_request);
 task<list_offsets_response> handle_list_offsets(request_context&, list_offsets_request);
 task<offset_for_leader_epoch_response> handle_offset_for_leader_epoch(

@@ -5,6 +5,7 @@
 
 #include "core/kafka/cluster_view.h"
 #include "core/kafka/dispatcher.h"
+#include "core/kafka/fetch_wakeup.h"
 #include "core/shard_services.h"
 #include "net/server.h"
 #include "reactor/logger.h"
@@ -77,6 +78,7 @@ task<void> stop_listeners() {
     for (unsigned k = 0; k < smp::count(); ++k) {
         stops.push_back(submit_to(shard_id(k), []() -> task<void> {
             if (!t_server) co_return;
+            wake_fetches_for_shutdown();
             co_await t_server->stop();
             t_server.reset();
         }));

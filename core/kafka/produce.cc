@@ -9,6 +9,7 @@
 #include "core/kafka/handlers.h"
 #include "core/kafka/partition_ops.h"
 #include "core/kafka/scatter.h"
+#include "reactor/logger.h"
 
 namespace wharf::kafka {
 
@@ -32,10 +33,7 @@ produce_response answer_all(const produce_request& req, error_code e) {
     return resp;
 }
 
-}  // namespace
-
-task<std::optional<produce_response>> handle_produce(request_context& ctx, produce_request req) {
-    const bool no_response = req.acks == 0;
+task<produce_response> handle_produce(request_context& ctx, produce_request req) {
     if (ctx.version() < 3) co_return answer_all(req, error_code::unsupported_version);
     if (req.acks != 0 && req.acks != 1 && req.acks != -1) {
         co_return answer_all(req, error_code::invalid_required_acks);
@@ -95,8 +93,31 @@ task<std::optional<produce_response>> handle_produce(request_context& ctx, produ
         rp.log_start_offset = r.log_start_offset;
         rp.error_message = std::move(r.error_message);
     }
-    if (no_response) co_return std::nullopt;
     co_return resp;
+}
+
+}  // namespace
+
+task<handler_result> handle_produce_frame(request_context& ctx, protocol_reader& r) {
+    produce_request req;
+    if (!req.decode(r, ctx.version()) || !r.ok()) {
+        co_return std::make_error_code(std::errc::bad_message);
+    }
+    const bool no_response = req.acks == 0;
+    produce_response resp = co_await handle_produce(ctx, std::move(req));
+    if (!no_response) co_return std::optional<iobuf>(encode_response(ctx, resp));
+    for (const auto& t : resp.responses) {
+        for (const auto& p : t.partition_responses) {
+            if (p.error_code != 0) {
+                shard_logger().info("closing connection {} from {}: acks=0 produce to {}-{} "
+                                    "failed with {}", ctx.connection.id, ctx.connection.peer,
+                                    t.name, p.index,
+                                    error_name(static_cast<error_code>(p.error_code)));
+                co_return std::make_error_code(std::errc::connection_aborted);
+            }
+        }
+    }
+    co_return std::optional<iobuf>{};
 }
 
 }  // namespace wharf::kafka

@@ -56,8 +56,11 @@ iobuf make_batch(const std::vector<std::string>& values, const batch_options& o)
     std::vector<record_to_build> records;
     for (size_t i = 0; i < values.size(); ++i) keys.push_back("k" + std::to_string(i));
     for (size_t i = 0; i < values.size(); ++i) {
-        records.push_back(record_to_build{
-            .key = keys[i], .value = values[i], .timestamp_delta = static_cast<int64_t>(i)});
+        records.push_back(record_to_build{.key = keys[i],
+                                          .value = values[i],
+                                          .timestamp_delta = i < o.timestamp_deltas.size()
+                                                                 ? o.timestamp_deltas[i]
+                                                                 : static_cast<int64_t>(i)});
     }
     int64_t ts = o.base_timestamp_ms >= 0 ? o.base_timestamp_ms : now_ms();
     auto bytes = build_batch(kafka_offset(0), ts, records, compression_type::none, o.producer_id,

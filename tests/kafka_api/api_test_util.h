@@ -36,6 +36,8 @@ struct batch_options {
     int64_t producer_id = -1;
     int16_t producer_epoch = -1;
     int32_t base_sequence = -1;
+    // Per-record timestamp deltas; empty: 0, 1, 2, ...
+    std::vector<int64_t> timestamp_deltas = {};
 };
 iobuf make_batch(const std::vector<std::string>& values, const batch_options& o = {});
 

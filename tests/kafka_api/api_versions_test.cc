@@ -71,6 +71,29 @@ TEST_F(api_versions, unknown_version_gets_unsupported_version_in_v0_layout) {
     EXPECT_EQ(client().call(probe(), 3).error_code, 0);
 }
 
+TEST_F(api_versions, v3_refuses_invalid_client_software_fields) {
+    // KIP-511: name and version match [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?, else
+    // INVALID_REQUEST (and no API keys).
+    for (auto [name, version] : {std::pair{"bad name!", "1.0"}, std::pair{"client", ""},
+                                 std::pair{"-client", "1.0"}, std::pair{"client", "1.0."}}) {
+        api_versions_request req;
+        req.client_software_name = name;
+        req.client_software_version = version;
+        for (int16_t v : {3, 4}) {
+            auto resp = client().call(req, v);
+            EXPECT_EQ(resp.error_code, err(error_code::invalid_request))
+                << "v" << v << " '" << name << "' '" << version << "'";
+            EXPECT_TRUE(resp.api_keys.empty());
+        }
+        // Versions without the fields ignore them.
+        EXPECT_EQ(client().call(req, 2).error_code, 0);
+    }
+    api_versions_request ok;
+    ok.client_software_name = "apache-kafka-java";
+    ok.client_software_version = "3.7.0-SNAPSHOT";
+    EXPECT_EQ(client().call(ok, 4).error_code, 0);
+}
+
 TEST_F(describe_cluster, lists_this_broker_at_v0_and_v1) {
     auto md = client().call(
         metadata_request{.topics = std::vector<metadata_request::metadata_request_topic>{}}, 12);

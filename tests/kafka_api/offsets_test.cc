@@ -69,6 +69,20 @@ TEST_F(list_offsets, earliest_latest_and_by_timestamp_at_v1_and_v8) {
     EXPECT_EQ(max.offset, 4);
     EXPECT_EQ(max.timestamp, t0 + 5001);
     EXPECT_GE(max.leader_epoch, 0);
+
+    // The maximum inside a batch, before its last record: offsets 6-8 at t0+9000, t0+9500
+    // (the new maximum), t0+9100. Kafka (3.8+, KAFKA-16310) answers that record, not the batch.
+    ASSERT_EQ(produce(client(), topic, 0,
+                      make_batch({"g", "h", "i"}, {.base_timestamp_ms = t0 + 9000,
+                                                   .timestamp_deltas = {0, 500, 100}}))
+                  .base_offset,
+              6);
+    max = list_offset(client(), topic, 0, -3, 8);
+    EXPECT_EQ(max.offset, 7);
+    EXPECT_EQ(max.timestamp, t0 + 9500);
+    auto after = list_offset(client(), topic, 0, t0 + 9050, 8);
+    EXPECT_EQ(after.offset, 7);
+    EXPECT_EQ(after.timestamp, t0 + 9500);
 }
 
 TEST_F(offset_for_leader_epoch, the_current_epoch_ends_at_the_log_end) {

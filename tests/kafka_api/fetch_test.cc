@@ -190,7 +190,8 @@ TEST_F(fetch_api, leader_epochs_are_checked) {
     ASSERT_EQ(create_topic(client(), topic).error_code, 0);
     ASSERT_EQ(produce(client(), topic, 0, make_batch({"e"})).error_code, 0);
     int32_t epoch = leader_epoch_of(client(), topic);
-    ASSERT_GE(epoch, 0);
+    // Wharf's leader epoch is its raft term, at least 1 once elected: a smaller one exists.
+    ASSERT_GE(epoch, 1);
     for (int16_t v : {9, 13}) {
         SCOPED_TRACE("Fetch v" + std::to_string(v));
         auto with_epoch = [&](int32_t e) {
@@ -202,9 +203,7 @@ TEST_F(fetch_api, leader_epochs_are_checked) {
         EXPECT_EQ(with_epoch(epoch), 0);
         EXPECT_EQ(with_epoch(-1), 0);
         EXPECT_EQ(with_epoch(epoch + 1), err(error_code::unknown_leader_epoch));
-        if (epoch > 0) {
-            EXPECT_EQ(with_epoch(epoch - 1), err(error_code::fenced_leader_epoch));
-        }
+        EXPECT_EQ(with_epoch(epoch - 1), err(error_code::fenced_leader_epoch));
     }
 }
 

@@ -1,5 +1,7 @@
 // DescribeCluster (key 60, v0-1) and InitProducerId (key 22, v0-4).
 
+#include <fmt/format.h>
+
 #include "core/cluster/metadata_service.h"
 #include "core/kafka/cluster_view.h"
 #include "core/kafka/errors.h"
@@ -14,9 +16,15 @@ task<describe_cluster_response> handle_describe_cluster(request_context&,
     describe_cluster_response resp;
     resp.endpoint_type = req.endpoint_type;
     if (req.endpoint_type != 1) {
-        // Only broker endpoints exist (1); controllers are not separately reachable.
-        resp.error_code = code(error_code::unsupported_endpoint_type);
-        resp.error_message = "only broker endpoints (endpoint type 1) are available";
+        // Kafka (AuthHelper.computeDescribeClusterResponse): a known type that this listener is
+        // not (2, controller: Wharf's listener is a broker endpoint) is MISMATCHED_ENDPOINT_TYPE;
+        // a type Kafka does not know is UNSUPPORTED_ENDPOINT_TYPE.
+        resp.error_code = code(req.endpoint_type == 2 ? error_code::mismatched_endpoint_type
+                                                      : error_code::unsupported_endpoint_type);
+        resp.error_message = req.endpoint_type == 2
+                                 ? "The request was sent to an endpoint of type BROKER, but we "
+                                   "wanted an endpoint of type CONTROLLER"
+                                 : fmt::format("Unsupported endpoint type {}", req.endpoint_type);
         co_return resp;
     }
     resp.cluster_id = local_cluster_id();

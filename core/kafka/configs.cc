@@ -80,7 +80,8 @@ described entry(std::string_view name, std::string value, bool read_only, config
     e.config_source = static_cast<int8_t>(source);
     e.is_sensitive = sensitive;
     e.config_type = static_cast<int8_t>(type);
-    if (documentation) e.documentation = std::string(doc);
+    // Null unless asked for, as Kafka's ConfigHelper answers (the schema's default is "").
+    e.documentation = documentation ? std::optional<std::string>(doc) : std::nullopt;
     if (synonyms) {
         auto& syn = e.synonyms.emplace_back();
         syn.name = e.name;

@@ -7,7 +7,9 @@
 
 #include "core/kafka/errors.h"
 #include "core/shard_services.h"
+#include "log/compression.h"
 #include "log/record_batch.h"
+#include "log/record_reader.h"
 #include "reactor/clock.h"
 
 namespace wharf::kafka {
@@ -19,6 +21,64 @@ error_code check_epoch(int32_t requested, int32_t current) {
     if (requested < 0 || requested == current) return error_code::none;
     return requested < current ? error_code::fenced_leader_epoch
                                : error_code::unknown_leader_epoch;
+}
+
+// The record a timestamp lookup lands on, as Kafka's FileRecords.searchForTimestamp finds it:
+// the first record, at or after `start`, whose timestamp is at least `target`, in the batches
+// read from `from` on. Only the batches whose own maxTimestamp reaches the target are opened.
+struct record_hit {
+    int64_t offset = -1;
+    int64_t timestamp = -1;
+};
+
+// The first record of one batch (the whole batch in `bytes`) at or after start with a timestamp
+// of at least target; nullopt when none (or when the records cannot be read: a codec without a
+// decoder here, which then answers with the batch's first offset and maximum, as before).
+std::optional<record_hit> search_batch(std::span<const std::byte> bytes, const batch_header& h,
+                                       int64_t target, int64_t start) {
+    if (h.max_timestamp < target) return std::nullopt;
+    if (h.ts_type() == timestamp_type::log_append_time ||
+        (h.compression() != compression_type::none && h.compression() != compression_type::zstd)) {
+        // Every record of a LogAppendTime batch carries maxTimestamp.
+        int64_t first = std::max(h.base_offset.value(), start);
+        if (first > h.last_offset().value()) return std::nullopt;
+        return record_hit{first, h.max_timestamp};
+    }
+    std::span<const std::byte> records = batch_records(bytes);
+    std::vector<std::byte> inflated;
+    if (h.compression() == compression_type::zstd) {
+        auto out = zstd_decompress(records, batch_limits{}.max_uncompressed_bytes);
+        if (!out) return std::nullopt;
+        inflated = std::move(*out);
+        records = inflated;
+    }
+    record_reader reader(records, h.records_count);
+    while (!reader.at_end()) {
+        auto r = reader.next();
+        if (!r) return std::nullopt;
+        int64_t offset = h.base_offset.value() + r->offset_delta;
+        int64_t ts = h.base_timestamp + r->timestamp_delta;
+        if (offset >= start && ts >= target) return record_hit{offset, ts};
+    }
+    return std::nullopt;
+}
+
+constexpr size_t timestamp_search_read_bytes = 1 << 20;
+
+task<record_hit> search_timestamp(shard_log& log, partition_id p, kafka_offset from, int64_t target,
+                                  int64_t start) {
+    auto read = co_await log.read(p, from, timestamp_search_read_bytes);
+    if (!read || read->size() == 0) co_return record_hit{};
+    auto bytes = read->linearize(0, read->size());
+    while (!bytes.empty()) {
+        auto h = read_batch_header(bytes);
+        if (!h) break;
+        if (auto hit = search_batch(bytes.first(h->total_bytes()), *h, target, start)) {
+            co_return *hit;
+        }
+        bytes = bytes.subspan(h->total_bytes());
+    }
+    co_return record_hit{};
 }
 
 }  // namespace
@@ -99,16 +159,22 @@ task<std::vector<offset_answer>> list_offsets_on_shard(std::vector<offset_query>
             if (!last || !*last || *hwm == *start) continue;
             auto b = s.log->find_timestamp(q.log_partition, (*last)->max_timestamp);
             if (b && *b) {
-                a.offset = (*b)->last_offset.value();
-                a.timestamp = (*b)->max_timestamp.value();
+                // The first record holding the maximum (KIP-734; Kafka 3.8+ reads the records).
+                auto hit =
+                    co_await search_timestamp(*s.log, q.log_partition, (*b)->base_offset,
+                                              (*last)->max_timestamp.value(), start->value());
+                a.offset = hit.offset;
+                a.timestamp = hit.timestamp;
             }
         } else if (q.timestamp >= 0) {
             auto b = s.log->find_timestamp(q.log_partition, timestamp_ms(q.timestamp));
             if (!b) {
                 a.error_code = code(to_kafka_error(b.error()));
             } else if (*b) {
-                a.offset = std::max((*b)->base_offset, *start).value();
-                a.timestamp = (*b)->max_timestamp.value();
+                auto hit = co_await search_timestamp(*s.log, q.log_partition, (*b)->base_offset,
+                                                     q.timestamp, start->value());
+                a.offset = hit.offset;
+                a.timestamp = hit.timestamp;
             }
             // No batch at or after the time: offset -1, timestamp -1, as Kafka answers.
         } else {

@@ -12,6 +12,7 @@
 
 #include "core/cluster/metadata_service.h"
 #include "core/config/units.h"
+#include "core/group/coordinator.h"
 #include "core/kafka/listener.h"
 #include "core/kafka/partition_ops.h"
 #include "core/shard_services.h"
@@ -112,10 +113,12 @@ task<bool> start_metadata(const broker_config& cfg) {
         }));
     }
     co_await when_all(std::move(rebuilds));
-    co_return true;
+    auto groups_start = [c]() { return groups::start_group_coordinators(*c); };
+    co_return co_await submit_to(shard_id(0), groups_start);
 }
 
 task<void> stop_metadata() {
+    co_await groups::stop_group_coordinators();
     std::vector<task<void>> forgets;
     for (unsigned k = 0; k < smp::count(); ++k) {
         forgets.push_back(submit_to(shard_id(k), [] { kafka::forget_producer_state(); }));

@@ -35,6 +35,11 @@ struct raw_flags {
     std::string max_inflight_request_bytes;
     std::string connections_max_idle_ms = "600000";
     std::string default_partitions = "1";
+    std::string offsets_partitions = "50";
+    std::string offsets_retention_minutes = "10080";
+    std::string group_initial_rebalance_delay = "3000";
+    std::string group_min_session_timeout = "6000";
+    std::string group_max_session_timeout = "1800000";
 };
 
 struct flag_error {
@@ -146,6 +151,39 @@ void validate_listeners(broker_config& cfg, const raw_flags& raw) {
     cfg.default_partitions = parts;
 }
 
+int32_t parse_count(const std::string& text, const char* flag, int32_t min, int32_t max) {
+    int32_t n = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || p != text.data() + text.size() || n < min || n > max) {
+        throw flag_error{fmt::format("invalid value '{}' for {}: expected {} to {}", text, flag,
+                                     min, max)};
+    }
+    return n;
+}
+
+std::chrono::milliseconds parse_ms(const std::string& text, const char* flag) {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(or_fail(parse_duration(text, milliseconds(1)), flag, text,
+                                               "a duration such as 3000 or 3s"));
+}
+
+void validate_groups(broker_config& cfg, const raw_flags& raw) {
+    using namespace std::chrono;
+    cfg.offsets_partitions = parse_count(raw.offsets_partitions, "--offsets-partitions", 1, 1000);
+    cfg.offsets_retention = minutes(parse_count(raw.offsets_retention_minutes,
+                                                "--offsets-retention-minutes", 1, 52560000));
+    cfg.group_initial_rebalance_delay =
+        parse_ms(raw.group_initial_rebalance_delay, "--group-initial-rebalance-delay");
+    cfg.group_min_session_timeout =
+        parse_ms(raw.group_min_session_timeout, "--group-min-session-timeout");
+    cfg.group_max_session_timeout =
+        parse_ms(raw.group_max_session_timeout, "--group-max-session-timeout");
+    if (cfg.group_min_session_timeout > cfg.group_max_session_timeout) {
+        throw flag_error{"invalid value '" + raw.group_min_session_timeout +
+                         "' for --group-min-session-timeout: above --group-max-session-timeout"};
+    }
+}
+
 void validate(broker_config& cfg, const raw_flags& raw) {
     using namespace std::chrono;
     if (!raw.smp.empty()) {
@@ -214,6 +252,7 @@ void validate(broker_config& cfg, const raw_flags& raw) {
     }
     if (cfg.data_dir.empty()) throw flag_error{"invalid value '' for --data-dir: expected a path"};
     validate_listeners(cfg, raw);
+    validate_groups(cfg, raw);
 }
 
 }  // namespace
@@ -272,6 +311,20 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
                    "Create unknown topics on Metadata and Produce (true/false)")->group(topics);
     app.add_option("--default-partitions", raw.default_partitions,
                    "Partitions of auto-created topics and of CreateTopics with -1")->group(topics);
+
+    auto* groups = "Consumer groups";
+    app.add_option("--offsets-partitions", raw.offsets_partitions,
+                   "Partitions of __consumer_offsets (fixed once the topic exists)")->group(groups);
+    app.add_option("--offsets-retention-minutes", raw.offsets_retention_minutes,
+                   "Committed offsets of an empty group expire after this many minutes")
+        ->group(groups);
+    app.add_option("--group-initial-rebalance-delay", raw.group_initial_rebalance_delay,
+                   "Wait this long for more members when a group forms (milliseconds without a "
+                   "unit)")->group(groups);
+    app.add_option("--group-min-session-timeout", raw.group_min_session_timeout,
+                   "Smallest session timeout a member may ask for")->group(groups);
+    app.add_option("--group-max-session-timeout", raw.group_max_session_timeout,
+                   "Largest session timeout a member may ask for")->group(groups);
 
     auto* runtime = "Runtime";
     app.add_option("--smp", raw.smp, "Number of shards (threads, one per core) [default: one "

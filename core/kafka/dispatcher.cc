@@ -21,7 +21,7 @@ constexpr handler_entry entry(int16_t min_version, int16_t max_version) {
 // The versions each API serves (issue 3, DESIGN.md section 7). Ranges never exceed what the
 // codec covers; a static_assert below checks it.
 constexpr auto registry = [] {
-    std::array<handler_entry, 15> r{{
+    std::array<handler_entry, 26> r{{
         {produce_request::key, 3, 10, 0, &handle_produce_frame},
         entry<fetch_request, handle_fetch>(4, 13),
         entry<list_offsets_request, handle_list_offsets>(1, 8),
@@ -37,6 +37,17 @@ constexpr auto registry = [] {
         entry<create_partitions_request, handle_create_partitions>(0, 3),
         entry<incremental_alter_configs_request, handle_incremental_alter_configs>(0, 1),
         entry<describe_cluster_request, handle_describe_cluster>(0, 1),
+        entry<find_coordinator_request, handle_find_coordinator>(0, 4),
+        entry<join_group_request, handle_join_group>(0, 9),
+        entry<sync_group_request, handle_sync_group>(0, 5),
+        entry<heartbeat_request, handle_heartbeat>(0, 4),
+        entry<leave_group_request, handle_leave_group>(0, 5),
+        entry<offset_commit_request, handle_offset_commit>(2, 8),
+        entry<offset_fetch_request, handle_offset_fetch>(1, 8),
+        entry<offset_delete_request, handle_offset_delete>(0, 0),
+        entry<list_groups_request, handle_list_groups>(0, 4),
+        entry<describe_groups_request, handle_describe_groups>(0, 5),
+        entry<delete_groups_request, handle_delete_groups>(0, 2),
     }};
     std::sort(r.begin(), r.end(), [](const handler_entry& a, const handler_entry& b) {
         return static_cast<int16_t>(a.key) < static_cast<int16_t>(b.key);

@@ -72,6 +72,20 @@ task<describe_cluster_response> handle_describe_cluster(request_context&,
 task<init_producer_id_response> handle_init_producer_id(request_context&,
                                                         init_producer_id_request);
 
+// Consumer groups (group_membership.cc, group_offsets.cc, group_admin.cc).
+task<find_coordinator_response> handle_find_coordinator(request_context&,
+                                                        find_coordinator_request);
+task<join_group_response> handle_join_group(request_context&, join_group_request);
+task<sync_group_response> handle_sync_group(request_context&, sync_group_request);
+task<heartbeat_response> handle_heartbeat(request_context&, heartbeat_request);
+task<leave_group_response> handle_leave_group(request_context&, leave_group_request);
+task<offset_commit_response> handle_offset_commit(request_context&, offset_commit_request);
+task<offset_fetch_response> handle_offset_fetch(request_context&, offset_fetch_request);
+task<offset_delete_response> handle_offset_delete(request_context&, offset_delete_request);
+task<list_groups_response> handle_list_groups(request_context&, list_groups_request);
+task<describe_groups_response> handle_describe_groups(request_context&, describe_groups_request);
+task<delete_groups_response> handle_delete_groups(request_context&, delete_groups_request);
+
 // The ApiVersions answer to a version the broker does not know: v0 layout, UNSUPPORTED_VERSION
 // and the supported list, so that the client can pick a version it shares.
 iobuf unsupported_api_versions_response(int32_t correlation_id);

@@ -5,6 +5,7 @@
 
 #include "core/kafka/cluster_view.h"
 #include "core/kafka/dispatcher.h"
+#include "core/group/coordinator.h"
 #include "core/kafka/fetch_wakeup.h"
 #include "core/shard_services.h"
 #include "net/server.h"
@@ -79,6 +80,9 @@ task<void> stop_listeners() {
         stops.push_back(submit_to(shard_id(k), []() -> task<void> {
             if (!t_server) co_return;
             wake_fetches_for_shutdown();
+            // Rebalances in progress would hold their JoinGroup/SyncGroup requests (and so the
+            // server's stop) until their timeouts: answer them now.
+            if (auto* c = groups::local_coordinator()) c->unload_all();
             co_await t_server->stop();
             t_server.reset();
         }));

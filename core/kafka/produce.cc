@@ -68,6 +68,12 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
                                          : error_code::invalid_topic_exception);
                 continue;
             }
+            if (md->internal) {
+                // Kafka: clients cannot append to internal topics (__consumer_offsets).
+                rp.error_code = code(error_code::invalid_topic_exception);
+                rp.error_message = "Cannot append to internal topic " + t.name;
+                continue;
+            }
             if (p.index < 0 || size_t(p.index) >= md->partitions.size()) {
                 rp.error_code = code(error_code::unknown_topic_or_partition);
                 continue;

@@ -7,7 +7,9 @@ packages=(
   # toolchain
   build-essential g++ cmake ninja-build pkg-config make git
   # runtime libraries (DESIGN.md: io_uring, placement, checksums, compression, logging)
-  liburing-dev libhwloc-dev libnuma-dev libxxhash-dev libzstd-dev libspdlog-dev libfmt-dev
+  liburing-dev libhwloc-dev libnuma-dev libxxhash-dev libspdlog-dev libfmt-dev
+  # record-batch codecs: Kafka's zstd, gzip (zlib), lz4 (frame format) and snappy
+  libzstd-dev zlib1g-dev liblz4-dev libsnappy-dev
   # flag parsing
   libcli11-dev
   # tests and micro-benchmarks; clang and its libFuzzer runtime for the fuzz targets

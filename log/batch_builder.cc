@@ -101,13 +101,11 @@ std::vector<std::byte> build_batch(kafka_offset base_offset, int64_t base_timest
     WHARF_ASSERT(!records.empty(), "a batch holds at least one record");
     WHARF_ASSERT(records.size() <= static_cast<size_t>(std::numeric_limits<int32_t>::max()),
                  "{} records do not fit a batch", records.size());
-    WHARF_ASSERT(c == compression_type::none || c == compression_type::zstd,
-                 "build_batch has no codec {}", static_cast<int>(c));
     std::vector<std::byte> section = encode_records(records);
-    if (c == compression_type::zstd) {
-        auto compressed = zstd_compress(section);
-        WHARF_ASSERT(compressed.has_value(), "zstd failed on {} bytes: {}", section.size(),
-                     compressed.error().message());
+    if (c != compression_type::none) {
+        auto compressed = compress(c, section);
+        WHARF_ASSERT(compressed.has_value(), "codec {} failed on {} bytes: {}", static_cast<int>(c),
+                     section.size(), compressed.error().message());
         section = std::move(compressed).value();
     }
     int64_t max_delta = std::numeric_limits<int64_t>::min();

@@ -1,3 +1,5 @@
+// zstd (bounded streaming decompression, one-shot compression) and the dispatch by codec.
+
 #include "log/compression.h"
 
 #include <algorithm>
@@ -7,12 +9,15 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "log/compression_buffer.h"
 #include "log/errc.h"
 #include "reactor/base/assert.h"
 
 namespace wharf {
 
 namespace {
+
+using compression_detail::resize_exact;
 
 struct dctx_deleter {
     void operator()(ZSTD_DCtx* ctx) const noexcept { ZSTD_freeDCtx(ctx); }
@@ -54,23 +59,12 @@ std::error_code from_zstd_error(size_t code) {
     return log_errc::decompression_failed;
 }
 
-// First guess at the output size; the buffer grows by doubling up to max_out, so a frame that
-// claims a small size and lies costs only the doubling, never more than max_out.
-constexpr size_t min_initial_out_bytes = 64 << 10;
-
 size_t initial_out_bytes(std::span<const std::byte> in, size_t max_out) {
     const unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
     if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR) {
         return std::min<unsigned long long>(declared, max_out);
     }
-    return std::min(max_out, std::max(in.size() * 4, min_initial_out_bytes));
-}
-
-// Resizes to exactly `bytes`: reserve first, so the vector never picks a larger capacity of its
-// own (libstdc++ would double on resize).
-void resize_exact(std::vector<std::byte>& v, size_t bytes) {
-    v.reserve(bytes);
-    v.resize(bytes);
+    return compression_detail::initial_out_bytes(in.size(), max_out);
 }
 
 }  // namespace
@@ -99,9 +93,7 @@ result<std::vector<std::byte>> zstd_decompress(std::span<const std::byte> in, si
         // At the bound, decode into a one-byte probe: the input may still end exactly here, and
         // any byte that does come out proves the frame too large.
         const bool at_bound = produced == out.size() && out.size() == max_out;
-        if (produced == out.size() && !at_bound) {
-            resize_exact(out, std::min(max_out, std::max(out.size() * 2, min_initial_out_bytes)));
-        }
+        if (produced == out.size() && !at_bound) compression_detail::grow(out, max_out);
         ZSTD_outBuffer output =
             at_bound ? ZSTD_outBuffer{&probe, 1, 0}
                      : ZSTD_outBuffer{out.data() + produced, out.size() - produced, 0};
@@ -136,6 +128,40 @@ result<std::vector<std::byte>> zstd_compress(std::span<const std::byte> in, int 
     if (ZSTD_isError(written)) return log_errc::compression_failed;
     out.resize(written);
     return out;
+}
+
+result<std::vector<std::byte>> decompress(compression_type c, std::span<const std::byte> in,
+                                          size_t max_out) {
+    switch (c) {
+        case compression_type::none:
+            if (in.size() > max_out) return log_errc::decompressed_too_large;
+            return std::vector<std::byte>(in.begin(), in.end());
+        case compression_type::gzip:
+            return gzip_decompress(in, max_out);
+        case compression_type::snappy:
+            return snappy_decompress(in, max_out);
+        case compression_type::lz4:
+            return lz4_decompress(in, max_out);
+        case compression_type::zstd:
+            return zstd_decompress(in, max_out);
+    }
+    return log_errc::unsupported_compression;
+}
+
+result<std::vector<std::byte>> compress(compression_type c, std::span<const std::byte> in) {
+    switch (c) {
+        case compression_type::none:
+            return std::vector<std::byte>(in.begin(), in.end());
+        case compression_type::gzip:
+            return gzip_compress(in);
+        case compression_type::snappy:
+            return snappy_compress(in);
+        case compression_type::lz4:
+            return lz4_compress(in);
+        case compression_type::zstd:
+            return zstd_compress(in);
+    }
+    return log_errc::unsupported_compression;
 }
 
 }  // namespace wharf

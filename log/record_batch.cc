@@ -113,7 +113,8 @@ bool batch_crc_matches(std::span<const std::byte> bytes) {
 }
 
 result<validated_batch> validate_batch(std::span<const std::byte> bytes, const batch_limits& limits,
-                                       timestamp_ms now) {
+                                       timestamp_ms now,
+                                       std::vector<std::byte>* decompressed_records) {
     WHARF_TRY(h, read_framing(bytes));
     // Framing first: when batchLength disagrees with the bytes, it is not a size to judge.
     if (h.total_bytes() > bytes.size()) return log_errc::truncated_batch;
@@ -126,33 +127,19 @@ result<validated_batch> validate_batch(std::span<const std::byte> bytes, const b
 
     validated_batch v{h, h.total_bytes(), std::nullopt};
     const auto records = batch_records(bytes);
-    switch (h.compression()) {
-        case compression_type::none: {
-            if (auto st = check_record_count(h, records.size()); !st) return st.error();
-            WHARF_TRY(max_ts, check_records(records, h, limits, now));
-            v.max_record_timestamp = max_ts;
-            return v;
-        }
-        case compression_type::zstd: {
-            if (auto st = check_record_count(h, limits.max_uncompressed_bytes); !st) {
-                return st.error();
-            }
-            WHARF_TRY(plain, zstd_decompress(records, limits.max_uncompressed_bytes));
-            WHARF_TRY(max_ts, check_records(plain, h, limits, now));
-            v.max_record_timestamp = max_ts;
-            return v;
-        }
-        case compression_type::gzip:
-        case compression_type::snappy:
-        case compression_type::lz4:
-            // No codec yet: the header and the producer's CRC are all that can be checked.
-            if (auto st = check_record_count(h, limits.max_uncompressed_bytes); !st) {
-                return st.error();
-            }
-            return v;
+    if (h.compression() == compression_type::none) {
+        if (auto st = check_record_count(h, records.size()); !st) return st.error();
+        WHARF_TRY(max_ts, check_records(records, h, limits, now));
+        v.max_record_timestamp = max_ts;
+        return v;
     }
-    WHARF_ASSERT(false, "compression bits {} passed the codec check", h.attributes & 0x07);
-    return log_errc::unsupported_compression;
+    // Compressed: the count is judged against the bound before the decompression it sizes.
+    if (auto st = check_record_count(h, limits.max_uncompressed_bytes); !st) return st.error();
+    WHARF_TRY(plain, decompress(h.compression(), records, limits.max_uncompressed_bytes));
+    WHARF_TRY(max_ts, check_records(plain, h, limits, now));
+    v.max_record_timestamp = max_ts;
+    if (decompressed_records != nullptr) *decompressed_records = std::move(plain);
+    return v;
 }
 
 void set_max_timestamp(std::span<std::byte> bytes, timestamp_type type, timestamp_ms max_ts) {

@@ -93,8 +93,8 @@ struct batch_limits {
 struct validated_batch {
     batch_header header;
     size_t total_bytes = 0;
-    // Greatest baseTimestamp + timestampDelta over the records, when they were read (uncompressed
-    // and zstd batches). Kafka rewrites maxTimestamp with it for CreateTime topics; see
+    // Greatest baseTimestamp + timestampDelta over the records (validate_batch reads them all,
+    // whatever the codec). Kafka rewrites maxTimestamp with it for CreateTime topics; see
     // set_max_timestamp.
     std::optional<timestamp_ms> max_record_timestamp;
 };
@@ -107,9 +107,10 @@ struct validated_batch {
 // max_timestamp_skew_ms of now_ms when that is set, for every record whatever the batch's
 // timestamp type, since the leader decides the type when it stamps).
 //
-// zstd records are decompressed (at most limits.max_uncompressed_bytes) and checked the same way.
-// gzip, snappy and lz4 have no codec yet: such batches are checked at the header and CRC level
-// only, and their records are trusted as the producer's CRC covers them.
+// Compressed records (every Kafka codec: gzip, snappy, lz4, zstd; log/compression.h) are
+// decompressed, at most limits.max_uncompressed_bytes, and checked the same way. When the batch
+// is compressed and decompressed_records is not null, it receives the decompressed records
+// section, so that a caller that rewrites the batch (recompress_batch) decompresses it once.
 //
 // Not checked here, being produce-path policy rather than format: control batches from clients,
 // sequence numbers, and what the topic allows.
@@ -117,7 +118,8 @@ struct validated_batch {
 // crc_mismatch, unsupported_compression, invalid_record_count, invalid_record,
 // invalid_timestamp, decompression_failed, decompressed_too_large.
 result<validated_batch> validate_batch(std::span<const std::byte> bytes, const batch_limits& limits,
-                                       timestamp_ms now);
+                                       timestamp_ms now,
+                                       std::vector<std::byte>* decompressed_records = nullptr);
 
 // Rewrites the timestamp type bit and maxTimestamp, then the CRC if either changed, as Kafka's
 // DefaultRecordBatch.setMaxTimestamp does. baseTimestamp is untouched: it stays the create time of
@@ -143,7 +145,8 @@ struct record_to_build {
 
 // Builds a v2 batch (for tests, the benchmark and the CLI producer), as a producer would:
 // partitionLeaderEpoch -1, offset deltas 0..n-1, maxTimestamp the greatest record timestamp.
-// REQUIRES: records is not empty; c is none or zstd; every key, value and header fits in int32.
+// REQUIRES: records is not empty; c is a codec (not bits 5-7); every key, value and header fits in
+// int32.
 std::vector<std::byte> build_batch(kafka_offset base_offset, int64_t base_timestamp,
                                    std::span<const record_to_build> records,
                                    compression_type c = compression_type::none,

@@ -154,6 +154,9 @@ public:
     raft_index first_index() const noexcept;
 
     const log_stats& stats() const noexcept { return _stats; }
+    // What append_batch accepts (validate_batch), for callers that rewrite a batch before its
+    // append (recompression on the produce path).
+    const batch_limits& limits() const noexcept { return _cfg.limits; }
     size_t segment_count() const noexcept { return _segments.size(); }
     const std::string& directory() const noexcept { return _dir; }
     // Memory of the batch indexes, for accounting and tests.

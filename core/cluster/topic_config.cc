@@ -255,6 +255,24 @@ std::string_view to_string(topic_compression c) noexcept {
     return "producer";
 }
 
+std::optional<compression_type> stored_compression(topic_compression c) noexcept {
+    switch (c) {
+        case topic_compression::producer:
+            return std::nullopt;
+        case topic_compression::uncompressed:
+            return compression_type::none;
+        case topic_compression::zstd:
+            return compression_type::zstd;
+        case topic_compression::lz4:
+            return compression_type::lz4;
+        case topic_compression::snappy:
+            return compression_type::snappy;
+        case topic_compression::gzip:
+            return compression_type::gzip;
+    }
+    return std::nullopt;
+}
+
 std::string_view to_string(timestamp_type t) noexcept {
     return t == timestamp_type::log_append_time ? "LogAppendTime" : "CreateTime";
 }

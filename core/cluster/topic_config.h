@@ -67,10 +67,13 @@ struct cleanup_policy {
     bool operator==(const cleanup_policy&) const = default;
 };
 
-// compression.type. `producer` keeps whatever codec each batch arrived with. Wharf's log
-// validates all Kafka codecs but can only (de)compress those log/compression.h supports; the
-// handler decides what to do with a topic whose codec the log lacks.
+// compression.type. `producer` keeps whatever codec each batch arrived with; any other value
+// makes the produce path store every batch in that codec, recompressing those that arrive in
+// another (log/recompress.h), as Kafka's LogValidator does.
 enum class topic_compression : uint8_t { producer, uncompressed, zstd, lz4, snappy, gzip };
+
+// The codec a topic stores its batches in; nullopt for `producer` (each batch keeps its own).
+std::optional<compression_type> stored_compression(topic_compression c) noexcept;
 
 // The broker-wide defaults of every key: the values a topic has when it sets no override. The
 // initial values are Kafka's defaults; topic_defaults_from() takes the ones the broker's flags

@@ -10,6 +10,7 @@
 #include "core/kafka/producer_state.h"
 #include "core/shard_services.h"
 #include "log/errc.h"
+#include "log/recompress.h"
 #include "log/record_batch.h"
 #include "reactor/logger.h"
 #include "reactor/when_all.h"
@@ -59,6 +60,24 @@ task<produce_part_result> produce_one(produce_part part) {
         co_return fail(error_code::invalid_record,
                        "transactional and control batches need transactions, which this "
                        "broker does not support");
+    }
+    // compression.type other than `producer`: store the batch in the topic's codec, rewriting
+    // one that arrived in another codec (or uncompressed), as Kafka's LogValidator does. This is
+    // synchronous CPU work, so the append below is still queued before this coroutine first
+    // suspends. recompress_batch validates what it rewrites (bad input: CORRUPT_MESSAGE and the
+    // like, as the log's own validation would answer); the log validates the result again. The
+    // header fields the producer checks below read are unchanged by it.
+    if (auto codec = stored_compression(part.compression);
+        codec && *codec != header->compression()) {
+        auto rewritten = recompress_batch(part.records.linearize(0, part.records.size()), *codec,
+                                          s.log->limits());
+        if (!rewritten) co_return fail(to_kafka_error(rewritten.error()));
+        // Kafka checks max.message.bytes again after recompression.
+        if (part.max_message_bytes > 0 &&
+            rewritten->size() > static_cast<size_t>(part.max_message_bytes)) {
+            co_return fail(error_code::message_too_large);
+        }
+        part.records = iobuf::copy_of(*rewritten);
     }
     auto& producers = t_producers[part.log_partition];
     auto pb = producer_batch::from(*header);

@@ -192,6 +192,18 @@ TEST(topic_config, describe_lists_every_key_with_its_source) {
     EXPECT_EQ(static_cast<int>(config_source::default_config), 5);
 }
 
+// compression.type names the codec the produce path stores batches in (log/recompress.h).
+TEST(topic_config, compression_type_maps_to_a_stored_codec) {
+    EXPECT_EQ(stored_compression(topic_compression::producer), std::nullopt);
+    EXPECT_EQ(stored_compression(topic_compression::uncompressed), compression_type::none);
+    EXPECT_EQ(stored_compression(topic_compression::gzip), compression_type::gzip);
+    EXPECT_EQ(stored_compression(topic_compression::snappy), compression_type::snappy);
+    EXPECT_EQ(stored_compression(topic_compression::lz4), compression_type::lz4);
+    EXPECT_EQ(stored_compression(topic_compression::zstd), compression_type::zstd);
+    const auto gzip = effective_topic_config::resolve({{"compression.type", "gzip"}}, {});
+    EXPECT_EQ(stored_compression(gzip.compression()), compression_type::gzip);
+}
+
 TEST(topic_name, kafka_rules) {
     EXPECT_EQ(validate_topic_name("orders"), topic_name_check::ok);
     EXPECT_EQ(validate_topic_name("a.b_c-D9"), topic_name_check::ok);

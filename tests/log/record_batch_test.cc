@@ -200,8 +200,8 @@ TEST_P(round_trip, build_validate_read) {
         EXPECT_EQ(v->max_record_timestamp, timestamp_ms(base_ts + max_delta));
 
         std::vector<std::byte> section(batch_records(bytes).begin(), batch_records(bytes).end());
-        if (GetParam() == compression_type::zstd) {
-            auto plain = zstd_decompress(section, default_limits.max_uncompressed_bytes);
+        if (GetParam() != compression_type::none) {
+            auto plain = decompress(GetParam(), section, default_limits.max_uncompressed_bytes);
             ASSERT_TRUE(plain) << plain.error().message();
             section = std::move(plain).value();
         }
@@ -209,12 +209,16 @@ TEST_P(round_trip, build_validate_read) {
     }
 }
 
+std::string codec_name(const ::testing::TestParamInfo<compression_type>& info) {
+    static const char* const names[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+    return names[static_cast<int>(info.param)];
+}
+
 INSTANTIATE_TEST_SUITE_P(codecs, round_trip,
-                         ::testing::Values(compression_type::none, compression_type::zstd),
-                         [](const auto& info) {
-                             return info.param == compression_type::none ? std::string("none")
-                                                                         : std::string("zstd");
-                         });
+                         ::testing::Values(compression_type::none, compression_type::gzip,
+                                           compression_type::snappy, compression_type::lz4,
+                                           compression_type::zstd),
+                         codec_name);
 
 TEST(record_batch, zstd_batch_is_smaller_for_repetitive_values) {
     std::vector<record_to_build> records(200, record_to_build{.key = "key", .value = "value"});

@@ -314,5 +314,18 @@ TEST(group_offsets, empty_generation_and_store_records) {
     EXPECT_FALSE(c.g().needs_store());
 }
 
+TEST(group_offsets, a_refused_join_keeps_an_existing_empty_group) {
+    consumer_group c({"orders"});
+    (void)c.g().leave({{c.id, std::nullopt, ""}}, c.now);
+    ASSERT_EQ(c.g().state(), group_state::empty);
+    auto bad = jreq("");
+    bad.session_timeout_ms = 1;
+    auto j = std::make_shared<join_slot>();
+    c.reg.join("g", bad, c.now, capture(j));
+    EXPECT_EQ((*j)->error, error_code::invalid_session_timeout);
+    ASSERT_NE(c.reg.find("g"), nullptr);  // its generation survives
+    EXPECT_EQ(c.reg.find("g")->generation(), 2);
+}
+
 }  // namespace
 }  // namespace wharf::groups

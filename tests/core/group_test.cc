@@ -534,5 +534,33 @@ TEST(group, describe_and_list) {
     EXPECT_STREQ(state_name(group_state::dead), "Dead");
 }
 
+TEST(group, heartbeats_while_completing_the_rebalance_are_fine) {
+    stable_group s(2);
+    auto j0 = join(s.g, jreq(s.ids[0]), s.now);
+    auto j1 = join(s.g, jreq(s.ids[1]), s.now);
+    ASSERT_EQ(s.g.state(), group_state::completing_rebalance);
+    EXPECT_EQ(s.g.heartbeat(s.ids[1], std::nullopt, 2, s.now), error_code::none);
+    EXPECT_EQ(s.g.heartbeat(s.ids[1], std::nullopt, 1, s.now), error_code::illegal_generation);
+}
+
+TEST(group, the_size_limit_counts_members_that_rejoined_during_a_rebalance) {
+    group_config cfg;
+    cfg.max_size = 2;
+    stable_group s(2, cfg);
+    auto j0 = join(s.g, jreq(s.ids[0]), s.now);  // one of two has rejoined
+    // A newcomer takes the place of a member that has not rejoined yet...
+    auto newcomer = join(s.g, jreq("", {{"range", b("m")}}, 3), s.now);
+    EXPECT_FALSE(newcomer->answered());
+    // ...and the last one to rejoin is turned away.
+    auto late = join(s.g, jreq(s.ids[1]), s.now);
+    ASSERT_TRUE(late->answered());
+    EXPECT_EQ((*late)->error, error_code::group_max_size_reached);
+    // The refused member's session ends; the other two form generation 2.
+    s.g.tick(s.now + session_ms);
+    ASSERT_TRUE(newcomer->answered());
+    EXPECT_EQ((*newcomer)->generation, 2);
+    EXPECT_EQ((*j0)->members.size(), 2u);
+}
+
 }  // namespace
 }  // namespace wharf::groups

@@ -414,11 +414,10 @@ void group::update_member_and_rebalance(member& m, join_request& req, timestamp_
     maybe_prepare_rebalance(now);
 }
 
-// Kafka's updateStaticMemberAndRebalance: a static member came back with a new member id.
-// The old id is fenced; a Stable group whose protocol would not change keeps its generation.
-void group::replace_static_member(join_request& req, const std::string& old_id, std::string new_id,
-                                  timestamp_ms now, join_callback& cb) {
-    std::optional<std::string> old_leader = _leader_id;
+// Kafka's GroupMetadata.replaceStaticMember: the member keeps its place under a new id; whatever
+// the old id still waits for is fenced.
+group::member& group::rekey_static_member(const std::string& instance_id, const std::string& old_id,
+                                          const std::string& new_id) {
     auto node = _members.extract(old_id);
     WHARF_ASSERT(!node.empty(), "group {}: static member {} not found", _id, old_id);
     std::unique_ptr<member> m = std::move(node.mapped());
@@ -426,10 +425,19 @@ void group::replace_static_member(join_request& req, const std::string& old_id, 
     answer_sync(*m, sync_result{.error = error_code::fenced_instance_id});
     m->id = new_id;
     if (_leader_id == old_id) _leader_id = new_id;
-    _static_members[*req.instance_id] = new_id;
+    _static_members[instance_id] = new_id;
     if (_pending_sync.erase(old_id) > 0) _pending_sync.insert(new_id);
     member& ref = *m;
     _members.emplace(new_id, std::move(m));
+    return ref;
+}
+
+// Kafka's updateStaticMemberAndRebalance: a static member came back with a new member id.
+// The old id is fenced; a Stable group whose protocol would not change keeps its generation.
+void group::replace_static_member(join_request& req, const std::string& old_id, std::string new_id,
+                                  timestamp_ms now, join_callback& cb) {
+    std::optional<std::string> old_leader = _leader_id;
+    member& ref = rekey_static_member(*req.instance_id, old_id, new_id);
     renew_session(ref, now);
 
     dec_protocols(ref);

@@ -134,6 +134,8 @@ private:
                                      join_callback cb);
     void replace_static_member(join_request& req, const std::string& old_id, std::string new_id,
                                timestamp_ms now, join_callback& cb);
+    member& rekey_static_member(const std::string& instance_id, const std::string& old_id,
+                                const std::string& new_id);
     bool accept_joining_member(std::string_view member_id) const;
     bool supports_protocols(std::string_view type,
                             const std::vector<member_protocol>& protocols) const;

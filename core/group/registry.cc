@@ -57,9 +57,10 @@ void group_registry::join(const std::string& group_id, join_request req, timesta
         cb(std::move(r));
         return;
     }
+    bool created = find(group_id) == nullptr;
     get_or_create(group_id, now).join(std::move(req), now, std::move(cb));
     // A refused first JoinGroup leaves no group behind.
-    if (auto it = _groups.find(group_id); it != _groups.end()) erase_if_unused(it);
+    if (auto it = _groups.find(group_id); created && it != _groups.end()) erase_if_unused(it);
 }
 
 void group_registry::sync(const std::string& group_id, sync_request req, timestamp_ms now,

@@ -18,32 +18,6 @@
 
 namespace wharf::test {
 
-int run_reactor(std::function<task<int>()> fn, int timeout_s) {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
-    // The watchdog: a hung test must fail, not wait for the ctest timeout.
-    std::thread watchdog([&] {
-        std::unique_lock lock(m);
-        if (!cv.wait_for(lock, std::chrono::seconds(timeout_s), [&] { return done; })) {
-            std::fprintf(stderr, "test reactor did not finish within %d s\n", timeout_s);
-            std::abort();
-        }
-    });
-    auto r = smp::run(smp_config{.shards = 1}, std::move(fn));
-    {
-        std::lock_guard lock(m);
-        done = true;
-    }
-    cv.notify_all();
-    watchdog.join();
-    if (!r) {
-        ADD_FAILURE() << "smp::run failed: " << r.error().message();
-        return -1;
-    }
-    return *r;
-}
-
 log_config test_config(const std::string& data_dir) {
     log_config cfg;
     cfg.data_dir = data_dir;

@@ -19,6 +19,7 @@
 #include "reactor/base/ids.h"
 #include "reactor/iobuf.h"
 #include "reactor/task.h"
+#include "tests/reactor/run_reactor.h"
 #include "tests/reactor/test_util.h"
 
 // ASSERT_* returns from a void function; in a coroutine the failure must end it with co_return.
@@ -41,9 +42,7 @@
 
 namespace wharf::test {
 
-// Runs fn on a one-shard reactor and returns what it returns. Aborts the test program with a
-// message if fn has not finished after timeout_s seconds (every wait in a test is bounded).
-int run_reactor(std::function<task<int>()> fn, int timeout_s = 300);
+// run_reactor (tests/reactor/run_reactor.h) runs the tests' coroutine bodies.
 
 // A log configuration for tests: the given directory, shard 0, fsync on, no timestamp checks.
 log_config test_config(const std::string& data_dir);

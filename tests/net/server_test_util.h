@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "net/server.h"
+#include "tests/reactor/run_reactor.h"
 #include "reactor/iobuf.h"
 #include "reactor/sync.h"
 #include "reactor/task.h"
@@ -35,7 +36,9 @@ using namespace std::chrono_literals;
 
 // Runs fn on a one-shard reactor and returns its value. Aborts the program with a message when fn
 // has not finished after timeout_s seconds (every wait in a test is bounded).
-int run_on_reactor(std::function<task<int>()> fn, int timeout_s = 120);
+inline int run_on_reactor(std::function<task<int>()> fn, int timeout_s = 120) {
+    return wharf::test::run_reactor(std::move(fn), timeout_s);
+}
 
 // Listens on 127.0.0.1 (port 0 unless cfg says otherwise), starts the server, runs body and stops
 // the server whatever body returned. Returns body's value, or 1 when listen failed.

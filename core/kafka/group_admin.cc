@@ -130,7 +130,8 @@ task<delete_groups_response> handle_delete_groups(request_context&, delete_group
     for (const auto& id : req.groups_names) {
         auto& out = resp.results.emplace_back();
         out.group_id = id;
-        auto route = route_group(id);
+        // Kafka lets the empty group id be deleted like any other (GROUP_ID_NOT_FOUND if none).
+        auto route = route_group(id, true);
         if (route.error != error_code::none) {
             out.error_code = code(route.error);
             continue;

@@ -46,7 +46,34 @@ TEST_F(groups_api, find_coordinator_v0_to_v3_names_this_broker) {
         auto r = client().call(req, v);
         EXPECT_EQ(r.error_code, err(error_code::coordinator_not_available)) << "v" << v;
         EXPECT_EQ(r.node_id, -1) << "v" << v;
+        EXPECT_EQ(r.host, "") << "v" << v;
+        EXPECT_EQ(r.port, -1) << "v" << v;
     }
+}
+
+// An unknown key type is INVALID_REQUEST, with no node; at v4 for every key.
+TEST_F(groups_api, find_coordinator_refuses_an_unknown_key_type) {
+    find_coordinator_request req;
+    req.coordinator_key = "g";
+    req.key_type = 7;
+    auto r = client().call(req, 1);
+    EXPECT_EQ(r.error_code, err(error_code::invalid_request));
+    EXPECT_EQ(r.node_id, -1);
+    EXPECT_EQ(r.host, "");
+    EXPECT_EQ(r.port, -1);
+    req.coordinator_keys = {"g", "h"};
+    r = client().call(req, 4);
+    ASSERT_EQ(r.coordinators.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(r.coordinators[i].key, req.coordinator_keys[i]);
+        EXPECT_EQ(r.coordinators[i].error_code, err(error_code::invalid_request));
+        EXPECT_EQ(r.coordinators[i].node_id, -1);
+        EXPECT_EQ(r.coordinators[i].port, -1);
+    }
+    req.key_type = 0;
+    r = client().call(req, 4);
+    ASSERT_EQ(r.coordinators.size(), 2u);
+    EXPECT_EQ(r.coordinators[0].error_code, 0) << "the broker still answers";
 }
 
 TEST_F(groups_api, find_coordinator_v4_batches_keys) {
@@ -292,6 +319,18 @@ TEST_F(groups_api, inconsistent_protocols_and_empty_group_ids_are_refused) {
         join(client(), group, {.member_id = m.member_id, .protocol_type = "connect"}).error_code,
         err(error_code::inconsistent_group_protocol));
     EXPECT_EQ(heartbeat(client(), group, m.generation, m.member_id), 0) << "still Stable";
+    // SyncGroup v5 names the protocol type and name: they must be the group's.
+    auto s = sync_request_of(group, m.generation, m.member_id);
+    s.protocol_type = "connect";
+    s.protocol_name = "range";
+    EXPECT_EQ(client().call(s, 5).error_code, err(error_code::inconsistent_group_protocol));
+    s.protocol_type = "consumer";
+    s.protocol_name = "roundrobin";
+    EXPECT_EQ(client().call(s, 5).error_code, err(error_code::inconsistent_group_protocol));
+    s.protocol_name = "range";
+    auto synced = client().call(s, 5);
+    EXPECT_EQ(synced.error_code, 0);
+    EXPECT_EQ(bytes_of(synced.assignment), "a");
 
     // An empty group id.
     for (int16_t v : {0, 5, 9}) {

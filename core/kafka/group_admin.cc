@@ -2,6 +2,8 @@
 // DeleteGroups (key 42, v0-2).
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include "core/kafka/cluster_view.h"
 #include "core/kafka/errors.h"
@@ -16,11 +18,20 @@ namespace wharf::kafka {
 namespace {
 
 constexpr int8_t key_type_group = 0;
+constexpr int8_t key_type_transaction = 1;
 
-// The coordinator of one key: this broker for groups whose offsets topic exists.
+// The coordinator of one key: this broker for groups whose offsets topic exists; Wharf has no
+// transaction coordinator. Another key type is INVALID_REQUEST, which Kafka answers for every
+// key (FindCoordinatorRequest.getErrorResponse).
 error_code find_one(const std::string& key, int8_t key_type) {
-    if (key_type != key_type_group) return error_code::coordinator_not_available;
+    if (key_type == key_type_transaction) return error_code::coordinator_not_available;
+    if (key_type != key_type_group) return error_code::invalid_request;
     return route_group(key, true).error;
+}
+
+std::optional<std::string> message_of(error_code e) {
+    if (e == error_code::invalid_request) return "unknown coordinator key type";
+    return std::nullopt;
 }
 
 }  // namespace
@@ -29,23 +40,14 @@ task<find_coordinator_response> handle_find_coordinator(request_context& ctx,
                                                         find_coordinator_request req) {
     const cluster_view& view = local_cluster_view();
     find_coordinator_response resp;
-    if (req.key_type != key_type_group && req.key_type != 1) {
-        resp.error_code = code(error_code::invalid_request);
-        resp.error_message = "unknown coordinator key type";
-        co_return resp;
-    }
     if (ctx.version() < 4) {
         error_code e = find_one(req.coordinator_key, req.key_type);
         resp.error_code = code(e);
-        resp.error_message = std::nullopt;
-        if (e == error_code::none) {
-            resp.node_id = view.node_id;
-            resp.host = view.advertised.host;
-            resp.port = view.advertised.port;
-        } else {
-            resp.node_id = -1;
-            resp.port = -1;
-        }
+        resp.error_message = message_of(e);
+        // An error names no node (Kafka's Node.noNode(): id -1, host "", port -1).
+        resp.node_id = e == error_code::none ? view.node_id : -1;
+        resp.host = e == error_code::none ? view.advertised.host : "";
+        resp.port = e == error_code::none ? view.advertised.port : -1;
         co_return resp;
     }
     for (const auto& key : req.coordinator_keys) {
@@ -53,7 +55,7 @@ task<find_coordinator_response> handle_find_coordinator(request_context& ctx,
         c.key = key;
         error_code e = find_one(key, req.key_type);
         c.error_code = code(e);
-        c.error_message = std::nullopt;
+        c.error_message = message_of(e);
         c.node_id = e == error_code::none ? view.node_id : -1;
         c.host = e == error_code::none ? view.advertised.host : "";
         c.port = e == error_code::none ? view.advertised.port : -1;
@@ -130,7 +132,8 @@ task<delete_groups_response> handle_delete_groups(request_context&, delete_group
     for (const auto& id : req.groups_names) {
         auto& out = resp.results.emplace_back();
         out.group_id = id;
-        auto route = route_group(id);
+        // Kafka lets the empty group id be deleted like any other (GROUP_ID_NOT_FOUND if none).
+        auto route = route_group(id, true);
         if (route.error != error_code::none) {
             out.error_code = code(route.error);
             continue;

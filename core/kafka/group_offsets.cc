@@ -35,23 +35,38 @@ task<std::vector<commit_item>> commit_on_coordinator(std::string group_id, int32
         return std::move(items);
     };
     if (!c) co_return fail_all(c.error);
-    error_code e = c.groups->validate_commit(group_id, member_id, instance_id, generation,
-                                             c.coordinator->now());
-    if (e != error_code::none) co_return fail_all(e);
+    // As Kafka's KafkaApis: unknown partitions are answered before the group is consulted, and
+    // a request left with none does not reach the group (no "simple" group is created for it).
     auto snapshot = metadata_snapshot();
-    std::vector<std::pair<groups::topic_partition, groups::committed_offset>> valid;
+    bool any_known = false;
     for (auto& i : items) {
         if (snapshot->assignment(i.tp.topic, i.tp.partition) == nullptr) {
             i.error = error_code::unknown_topic_or_partition;
-        } else if (i.value.metadata.size() > max_offset_metadata_bytes) {
+        } else {
+            any_known = true;
+        }
+    }
+    if (!any_known) co_return std::move(items);
+    error_code e = c.groups->validate_commit(group_id, member_id, instance_id, generation,
+                                             c.coordinator->now());
+    if (e != error_code::none) {
+        for (auto& i : items) {
+            if (i.error == error_code::none) i.error = e;
+        }
+        co_return std::move(items);
+    }
+    std::vector<std::pair<groups::topic_partition, groups::committed_offset>> valid;
+    for (auto& i : items) {
+        if (i.error != error_code::none) continue;
+        if (i.value.metadata.size() > max_offset_metadata_bytes) {
             i.error = error_code::offset_metadata_too_large;
         } else {
             valid.emplace_back(i.tp, i.value);
         }
     }
     if (valid.empty()) co_return std::move(items);
-    e = co_await c.coordinator->write(
-        partition, groups::group_registry::records_for_commit(group_id, valid));
+    e = co_await c.coordinator->write(partition,
+                                      groups::group_registry::records_for_commit(group_id, valid));
     // The partition may have been unloaded while the write was in flight.
     groups::group_registry* reg = c.coordinator->registry(partition);
     groups::group* g = reg == nullptr ? nullptr : reg->find(group_id);
@@ -68,10 +83,10 @@ task<std::vector<commit_item>> commit_on_coordinator(std::string group_id, int32
 
 }  // namespace
 
-task<offset_commit_response> handle_offset_commit(request_context& ctx,
-                                                  offset_commit_request req) {
+task<offset_commit_response> handle_offset_commit(request_context& ctx, offset_commit_request req) {
     offset_commit_response resp;
-    auto route = route_group(req.group_id);
+    // Kafka takes commits for the empty group id (backwards compatibility).
+    auto route = route_group(req.group_id, true);
     std::vector<commit_item> items;
     const auto now_ms = wall_now();
     for (const auto& t : req.topics) {
@@ -119,8 +134,8 @@ struct fetched_group {
     std::vector<groups::topic_partition> missing;
 };
 
-task<fetched_group> fetch_group_offsets(std::string group_id,
-                                        std::optional<std::vector<groups::topic_partition>> wanted) {
+task<fetched_group> fetch_group_offsets(
+    std::string group_id, std::optional<std::vector<groups::topic_partition>> wanted) {
     fetched_group out;
     out.wanted = wanted;
     auto route = route_group(group_id, true);

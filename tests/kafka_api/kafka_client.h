@@ -53,6 +53,17 @@ WHARF_TEST_RESPONSE_OF(alter_configs);
 WHARF_TEST_RESPONSE_OF(create_partitions);
 WHARF_TEST_RESPONSE_OF(incremental_alter_configs);
 WHARF_TEST_RESPONSE_OF(describe_cluster);
+WHARF_TEST_RESPONSE_OF(find_coordinator);
+WHARF_TEST_RESPONSE_OF(join_group);
+WHARF_TEST_RESPONSE_OF(sync_group);
+WHARF_TEST_RESPONSE_OF(heartbeat);
+WHARF_TEST_RESPONSE_OF(leave_group);
+WHARF_TEST_RESPONSE_OF(offset_commit);
+WHARF_TEST_RESPONSE_OF(offset_fetch);
+WHARF_TEST_RESPONSE_OF(offset_delete);
+WHARF_TEST_RESPONSE_OF(list_groups);
+WHARF_TEST_RESPONSE_OF(describe_groups);
+WHARF_TEST_RESPONSE_OF(delete_groups);
 #undef WHARF_TEST_RESPONSE_OF
 
 class kafka_client {

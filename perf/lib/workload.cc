@@ -102,6 +102,7 @@ private:
     std::optional<std::string> integer(std::string_view value, int64_t low, int64_t high,
                                        int64_t& out);
     std::optional<std::string> size(std::string_view value, uint32_t& out);
+    std::optional<std::string> size_list(std::string_view value, std::vector<uint32_t>& out);
     std::optional<std::string> duration(std::string_view value, std::chrono::microseconds& out);
     std::optional<std::string> string(std::string_view value, std::string& out);
 
@@ -142,6 +143,37 @@ std::optional<std::string> parser::size(std::string_view value, uint32_t& out) {
     }
     out = static_cast<uint32_t>(*n);
     return std::nullopt;
+}
+
+// A list of sizes: `[100, 1KiB, 4KiB]`, a trailing comma allowed, at most
+// max_message_size_choices items.
+std::optional<std::string> parser::size_list(std::string_view value, std::vector<uint32_t>& out) {
+    std::optional<std::string> err;
+    if (value.size() < 2 || value.front() != '[' || value.back() != ']') {
+        err = "expected a list of sizes in [ ]";
+    } else {
+        out.clear();
+        std::string_view items = value.substr(1, value.size() - 2);
+        while (!err) {
+            size_t comma = items.find(',');
+            std::string_view item = trim(items.substr(0, comma));
+            if (item.empty() && comma == std::string_view::npos && !out.empty()) {
+                break;  // a trailing comma
+            }
+            if (out.size() == max_message_size_choices) {
+                err = fmt::format("more than {} sizes", max_message_size_choices);
+                break;
+            }
+            uint32_t bytes = 0;
+            err = item.empty() ? std::optional<std::string>("empty list item") : size(item, bytes);
+            out.push_back(bytes);
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            items.remove_prefix(comma + 1);
+        }
+    }
+    return err;
 }
 
 std::optional<std::string> parser::duration(std::string_view value,
@@ -236,31 +268,7 @@ std::optional<workload_error> parser::assign(std::string_view key, std::string_v
         err = size(value, bytes);
         _w.message_sizes = {bytes};
     } else if (key == "message_sizes") {
-        if (value.size() < 2 || value.front() != '[' || value.back() != ']') {
-            err = "expected a list of sizes in [ ]";
-        } else {
-            _w.message_sizes.clear();
-            std::string_view items = value.substr(1, value.size() - 2);
-            while (!err) {
-                size_t comma = items.find(',');
-                std::string_view item = trim(items.substr(0, comma));
-                if (item.empty() && comma == std::string_view::npos && !_w.message_sizes.empty()) {
-                    break;  // a trailing comma
-                }
-                if (_w.message_sizes.size() == max_message_size_choices) {
-                    err = fmt::format("more than {} sizes", max_message_size_choices);
-                    break;
-                }
-                uint32_t bytes = 0;
-                err = item.empty() ? std::optional<std::string>("empty list item")
-                                   : size(item, bytes);
-                _w.message_sizes.push_back(bytes);
-                if (comma == std::string_view::npos) {
-                    break;
-                }
-                items.remove_prefix(comma + 1);
-            }
-        }
+        err = size_list(value, _w.message_sizes);
     } else if (key == "key_distribution") {
         std::string kind;
         err = string(value, kind);

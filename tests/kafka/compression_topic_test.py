@@ -8,13 +8,14 @@ import struct
 import time
 import unittest
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaPythonTopicPartition
 from kafka.protocol.fetch import FetchRequest, FetchResponse
 from kafka.record.memory_records import MemoryRecords
 
+from confluent_test import consume as confluent_consume
 from wharf_broker import Broker, connect, read_frame, request_frame
 
 TIMEOUT_S = 60
@@ -55,20 +56,8 @@ def produce_kafka_python(bootstrap, topic, values, codec):
 
 
 def consume_confluent(bootstrap, topic, count):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "wharf-compression-topic",
-                  "enable.auto.commit": False, "enable.partition.eof": False})
-    c.assign([TopicPartition(topic, 0, 0)])
-    got = []
-    deadline = time.monotonic() + TIMEOUT_S
-    while len(got) < count and time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            raise AssertionError(f"consume error: {m.error()}")
-        got.append(m.value())
-    c.close()
-    return got
+    # The values of partition 0, in offset order (confluent_test's consumer).
+    return [v for _, _, v in sorted(confluent_consume(bootstrap, topic, [0], count))]
 
 
 def consume_kafka_python(bootstrap, topic, count):

@@ -115,6 +115,7 @@ TEST(net_server_limits, request_memory_bound_stops_reading_until_memory_frees) {
             EXPECT_EQ(available_while_blocked, 50'000 - 2 * frame_bytes);
             NET_CO_ASSERT(co_await t.wait());
             EXPECT_EQ(h.completed, size_t(frames + 1));
+            NET_CO_ASSERT(co_await responses_counted(s, uint64_t(frames + 1)));
             EXPECT_EQ(s.stats().responses_sent, uint64_t(frames + 1));
             EXPECT_EQ(s.memory_available(), 50'000u);
             co_return 0;
@@ -182,6 +183,7 @@ TEST(net_server_limits, idle_connections_close_and_busy_ones_do_not) {
             NET_CO_ASSERT(co_await t.wait());
             EXPECT_GE(idle_ms.load(), 90);
             EXPECT_EQ(s.stats().idle_closes, 3u);
+            NET_CO_ASSERT(co_await responses_counted(s, 1u));
             EXPECT_EQ(s.stats().responses_sent, 1u);
             co_return 0;
         });

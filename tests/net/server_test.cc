@@ -54,6 +54,7 @@ TEST(net_server, echoes_many_frames_sent_in_one_write) {
             });
             NET_CO_ASSERT(co_await t.wait());
             EXPECT_EQ(s.stats().frames_received, 300u);
+            NET_CO_ASSERT(co_await responses_counted(s, 300u));
             EXPECT_EQ(s.stats().responses_sent, 300u);
             // Small frames reach the handler as one fragment, even across chunk boundaries.
             EXPECT_EQ(e.max_fragments, 1u);
@@ -197,6 +198,7 @@ TEST(net_server, ready_responses_go_out_in_one_sendmsg) {
             hold.release();
             NET_CO_ASSERT(all_invoked);
             NET_CO_ASSERT(co_await t.wait());
+            NET_CO_ASSERT(co_await responses_counted(s, 10u));
             EXPECT_EQ(s.stats().responses_sent, 10u);
             EXPECT_EQ(s.stats().send_calls, 1u);
             co_return 0;
@@ -226,6 +228,7 @@ TEST(net_server, requests_without_response_keep_their_place) {
             });
             NET_CO_ASSERT(co_await t.wait());
             EXPECT_EQ(s.stats().frames_received, 11u);
+            NET_CO_ASSERT(co_await responses_counted(s, 6u));
             EXPECT_EQ(s.stats().responses_sent, 6u);
             co_return 0;
         });

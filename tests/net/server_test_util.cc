@@ -47,6 +47,10 @@ task<bool> wait_until(std::function<bool()> cond, std::chrono::milliseconds time
     co_return true;
 }
 
+task<bool> responses_counted(const server& s, uint64_t count) {
+    co_return co_await wait_until([&s, count] { return s.stats().responses_sent >= count; }, 5s);
+}
+
 std::string frame_of_size(int32_t declared_size) {
     auto v = static_cast<uint32_t>(declared_size);
     std::string s(4, '\0');

@@ -51,6 +51,11 @@ server_config test_config();
 // Polls cond on the reactor every millisecond until it holds; false after timeout.
 task<bool> wait_until(std::function<bool()> cond, std::chrono::milliseconds timeout = 20s);
 
+// Waits (5 s at most) until the server has counted `count` responses as sent. A client can read a
+// response before the reactor reaps the sendmsg completion that counts it, so tests that check the
+// counters after their client finished wait for them first.
+task<bool> responses_counted(const server& s, uint64_t count);
+
 // The frame for body: its 4-byte big-endian size, then body.
 std::string frame(std::string_view body);
 std::string frame_of_size(int32_t declared_size);

@@ -20,6 +20,8 @@ packages=(
   # needs, and librdkafka for the produce load generator in perf/
   kcat python3-confluent-kafka python3-kafka python3-lz4 python3-snappy python3-zstandard
   librdkafka-dev
+  # wharf bench: JSON result files (nlohmann-json), and iperf3 for the loopback TCP reference
+  nlohmann-json3-dev iperf3
 )
 
 missing=()

@@ -45,6 +45,7 @@ struct workload {
     int32_t consumers_per_group = 1;
     std::chrono::microseconds duration = std::chrono::minutes(1);
     std::chrono::microseconds warmup = std::chrono::seconds(0);
+    uint64_t backlog_bytes = 0;
 };
 
 // A parse error: "line 7: key 'partitions': expected an integer".

@@ -1,0 +1,286 @@
+#include "perf/lib/client/connection.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "reactor/io.h"
+#include "reactor/spawn.h"
+
+namespace wharf::perf::client {
+
+namespace {
+
+// Reads ahead at least this much when a frame needs fewer bytes, so that small responses arrive
+// many to a recv.
+constexpr size_t read_ahead_bytes = 64 * 1024;
+constexpr size_t max_iov_per_send = 512;
+
+uint32_t load_be32(const iobuf& buf, size_t pos) {
+    std::array<uint8_t, 4> b{};
+    buf.copy_to(pos, b.data(), 4);
+    return (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3];
+}
+
+std::array<uint8_t, 4> be32(uint32_t v) {
+    return {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
+}
+
+}  // namespace
+
+std::string broker_address::to_string() const {
+    bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+result<broker_address> parse_address(std::string_view text) {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+        return client_errc::bad_address;
+    }
+    std::string_view host = text.substr(0, colon);
+    std::string_view port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    unsigned port = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+        return client_errc::bad_address;
+    }
+    return broker_address{std::string(host), static_cast<uint16_t>(port), -1};
+}
+
+result<std::vector<broker_address>> parse_bootstrap(std::string_view list) {
+    std::vector<broker_address> out;
+    while (!list.empty()) {
+        auto comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        if (item.empty()) continue;
+        auto a = parse_address(item);
+        if (!a) return a.error();
+        out.push_back(std::move(*a));
+    }
+    if (out.empty()) return client_errc::bad_address;
+    return out;
+}
+
+connection::connection(int fd, broker_address addr, std::string client_id)
+    : _fd(fd), _addr(std::move(addr)), _client_id(std::move(client_id)) {}
+
+connection::~connection() {
+    WHARF_ASSERT(_tasks.count() == 0, "connection destroyed with its reader or writer running");
+    if (_fd >= 0) ::close(_fd);
+}
+
+task<result<std::unique_ptr<connection>>> connection::open(broker_address addr,
+                                                          std::string client_id,
+                                                          std::chrono::milliseconds timeout) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    std::string port = std::to_string(addr.port);
+    // Blocking, but only while connecting: the tool resolves a handful of brokers at start-up.
+    if (::getaddrinfo(addr.host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
+        co_return client_errc::resolve_failed;
+    }
+    sockaddr_storage target{};
+    socklen_t target_len = found->ai_addrlen;
+    int family = found->ai_family;
+    std::memcpy(&target, found->ai_addr, found->ai_addrlen);
+    ::freeaddrinfo(found);
+
+    int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) co_return client_errc::connect_failed;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int rc = co_await io::connect_for(fd, reinterpret_cast<sockaddr*>(&target), target_len, timeout);
+    if (rc < 0) {
+        ::close(fd);
+        co_return client_errc::connect_failed;
+    }
+    std::unique_ptr<connection> c(new connection(fd, std::move(addr), std::move(client_id)));
+    spawn(c->read_loop(), "bench connection reader");
+    co_return c;
+}
+
+iobuf connection::frame_request(kafka::api_key key, int16_t version, int32_t correlation_id,
+                                iobuf body) {
+    kafka::protocol_writer w;
+    kafka::request_header h;
+    h.key = key;
+    h.version = version;
+    h.correlation_id = correlation_id;
+    h.client_id = _client_id;
+    kafka::encode_request_header(w, h);
+    iobuf header = w.release();
+    iobuf frame;
+    auto size = be32(static_cast<uint32_t>(header.size() + body.size()));
+    frame.append(size.data(), size.size());
+    frame.append(std::move(header));
+    frame.append(std::move(body));
+    return frame;
+}
+
+void connection::enqueue(iobuf frame) {
+    _out.push_back(std::move(frame));
+    if (!_writing) {
+        _writing = true;
+        spawn(write_loop(), "bench connection writer");
+    }
+}
+
+task<std::optional<iobuf>> connection::roundtrip(kafka::api_key key, int16_t version, iobuf body) {
+    if (_error) co_return std::nullopt;
+    waiter w;
+    w.correlation_id = _next_correlation++;
+    enqueue(frame_request(key, version, w.correlation_id, std::move(body)));
+    _waiting.push_back(&w);
+    struct awaiter {
+        waiter& w;
+        bool await_ready() const noexcept { return w.done; }
+        void await_suspend(std::coroutine_handle<> h) noexcept { w.handle = h; }
+        void await_resume() const noexcept {}
+    };
+    co_await awaiter{w};
+    co_return std::move(w.frame);
+}
+
+result<void> connection::send_only(kafka::api_key key, int16_t version, iobuf body) {
+    if (_error) return _error;
+    enqueue(frame_request(key, version, _next_correlation++, std::move(body)));
+    return {};
+}
+
+void connection::complete(waiter& w, std::optional<iobuf> frame) {
+    w.frame = std::move(frame);
+    w.done = true;
+    if (w.handle) reactor::local().schedule(w.handle);
+}
+
+void connection::fail(std::error_code ec) {
+    if (!_error) _error = ec;
+    for (waiter* w : _waiting) complete(*w, std::nullopt);
+    _waiting.clear();
+    _out.clear();
+    // Wakes the reader (and a writer blocked on a full socket).
+    ::shutdown(_fd, SHUT_RDWR);
+}
+
+task<void> connection::write_loop() {
+    auto hold = _tasks.hold();
+    if (!hold) co_return;
+    while (!_out.empty() && !_error) {
+        iobuf batch;
+        for (iobuf& b : _out) batch.append(std::move(b));
+        _out.clear();
+        size_t pos = 0;
+        while (pos < batch.size() && !_error) {
+            std::vector<iovec> iov;
+            size_t covered = batch.to_iovecs(pos, batch.size() - pos, iov, max_iov_per_send);
+            msghdr msg{};
+            msg.msg_iov = iov.data();
+            msg.msg_iovlen = iov.size();
+            int32_t sent = co_await io::sendmsg(_fd, &msg);
+            if (sent <= 0) {
+                fail(client_errc::connection_closed);
+                break;
+            }
+            pos += std::min(covered, static_cast<size_t>(sent));
+        }
+    }
+    _writing = false;
+}
+
+task<bool> connection::receive_into(iobuf& buf, size_t min_bytes) {
+    auto reserved = buf.reserve(std::max(min_bytes, read_ahead_bytes));
+    std::array<iovec, 2> iov{};
+    size_t count = 0;
+    for (const iovec& v : reserved) {
+        if (count == iov.size()) break;
+        iov[count++] = v;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = count;
+    int32_t got = co_await io::recvmsg(_fd, &msg);
+    if (got > 0) {
+        buf.commit(static_cast<size_t>(got));
+        co_return true;
+    }
+    buf.commit(0);
+    co_return false;
+}
+
+task<void> connection::read_loop() {
+    auto hold = _tasks.hold();
+    iobuf in;
+    while (hold && !_error) {
+        if (in.size() < 4) {
+            if (!co_await receive_into(in, 4 - in.size())) break;
+            continue;
+        }
+        uint32_t size = load_be32(in, 0);
+        if (size < 4 || size > max_response_bytes) {
+            fail(client_errc::malformed_response);
+            break;
+        }
+        in.trim_front(4);
+        if (in.size() < size) {
+            // Receive the rest of the frame into one chunk of its size.
+            iobuf fresh;
+            auto room = fresh.reserve(size);
+            WHARF_ASSERT(room.size() == 1, "a fresh reservation is one chunk");
+            size_t have = in.size();
+            in.copy_to(0, room[0].iov_base, have);
+            fresh.commit(have);
+            in = std::move(fresh);
+            bool ok = true;
+            while (ok && in.size() < size) ok = co_await receive_into(in, size - in.size());
+            if (!ok) break;
+        }
+        iobuf frame = in.share(0, size);
+        in.trim_front(size);
+        auto correlation = static_cast<int32_t>(load_be32(frame, 0));
+        if (_waiting.empty() || _waiting.front()->correlation_id != correlation) {
+            fail(client_errc::malformed_response);
+            break;
+        }
+        waiter* w = _waiting.front();
+        _waiting.pop_front();
+        complete(*w, std::move(frame));
+    }
+    fail(client_errc::connection_closed);
+}
+
+bool connection::skip_response_header(kafka::protocol_reader& r, kafka::api_key key,
+                                      int16_t version) {
+    (void)r.read_int32();  // the correlation id, checked by the reader
+    if (kafka::response_header_version(key, version) >= 1) {
+        uint32_t tags = r.read_tag_count();
+        for (uint32_t i = 0; i < tags && r.ok(); ++i) {
+            std::vector<kafka::tagged_field> ignored;
+            r.read_unknown_tagged_field(r.begin_tagged_field(), ignored);
+        }
+    }
+    return r.ok();
+}
+
+task<void> connection::close() {
+    if (_closed) co_return;
+    _closed = true;
+    fail(client_errc::connection_closed);
+    co_await _tasks.close();
+}
+
+}  // namespace wharf::perf::client

@@ -1,0 +1,254 @@
+#include "perf/lib/engine/consumer.h"
+
+#include "log/batch_layout.h"
+#include "log/compression.h"
+#include "log/record_reader.h"
+#include "perf/lib/engine/stamp.h"
+#include "reactor/timer.h"
+#include "reactor/when_all.h"
+
+namespace wharf::perf {
+
+namespace {
+
+constexpr auto heartbeat_interval = std::chrono::seconds(1);
+constexpr int commit_every_heartbeats = 5;
+constexpr auto retry_pause = std::chrono::milliseconds(200);
+// Decompressed records sections above this are not read (the broker would have refused them).
+constexpr size_t max_decompressed_bytes = 256u << 20;
+constexpr uint8_t control_batch_bit = 0x20;
+
+std::map<std::string, int32_t> topic_partitions(const consumer_config& cfg) {
+    std::map<std::string, int32_t> out;
+    for (const std::string& t : cfg.topic_names) out[t] = cfg.partitions;
+    return out;
+}
+
+}  // namespace
+
+consumer::consumer(std::vector<client::broker_address> bootstrap, std::string client_id,
+                   consumer_config cfg, shard_stats& stats)
+    : _client(bootstrap, client_id),
+      _member(bootstrap, client_id, cfg.group_id, topic_partitions(cfg)),
+      _cfg(std::move(cfg)),
+      _stats(stats) {
+    for (size_t i = 0; i < _cfg.topic_names.size(); ++i) _topic_index[_cfg.topic_names[i]] = i;
+}
+
+task<result<void>> consumer::run(const bool& stop) {
+    auto started = co_await _client.start();
+    if (!started) co_return started.error();
+    started = co_await _member.start();
+    if (!started) {
+        co_await _client.close();
+        co_return started.error();
+    }
+    std::error_code failure;
+    while (!stop) {
+        auto parts = co_await _member.join();
+        if (!parts) {
+            failure = parts.error();
+            break;
+        }
+        _positions.clear();
+        for (const topic_partition& tp : *parts) _positions[tp] = -1;
+        auto positioned = co_await start_positions();
+        if (!positioned) {
+            co_await sleep_for(retry_pause);  // a rebalance or a leader change: join again
+            continue;
+        }
+        _generation = _member.generation();
+        _ready = true;
+        _rejoin = false;
+        std::vector<task<void>> loops;
+        loops.push_back(fetch_loop(stop));
+        loops.push_back(heartbeat_loop(stop));
+        co_await when_all(std::move(loops));
+        _ready = false;
+        // Hand the positions over before the partitions move (eager rebalance).
+        auto committed = co_await _member.commit(_positions);
+        (void)committed;  // a fenced commit means another member owns them already
+    }
+    co_await _member.leave();
+    co_await _member.close();
+    co_await _client.close();
+    if (failure) co_return failure;
+    co_return result<void>();
+}
+
+task<result<void>> consumer::start_positions() {
+    std::vector<topic_partition> parts;
+    for (const auto& [tp, pos] : _positions) parts.push_back(tp);
+    auto committed = co_await _member.committed(parts);
+    if (!committed) co_return committed.error();
+    auto md = co_await _client.refresh_metadata(_cfg.topic_names);
+    if (!md) co_return md.error();
+    // Partitions without a committed offset start at the end (or the beginning): ask each leader.
+    std::map<int32_t, kafka::list_offsets_request> by_leader;
+    for (const auto& [tp, offset] : *committed) {
+        _positions[tp] = offset;
+        if (offset >= 0) continue;
+        const auto& info = _client.metadata().topics.at(tp.topic);
+        int32_t leader = info.partitions.at(static_cast<size_t>(tp.partition)).leader;
+        kafka::list_offsets_request& req = by_leader[leader];
+        req.replica_id = -1;
+        if (req.topics.empty() || req.topics.back().name != tp.topic) {
+            req.topics.emplace_back();
+            req.topics.back().name = tp.topic;
+        }
+        kafka::list_offsets_request::list_offsets_partition p;
+        p.partition_index = tp.partition;
+        p.timestamp = _cfg.from_beginning ? -2 : -1;
+        req.topics.back().partitions.push_back(std::move(p));
+    }
+    for (auto& [leader, req] : by_leader) {
+        auto resp = co_await _client.call<kafka::list_offsets_request,
+                                          kafka::list_offsets_response>(leader, req);
+        if (!resp) co_return resp.error();
+        for (const auto& t : resp->topics) {
+            for (const auto& p : t.partitions) {
+                if (p.error_code != 0) {
+                    co_return client::kafka_error(static_cast<kafka::error_code>(p.error_code));
+                }
+                _positions[{t.name, p.partition_index}] = p.offset;
+            }
+        }
+    }
+    co_return result<void>();
+}
+
+task<void> consumer::heartbeat_loop(const bool& stop) {
+    int beats = 0;
+    while (!stop && !_rejoin) {
+        co_await sleep_for(heartbeat_interval);
+        if (stop || _rejoin) break;
+        auto beat = co_await _member.heartbeat();
+        if (!beat) {
+            _rejoin = true;  // REBALANCE_IN_PROGRESS, fenced, or a lost coordinator
+            break;
+        }
+        if (++beats % commit_every_heartbeats == 0) {
+            auto committed = co_await _member.commit(_positions);
+            (void)committed;  // the next commit (or the one at the rebalance) covers it
+        }
+    }
+}
+
+task<void> consumer::fetch_loop(const bool& stop) {
+    while (!stop && !_rejoin) {
+        std::map<int32_t, std::vector<topic_partition>> by_leader;
+        for (const auto& [tp, pos] : _positions) {
+            const auto& info = _client.metadata().topics.at(tp.topic);
+            by_leader[info.partitions.at(static_cast<size_t>(tp.partition)).leader].push_back(tp);
+        }
+        if (by_leader.empty()) {
+            co_await sleep_for(retry_pause);  // no partitions in this generation
+            continue;
+        }
+        std::vector<task<void>> fetches;
+        for (auto& [leader, parts] : by_leader) fetches.push_back(fetch_from(leader, parts));
+        co_await when_all(std::move(fetches));
+    }
+}
+
+task<void> consumer::fetch_from(int32_t broker, std::vector<topic_partition> parts) {
+    kafka::fetch_request req;
+    req.replica_id = -1;
+    req.max_wait_ms = _cfg.max_wait_ms;
+    req.min_bytes = 1;
+    req.max_bytes = _cfg.fetch_max_bytes;
+    req.session_id = 0;
+    req.session_epoch = -1;
+    for (const topic_partition& tp : parts) {
+        if (req.topics.empty() || req.topics.back().topic != tp.topic) {
+            req.topics.emplace_back();
+            req.topics.back().topic = tp.topic;
+        }
+        kafka::fetch_request::fetch_partition p;
+        p.partition = tp.partition;
+        p.fetch_offset = _positions[tp];
+        p.partition_max_bytes = _cfg.partition_max_bytes;
+        req.topics.back().partitions.push_back(std::move(p));
+    }
+    auto resp = co_await _client.call<kafka::fetch_request, kafka::fetch_response>(broker, req);
+    if (!resp || resp->error_code != 0) {
+        co_await sleep_for(retry_pause);
+        auto md = co_await _client.refresh_metadata(_cfg.topic_names);
+        (void)md;
+        co_return;
+    }
+    uint64_t now_ns = steady_ns();
+    bool leaders_moved = false;
+    for (auto& t : resp->responses) {
+        for (auto& p : t.partitions) {
+            if (p.error_code != 0) {
+                leaders_moved = true;
+                continue;
+            }
+            if (p.records && !p.records->empty()) {
+                consume_records({t.topic, p.partition_index}, *p.records, now_ns);
+            }
+        }
+    }
+    if (leaders_moved) {
+        co_await sleep_for(retry_pause);
+        auto md = co_await _client.refresh_metadata(_cfg.topic_names);
+        (void)md;
+    }
+}
+
+void consumer::consume_records(const topic_partition& tp, iobuf& records, uint64_t now_ns) {
+    auto position_it = _positions.find(tp);
+    if (position_it == _positions.end()) return;
+    int64_t& position = position_it->second;
+    size_t global = _topic_index.at(tp.topic) * static_cast<size_t>(_cfg.partitions) +
+                    static_cast<size_t>(tp.partition);
+    std::span<const std::byte> bytes = records.linearize(0, records.size());
+    uint64_t counted = 0;
+    size_t pos = 0;
+    std::vector<std::byte> decompressed;
+    while (pos + batch_header_bytes <= bytes.size()) {
+        auto batch = bytes.subspan(pos);
+        auto base = batch_layout::get<int64_t>(batch, batch_layout::base_offset);
+        auto length = batch_layout::get<int32_t>(batch, batch_layout::batch_length);
+        size_t total = batch_log_overhead_bytes + static_cast<size_t>(std::max(length, 0));
+        if (length < 0 || total < batch_header_bytes || total > batch.size()) break;  // partial
+        batch = batch.first(total);
+        pos += total;
+        auto attributes = batch_layout::get<int16_t>(batch, batch_layout::attributes);
+        auto last_delta = batch_layout::get<int32_t>(batch, batch_layout::last_offset_delta);
+        auto count = batch_layout::get<int32_t>(batch, batch_layout::records_count);
+        int64_t next = base + last_delta + 1;
+        if (next <= position || (attributes & control_batch_bit) != 0) {
+            position = std::max(position, next);
+            continue;
+        }
+        auto section = batch.subspan(batch_layout::records);
+        auto codec = static_cast<compression_type>(attributes & batch_layout::compression_mask);
+        if (codec != compression_type::none) {
+            auto d = decompress(codec, section, max_decompressed_bytes);
+            if (!d) {
+                position = next;  // unreadable: skip it rather than fetch it forever
+                continue;
+            }
+            decompressed = std::move(*d);
+            section = decompressed;
+        }
+        record_reader reader(section, count);
+        while (!reader.at_end()) {
+            auto r = reader.next();
+            if (!r) break;
+            if (base + r->offset_delta < position || !r->value) continue;
+            auto published = read_stamp(*r->value, _cfg.nonce);
+            if (!published) continue;  // another run's record
+            ++counted;
+            _stats.totals.consumed_bytes += r->value->size() + (r->key ? r->key->size() : 0);
+            _stats.record_e2e_latency(now_ns > *published ? (now_ns - *published) / 1000 : 0);
+        }
+        position = next;
+    }
+    _stats.totals.consumed_msgs += counted;
+    _stats.consumed(_cfg.group_index, global, counted);
+}
+
+}  // namespace wharf::perf

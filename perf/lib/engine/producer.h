@@ -1,0 +1,112 @@
+#pragma once
+
+// One `wharf bench` producer: a Kafka producer as the Java client and librdkafka build one, on
+// the calling shard's reactor. Records go into a batch per partition; a batch is sealed when it
+// reaches batch_bytes or its first record has waited linger; sealed batches of the partitions a
+// broker leads go out together in one Produce request, with at most max_in_flight requests
+// outstanding per broker. Records wait in batches up to buffer_bytes; past that the producer
+// stops generating until acknowledgements free room (the Java client's buffer.memory).
+//
+// Partitioning: records without a key stick to one partition until its batch is sealed, then move
+// to the next (Kafka's sticky partitioner, KIP-480); keyed records go where the Java client would
+// put them (murmur2). Idempotence: a producer id from InitProducerId and per-partition sequences.
+//
+// Rate: unlimited, or a fixed schedule (rate_limiter) whose due times are the records' publish
+// stamps, so latencies of a fixed-rate run are corrected for coordinated omission.
+//
+// Errors do not stop the run: a failed batch counts its records as produce errors (they are not
+// retried, and not counted as acknowledged, so the delivery check stays exact).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "log/record_batch.h"
+#include "perf/lib/client/kafka_client.h"
+#include "perf/lib/engine/stats.h"
+#include "perf/lib/workload.h"
+#include "reactor/sync.h"
+
+namespace wharf::perf {
+
+struct producer_config {
+    // The topics this producer writes (round-robin per record) and every topic's partition
+    // count; global partition index = topic_index * partitions + partition.
+    std::vector<std::string> topic_names;   // all topics of the run
+    std::vector<size_t> topics;             // indexes of the ones this producer writes
+    int32_t partitions = 1;
+    std::vector<uint32_t> message_sizes = {1024};
+    key_distribution keys = key_distribution::none;
+    double rate_per_s = 0;  // this producer's share; 0 = unlimited
+    int16_t acks = -1;
+    compression_type compression = compression_type::none;
+    size_t batch_bytes = 128 * 1024;
+    std::chrono::microseconds linger{1000};
+    int max_in_flight = 5;
+    bool idempotence = false;
+    size_t buffer_bytes = 32u << 20;
+    uint64_t nonce = 0;
+    uint64_t seed = 1;
+};
+
+class producer {
+public:
+    producer(client::kafka_client& client, producer_config cfg, shard_stats& stats);
+
+    // Produces until `stop` becomes true (the runner sets it), then waits for the requests in
+    // flight. Fails only when it cannot start (InitProducerId, metadata).
+    task<result<void>> run(const bool& stop);
+
+private:
+    struct open_batch {
+        std::vector<uint64_t> publish_ns;  // per record
+        std::vector<std::byte> values;     // record values back to back
+        std::vector<uint32_t> sizes;
+        std::vector<std::string> keys;  // empty when records have no key
+        size_t bytes = 0;
+        uint64_t first_ns = 0;
+    };
+    struct sealed_batch {
+        size_t partition = 0;  // global index
+        size_t records = 0;
+        size_t payload_bytes = 0;
+        std::vector<uint64_t> publish_ns;
+        iobuf bytes;
+    };
+
+    void append_record(uint64_t publish_ns);
+    size_t choose_partition(std::string* key);
+    void seal(size_t partition);
+    void seal_lingering(uint64_t now_ns);
+    void seal_all();
+    int32_t leader_of(size_t partition) const;
+    // Sends what is sealed, within each broker's in-flight limit.
+    void dispatch();
+    task<void> send(int32_t broker, std::vector<sealed_batch> batches);
+    void on_response(std::vector<sealed_batch>& batches, const kafka::produce_response* resp,
+                     uint64_t now_ns);
+    bool can_send(int32_t broker) const;
+
+    client::kafka_client& _client;
+    producer_config _cfg;
+    shard_stats& _stats;
+    std::mt19937_64 _rng;
+    std::vector<std::byte> _payload;  // random bytes that values are cut from
+    std::map<size_t, open_batch> _open;
+    std::map<int32_t, std::vector<sealed_batch>> _sealed;  // per leader broker
+    std::map<int32_t, int> _in_flight;
+    std::vector<int32_t> _sequences;  // per global partition, idempotence
+    int64_t _producer_id = -1;
+    int16_t _producer_epoch = -1;
+    size_t _buffered = 0;
+    size_t _next_topic = 0;
+    size_t _sticky = SIZE_MAX;  // partition of keyless records
+    uint64_t _round_robin_key = 0;
+    event _completed;
+    gate _requests;
+};
+
+}  // namespace wharf::perf

@@ -1,0 +1,101 @@
+// The pure parts of wharf-bench's engines: the range assignor and the consumer protocol
+// assignment, the delivery check, version negotiation, bootstrap parsing and the latency stamp.
+// The engines themselves run against the real broker in tests/kafka/bench_test.py.
+
+#include <gtest/gtest.h>
+
+#include "perf/lib/client/kafka_client.h"
+#include "perf/lib/engine/group_member.h"
+#include "perf/lib/engine/stamp.h"
+#include "perf/lib/engine/stats.h"
+
+namespace wharf::perf {
+namespace {
+
+TEST(bench_range_assignor, matches_kafkas_range_assignor) {
+    // Kafka's RangeAssignorTest.testTwoConsumersOneTopicThreePartitions: the first member (by
+    // member id) gets partitions 0 and 1, the second gets 2.
+    auto a = range_assign({"consumer-b", "consumer-a"}, {{"t1", 3}});
+    ASSERT_EQ(a.size(), 2u);
+    EXPECT_EQ(a["consumer-a"], (std::vector<topic_partition>{{"t1", 0}, {"t1", 1}}));
+    EXPECT_EQ(a["consumer-b"], (std::vector<topic_partition>{{"t1", 2}}));
+    // Every topic is split on its own, so the first members get the extra partition of each.
+    auto b = range_assign({"m1", "m2", "m3"}, {{"x", 4}, {"y", 2}});
+    EXPECT_EQ(b["m1"], (std::vector<topic_partition>{{"x", 0}, {"x", 1}, {"y", 0}}));
+    EXPECT_EQ(b["m2"], (std::vector<topic_partition>{{"x", 2}, {"y", 1}}));
+    EXPECT_EQ(b["m3"], (std::vector<topic_partition>{{"x", 3}}));
+    // More members than partitions: some get nothing but still get an (empty) assignment.
+    auto c = range_assign({"a", "b", "c"}, {{"t", 1}});
+    EXPECT_EQ(c.size(), 3u);
+    EXPECT_TRUE(c["c"].empty());
+}
+
+TEST(bench_assignment, round_trips_and_matches_the_java_encoding) {
+    std::vector<topic_partition> parts = {{"a", 0}, {"a", 2}, {"bb", 1}};
+    iobuf encoded = encode_assignment(parts);
+    // version 0, 2 topics: "a" [0, 2], "bb" [1], null user data.
+    std::vector<uint8_t> expected = {0, 0, 0, 0, 0, 2, 0, 1, 'a', 0, 0, 0, 2, 0, 0, 0, 0,
+                                     0, 0, 0, 2, 0, 2, 'b', 'b', 0, 0, 0, 1, 0, 0, 0, 1,
+                                     0xff, 0xff, 0xff, 0xff};
+    std::vector<uint8_t> got(encoded.size());
+    encoded.copy_to(0, got.data(), got.size());
+    EXPECT_EQ(got, expected);
+    auto decoded = decode_assignment(std::move(encoded));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(*decoded, parts);
+    EXPECT_TRUE(decode_assignment(iobuf())->empty());
+    std::vector<uint8_t> truncated(expected.begin(), expected.begin() + 10);
+    EXPECT_FALSE(decode_assignment(iobuf::copy_of(truncated.data(), truncated.size())));
+}
+
+TEST(bench_delivery, counts_duplicates_and_missing_per_group_and_partition) {
+    std::vector<uint64_t> acked = {10, 5};
+    // group 0 exact; group 1: partition 0 one short, partition 1 two extra.
+    std::vector<uint64_t> consumed = {10, 5, 9, 7};
+    delivery d = check_delivery(acked, consumed, 2);
+    EXPECT_EQ(d.acked_total, 15u);
+    EXPECT_EQ(d.consumed_total, 31u);
+    EXPECT_EQ(d.missing, 1u);
+    EXPECT_EQ(d.duplicates, 2u);
+    // A duplicate in one partition does not hide a loss in another.
+    delivery e = check_delivery({3, 3}, {4, 2}, 1);
+    EXPECT_EQ(e.duplicates, 1u);
+    EXPECT_EQ(e.missing, 1u);
+}
+
+TEST(bench_versions, newest_common_version_within_what_the_engines_handle) {
+    using kafka::api_key;
+    // Fetch stops at 12 even when the broker serves 13 or more.
+    EXPECT_EQ(client::choose_version(api_key::fetch, 0, 16), 12);
+    EXPECT_EQ(client::choose_version(api_key::fetch, 0, 7), 7);
+    // Produce needs v3 (record batch v2).
+    EXPECT_EQ(client::choose_version(api_key::produce, 0, 2), -1);
+    EXPECT_EQ(client::choose_version(api_key::produce, 0, 11), 10);
+    // A broker whose oldest version is newer than this client's newest.
+    EXPECT_EQ(client::choose_version(api_key::metadata, 13, 20), -1);
+    EXPECT_EQ(client::choose_version(api_key::metadata, 0, 9), 9);
+}
+
+TEST(bench_bootstrap, parses_lists_and_refuses_bad_addresses) {
+    auto list = client::parse_bootstrap("127.0.0.1:9092,broker-2:19092,[::1]:9093");
+    ASSERT_TRUE(list);
+    ASSERT_EQ(list->size(), 3u);
+    EXPECT_EQ((*list)[1].host, "broker-2");
+    EXPECT_EQ((*list)[1].port, 19092);
+    EXPECT_EQ((*list)[2].host, "::1");
+    EXPECT_EQ((*list)[2].to_string(), "[::1]:9093");
+    for (const char* bad : {"", "host", "host:", ":9092", "host:0", "host:65536", "host:9x"}) {
+        EXPECT_FALSE(client::parse_bootstrap(bad)) << bad;
+    }
+}
+
+TEST(bench_stamp, only_this_runs_records_carry_a_publish_time) {
+    std::vector<std::byte> value(32);
+    write_stamp(value.data(), 0x1234, 987654321);
+    EXPECT_EQ(read_stamp(value, 0x1234), 987654321u);
+    EXPECT_FALSE(read_stamp(value, 0x1235));
+    EXPECT_FALSE(read_stamp(std::span(value).first(15), 0x1234));
+}
+
+}  // namespace
+}  // namespace wharf::perf

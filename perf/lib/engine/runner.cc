@@ -265,27 +265,30 @@ void fill_settings(run_state& st) {
     const workload& w = st.opts.load;
     auto& s = st.out.result.settings;
     std::string sizes;
-    for (uint32_t m : w.message_sizes) sizes += (sizes.empty() ? "" : ",") + std::to_string(m);
+    for (uint32_t m : w.message_sizes) {
+        if (!sizes.empty()) sizes += ',';
+        sizes += std::to_string(m);
+    }
     s["topics"] = std::to_string(w.topics);
     s["partitions"] = std::to_string(w.partitions);
     s["message_sizes"] = sizes;
-    s["key_distribution"] = w.keys == key_distribution::none     ? "none"
-                            : w.keys == key_distribution::random ? "random"
-                                                                 : "round-robin";
+    s["key_distribution"] = std::string(w.keys == key_distribution::none     ? "none"
+                                        : w.keys == key_distribution::random ? "random"
+                                                                             : "round-robin");
     s["producers"] = std::to_string(w.producers);
-    s["rate"] = w.rate_per_s > 0 ? fmt::format("{}", w.rate_per_s) : "unlimited";
+    s["rate"] = w.rate_per_s > 0 ? fmt::format("{}", w.rate_per_s) : std::string("unlimited");
     s["groups"] = std::to_string(st.groups);
     s["consumers_per_group"] = std::to_string(w.consumers_per_group);
     s["duration"] = fmt::format("{}s", w.duration.count() / 1e6);
     s["warmup"] = fmt::format("{}s", w.warmup.count() / 1e6);
     s["backlog_bytes"] = std::to_string(w.backlog_bytes);
     s["smp"] = std::to_string(st.opts.smp);
-    s["acks"] = st.opts.acks == -1 ? "all" : std::to_string(st.opts.acks);
-    s["compression"] = codec_name(st.opts.compression);
+    s["acks"] = st.opts.acks == -1 ? std::string("all") : std::to_string(st.opts.acks);
+    s["compression"] = std::string(codec_name(st.opts.compression));
     s["batch_bytes"] = std::to_string(st.opts.batch_bytes);
     s["linger"] = fmt::format("{}ms", st.opts.linger.count() / 1e3);
     s["max_in_flight"] = std::to_string(st.opts.max_in_flight);
-    s["idempotence"] = st.opts.idempotence ? "true" : "false";
+    s["idempotence"] = std::string(st.opts.idempotence ? "true" : "false");
     s["fetch_max_bytes"] = std::to_string(st.opts.fetch_max_bytes);
     s["partition_max_bytes"] = std::to_string(st.opts.partition_max_bytes);
 }
@@ -323,8 +326,11 @@ task<void> run_load(run_state& st) {
         auto now = clock_type::now();
         if (!measuring && now >= measure_from) {
             co_await on_every_shard_void([] { shard_engine::set_measuring(true); });
-            interval_sample s = co_await take_sample(st, true);
-            st.out.result.timeline.push_back(s);
+            // The warm-up usually ends on a tick, whose sample then marks the start.
+            if (clock_type::now() - st.last_tick > 100ms) {
+                interval_sample s = co_await take_sample(st, true);
+                st.out.result.timeline.push_back(s);
+            }
             at_start = st.last_totals;
             cpu_at_start = cpu_seconds();
             measured_since = clock_type::now();
@@ -446,7 +452,9 @@ task<run_outcome> run_benchmark(const run_options& opts) {
         co_return std::move(st.out);
     }
     shard_engine::setup s{opts.bootstrap, st.topics, w.partitions, st.groups, st.nonce};
-    co_await on_every_shard_void([s] { shard_engine::install(s); });
+    // Named: a capturing lambda built inside a co_await expression is destroyed twice (GCC 12).
+    auto install = [s] { shard_engine::install(s); };
+    co_await on_every_shard_void(install);
     co_await run_load(st);
     co_await on_every_shard_void([] { shard_engine::stop_consumers(); });
     co_await collect_results(st);

@@ -2,8 +2,13 @@
 // shards; everything else happens in core/broker.cc on shard 0.
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/broker.h"
 #include "core/config/broker_config.h"
@@ -11,8 +16,33 @@
 #include "reactor/signals.h"
 #include "reactor/smp.h"
 
+namespace {
+
+// `wharf bench ...` runs the load generator, a program of its own (perf/wharf-bench): next to
+// this binary when installed, in the build tree's perf/ directory, or on the PATH.
+int exec_bench(int argc, char** argv) {
+    std::vector<char*> args;
+    args.push_back(const_cast<char*>("wharf-bench"));
+    for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+    args.push_back(nullptr);
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        for (auto candidate : {self.parent_path() / "wharf-bench",
+                               self.parent_path().parent_path() / "perf" / "wharf-bench"}) {
+            if (::access(candidate.c_str(), X_OK) == 0) ::execv(candidate.c_str(), args.data());
+        }
+    }
+    ::execvp("wharf-bench", args.data());
+    std::fprintf(stderr, "wharf bench: cannot run wharf-bench: %s\n", std::strerror(errno));
+    return 2;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     using namespace wharf;
+    if (argc > 1 && std::strcmp(argv[1], "bench") == 0) return exec_bench(argc, argv);
     auto parsed = parse_broker_flags(argc, argv);
     if (!parsed.config) return parsed.exit_code;
     const broker_config& cfg = *parsed.config;

@@ -124,6 +124,12 @@ duration = 2s
         self.assertIn("unlimited", out.stdout)
         self.assertIn("1.00", out.stdout)
         ElementTree.parse(self.path("compare.html"))
+        # `wharf bench` is the same tool.
+        out = subprocess.run([os.environ["WHARF_BIN"], "bench", "compare",
+                              self.path("unlimited.json")], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("unlimited", out.stdout)
 
     def test_catch_up_reads_the_backlog_from_the_beginning(self):
         w = self.workload("catchup.toml", """

@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "core/config/units.h"
-#include "perf/lib/client/connection.h"
+#include "net/kafka/client/connection.h"
 #include "perf/lib/engine/runner.h"
 #include "perf/lib/engine/stamp.h"
 #include "perf/lib/report_html.h"
@@ -107,9 +107,9 @@ workload load_workload(const run_flags& f) {
     for (uint32_t s : w.message_sizes) {
         if (s > max_message_bytes) usage_error("message size above 64 MiB");
         if (s < stamp_bytes && w.consumer_groups > 0 && w.consumers_per_group > 0) {
-            usage_error(fmt::format(
-                "message size {} B: consumers need at least {} B for the latency stamp", s,
-                stamp_bytes));
+            usage_error(
+                fmt::format("message size {} B: consumers need at least {} B for the latency stamp",
+                            s, stamp_bytes));
         }
     }
     return w;
@@ -118,8 +118,9 @@ workload load_workload(const run_flags& f) {
 run_options make_options(const run_flags& f) {
     run_options o;
     o.load = load_workload(f);
-    auto bootstrap = client::parse_bootstrap(f.brokers);
-    if (!bootstrap) usage_error(fmt::format("--brokers {}: expected host:port[,host:port]", f.brokers));
+    auto bootstrap = kafka::client::parse_bootstrap(f.brokers);
+    if (!bootstrap)
+        usage_error(fmt::format("--brokers {}: expected host:port[,host:port]", f.brokers));
     o.bootstrap = *bootstrap;
     o.brokers_text = f.brokers;
     o.label = f.label;
@@ -135,8 +136,10 @@ run_options make_options(const run_flags& f) {
         usage_error("--acks must be all, 1 or 0");
     }
     static const std::map<std::string, compression_type> codecs = {
-        {"none", compression_type::none}, {"gzip", compression_type::gzip},
-        {"snappy", compression_type::snappy}, {"lz4", compression_type::lz4},
+        {"none", compression_type::none},
+        {"gzip", compression_type::gzip},
+        {"snappy", compression_type::snappy},
+        {"lz4", compression_type::lz4},
         {"zstd", compression_type::zstd}};
     auto codec = codecs.find(f.compression);
     if (codec == codecs.end()) usage_error("--compression must be none, gzip, snappy, lz4 or zstd");
@@ -166,9 +169,9 @@ run_options make_options(const run_flags& f) {
 void print_summary(const run_result& r) {
     auto ms = [](uint64_t us) { return us / 1e3; };
     auto lat = [&](const latency_summary& l) {
-        return fmt::format("p50 {:.2f}  p90 {:.2f}  p99 {:.2f}  p99.9 {:.2f}  p99.99 {:.2f}  max {:.2f} ms",
-                           ms(l.p50_us), ms(l.p90_us), ms(l.p99_us), ms(l.p999_us), ms(l.p9999_us),
-                           ms(l.max_us));
+        return fmt::format(
+            "p50 {:.2f}  p90 {:.2f}  p99 {:.2f}  p99.9 {:.2f}  p99.99 {:.2f}  max {:.2f} ms",
+            ms(l.p50_us), ms(l.p90_us), ms(l.p99_us), ms(l.p999_us), ms(l.p9999_us), ms(l.max_us));
     };
     std::cout << fmt::format("wharf-bench: {} ({:.1f} s measured, tool CPU {:.2f} cores)\n",
                              r.label, r.measured_s, r.tool_cpu_cores);
@@ -239,7 +242,8 @@ int compare_command(const std::vector<std::string>& files, const std::string& re
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"wharf-bench: a Kafka load generator (throughput, produce and end-to-end latency)"};
+    CLI::App app{
+        "wharf-bench: a Kafka load generator (throughput, produce and end-to-end latency)"};
     app.require_subcommand(1);
     run_flags f;
     if (const char* env = std::getenv("WHARF_BROKERS")) f.brokers = env;
@@ -247,8 +251,10 @@ int main(int argc, char** argv) {
     run->add_option("-b,--brokers", f.brokers, "bootstrap host:port[,host:port] (WHARF_BROKERS)");
     run->add_option("-w,--workload", f.workload_file, "workload file (perf/workloads/*.toml)")
         ->required();
-    run->add_option("--smp", f.smp, "engine shards (threads); producers and consumers spread over them");
-    run->add_option("--label", f.label, "name of this run in reports (default: the workload's name)");
+    run->add_option("--smp", f.smp,
+                    "engine shards (threads); producers and consumers spread over them");
+    run->add_option("--label", f.label,
+                    "name of this run in reports (default: the workload's name)");
     run->add_option("--output", f.output, "write the result as JSON to this file");
     run->add_option("--report", f.report, "write an HTML report with SVG charts to this file");
     run->add_flag("--quiet", f.quiet, "no progress line per second");
@@ -264,11 +270,13 @@ int main(int argc, char** argv) {
     run->add_option("--acks", f.acks, "all, 1 or 0")->capture_default_str();
     run->add_option("--compression", f.compression, "none, gzip, snappy, lz4, zstd")
         ->capture_default_str();
-    run->add_option("--batch-bytes", f.batch_bytes, "batch size per partition")->capture_default_str();
+    run->add_option("--batch-bytes", f.batch_bytes, "batch size per partition")
+        ->capture_default_str();
     run->add_option("--linger", f.linger, "how long a batch waits to fill")->capture_default_str();
     run->add_option("--max-in-flight", f.max_in_flight, "produce requests in flight per broker")
         ->capture_default_str();
-    run->add_flag("--idempotence", f.idempotence, "idempotent producers (acks=all, <= 5 in flight)");
+    run->add_flag("--idempotence", f.idempotence,
+                  "idempotent producers (acks=all, <= 5 in flight)");
     run->add_option("--fetch-max-bytes", f.fetch_max_bytes, "fetch response limit")
         ->capture_default_str();
     run->add_option("--partition-max-bytes", f.partition_max_bytes, "fetch limit per partition")
@@ -282,7 +290,8 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> files;
     std::string compare_report;
-    CLI::App* compare = app.add_subcommand("compare", "compare result files (ratios against the first)");
+    CLI::App* compare =
+        app.add_subcommand("compare", "compare result files (ratios against the first)");
     compare->add_option("files", files, "result JSON files")->required()->expected(1, -1);
     compare->add_option("--report", compare_report, "write an HTML comparison to this file");
 

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "perf/lib/client/kafka_client.h"
+#include "net/kafka/client/kafka_client.h"
 #include "perf/lib/engine/group_member.h"
 #include "perf/lib/engine/stamp.h"
 #include "perf/lib/engine/stats.h"
@@ -34,9 +34,9 @@ TEST(bench_assignment, round_trips_and_matches_the_java_encoding) {
     std::vector<topic_partition> parts = {{"a", 0}, {"a", 2}, {"bb", 1}};
     iobuf encoded = encode_assignment(parts);
     // version 0, 2 topics: "a" [0, 2], "bb" [1], null user data.
-    std::vector<uint8_t> expected = {0, 0, 0, 0, 0, 2, 0, 1, 'a', 0, 0, 0, 2, 0, 0, 0, 0,
-                                     0, 0, 0, 2, 0, 2, 'b', 'b', 0, 0, 0, 1, 0, 0, 0, 1,
-                                     0xff, 0xff, 0xff, 0xff};
+    std::vector<uint8_t> expected = {0, 0, 0, 0, 0, 2, 0, 1,    'a',  0,    0,   0,   2,
+                                     0, 0, 0, 0, 0, 0, 0, 2,    0,    2,    'b', 'b', 0,
+                                     0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff};
     std::vector<uint8_t> got(encoded.size());
     encoded.copy_to(0, got.data(), got.size());
     EXPECT_EQ(got, expected);
@@ -66,18 +66,18 @@ TEST(bench_delivery, counts_duplicates_and_missing_per_group_and_partition) {
 TEST(bench_versions, newest_common_version_within_what_the_engines_handle) {
     using kafka::api_key;
     // Fetch stops at 12 even when the broker serves 13 or more.
-    EXPECT_EQ(client::choose_version(api_key::fetch, 0, 16), 12);
-    EXPECT_EQ(client::choose_version(api_key::fetch, 0, 7), 7);
+    EXPECT_EQ(kafka::client::choose_version(api_key::fetch, 0, 16), 12);
+    EXPECT_EQ(kafka::client::choose_version(api_key::fetch, 0, 7), 7);
     // Produce needs v3 (record batch v2).
-    EXPECT_EQ(client::choose_version(api_key::produce, 0, 2), -1);
-    EXPECT_EQ(client::choose_version(api_key::produce, 0, 11), 10);
+    EXPECT_EQ(kafka::client::choose_version(api_key::produce, 0, 2), -1);
+    EXPECT_EQ(kafka::client::choose_version(api_key::produce, 0, 11), 10);
     // A broker whose oldest version is newer than this client's newest.
-    EXPECT_EQ(client::choose_version(api_key::metadata, 13, 20), -1);
-    EXPECT_EQ(client::choose_version(api_key::metadata, 0, 9), 9);
+    EXPECT_EQ(kafka::client::choose_version(api_key::metadata, 13, 20), -1);
+    EXPECT_EQ(kafka::client::choose_version(api_key::metadata, 0, 9), 9);
 }
 
 TEST(bench_bootstrap, parses_lists_and_refuses_bad_addresses) {
-    auto list = client::parse_bootstrap("127.0.0.1:9092,broker-2:19092,[::1]:9093");
+    auto list = kafka::client::parse_bootstrap("127.0.0.1:9092,broker-2:19092,[::1]:9093");
     ASSERT_TRUE(list);
     ASSERT_EQ(list->size(), 3u);
     EXPECT_EQ((*list)[1].host, "broker-2");
@@ -85,7 +85,7 @@ TEST(bench_bootstrap, parses_lists_and_refuses_bad_addresses) {
     EXPECT_EQ((*list)[2].host, "::1");
     EXPECT_EQ((*list)[2].to_string(), "[::1]:9093");
     for (const char* bad : {"", "host", "host:", ":9092", "host:0", "host:65536", "host:9x"}) {
-        EXPECT_FALSE(client::parse_bootstrap(bad)) << bad;
+        EXPECT_FALSE(kafka::client::parse_bootstrap(bad)) << bad;
     }
 }
 

@@ -26,7 +26,7 @@ std::map<std::string, int32_t> topic_partitions(const consumer_config& cfg) {
 
 }  // namespace
 
-consumer::consumer(std::vector<client::broker_address> bootstrap, std::string client_id,
+consumer::consumer(std::vector<kafka::client::broker_address> bootstrap, std::string client_id,
                    consumer_config cfg, shard_stats& stats)
     : _client(bootstrap, client_id),
       _member(bootstrap, client_id, cfg.group_id, topic_partitions(cfg)),
@@ -102,13 +102,15 @@ task<result<void>> consumer::start_positions() {
         req.topics.back().partitions.push_back(std::move(p));
     }
     for (auto& [leader, req] : by_leader) {
-        auto resp = co_await _client.call<kafka::list_offsets_request,
-                                          kafka::list_offsets_response>(leader, req);
+        auto resp =
+            co_await _client.call<kafka::list_offsets_request, kafka::list_offsets_response>(leader,
+                                                                                             req);
         if (!resp) co_return resp.error();
         for (const auto& t : resp->topics) {
             for (const auto& p : t.partitions) {
                 if (p.error_code != 0) {
-                    co_return client::kafka_error(static_cast<kafka::error_code>(p.error_code));
+                    co_return kafka::client::kafka_error(
+                        static_cast<kafka::error_code>(p.error_code));
                 }
                 _positions[{t.name, p.partition_index}] = p.offset;
             }

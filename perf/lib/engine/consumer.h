@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "perf/lib/client/kafka_client.h"
+#include "net/kafka/client/kafka_client.h"
 #include "perf/lib/engine/group_member.h"
 #include "perf/lib/engine/stats.h"
 
@@ -40,7 +40,7 @@ struct consumer_config {
 
 class consumer {
 public:
-    consumer(std::vector<client::broker_address> bootstrap, std::string client_id,
+    consumer(std::vector<kafka::client::broker_address> bootstrap, std::string client_id,
              consumer_config cfg, shard_stats& stats);
 
     // Consumes until `stop` is true; commits its positions and leaves the group on the way out.
@@ -58,7 +58,7 @@ private:
     task<void> fetch_from(int32_t broker, std::vector<topic_partition> parts);
     void consume_records(const topic_partition& tp, iobuf& records, uint64_t now_ns);
 
-    client::kafka_client _client;
+    kafka::client::kafka_client _client;
     group_member _member;
     consumer_config _cfg;
     shard_stats& _stats;

@@ -12,7 +12,7 @@ constexpr int32_t session_timeout_ms = 10'000;
 constexpr int32_t rebalance_timeout_ms = 60'000;
 constexpr std::string_view assignor = "range";
 
-using client::kafka_error;
+using kafka::client::kafka_error;
 
 kafka::error_code as_kafka(int16_t code) {
     return static_cast<kafka::error_code>(code);
@@ -78,8 +78,9 @@ std::optional<std::vector<topic_partition>> decode_assignment(iobuf bytes) {
     return out;
 }
 
-group_member::group_member(std::vector<client::broker_address> bootstrap, std::string client_id,
-                           std::string group_id, std::map<std::string, int32_t> topics)
+group_member::group_member(std::vector<kafka::client::broker_address> bootstrap,
+                           std::string client_id, std::string group_id,
+                           std::map<std::string, int32_t> topics)
     : _client(std::move(bootstrap), std::move(client_id)),
       _group_id(std::move(group_id)),
       _topics(std::move(topics)) {}
@@ -88,8 +89,9 @@ task<result<void>> group_member::find_coordinator() {
     kafka::find_coordinator_request req;
     req.coordinator_key = _group_id;
     req.coordinator_keys = {_group_id};
-    auto resp = co_await _client.call<kafka::find_coordinator_request,
-                                      kafka::find_coordinator_response>(-1, req);
+    auto resp =
+        co_await _client.call<kafka::find_coordinator_request, kafka::find_coordinator_response>(
+            -1, req);
     if (!resp) co_return resp.error();
     int16_t error = resp->error_code;
     int32_t node = resp->node_id;
@@ -123,8 +125,8 @@ task<result<std::vector<topic_partition>>> group_member::join() {
         proto.name = std::string(assignor);
         proto.metadata = iobuf::copy_of(subscription.data(), subscription.size());
         join.protocols.push_back(std::move(proto));
-        auto joined = co_await _client.call<kafka::join_group_request,
-                                            kafka::join_group_response>(_coordinator, join);
+        auto joined = co_await _client.call<kafka::join_group_request, kafka::join_group_response>(
+            _coordinator, join);
         if (!joined) co_return joined.error();
         auto error = as_kafka(joined->error_code);
         if (error == kafka::error_code::member_id_required) {
@@ -160,8 +162,8 @@ task<result<std::vector<topic_partition>>> group_member::join() {
                 sync.assignments.push_back(std::move(a));
             }
         }
-        auto synced = co_await _client.call<kafka::sync_group_request,
-                                            kafka::sync_group_response>(_coordinator, sync);
+        auto synced = co_await _client.call<kafka::sync_group_request, kafka::sync_group_response>(
+            _coordinator, sync);
         if (!synced) co_return synced.error();
         error = as_kafka(synced->error_code);
         if (coordinator_moved(error)) _coordinator = -1;
@@ -171,10 +173,10 @@ task<result<std::vector<topic_partition>>> group_member::join() {
         }
         if (error != kafka::error_code::none) co_return kafka_error(error);
         auto parts = decode_assignment(std::move(synced->assignment));
-        if (!parts) co_return client::client_errc::malformed_response;
+        if (!parts) co_return kafka::client::client_errc::malformed_response;
         co_return std::move(*parts);
     }
-    co_return client::client_errc::timed_out;
+    co_return kafka::client::client_errc::timed_out;
 }
 
 task<result<void>> group_member::heartbeat() {
@@ -211,8 +213,8 @@ task<result<std::map<topic_partition, int64_t>>> group_member::committed(
         g.topics->push_back(std::move(t8));
     }
     req.groups.push_back(std::move(g));
-    auto resp = co_await _client.call<kafka::offset_fetch_request,
-                                      kafka::offset_fetch_response>(_coordinator, req);
+    auto resp = co_await _client.call<kafka::offset_fetch_request, kafka::offset_fetch_response>(
+        _coordinator, req);
     if (!resp) co_return resp.error();
     std::map<topic_partition, int64_t> out;
     for (const topic_partition& tp : parts) out[tp] = -1;
@@ -252,8 +254,8 @@ task<result<void>> group_member::commit(const std::map<topic_partition, int64_t>
         p.committed_offset = offset;
         req.topics.back().partitions.push_back(std::move(p));
     }
-    auto resp = co_await _client.call<kafka::offset_commit_request,
-                                      kafka::offset_commit_response>(_coordinator, req);
+    auto resp = co_await _client.call<kafka::offset_commit_request, kafka::offset_commit_response>(
+        _coordinator, req);
     if (!resp) co_return resp.error();
     for (const auto& t : resp->topics) {
         for (const auto& p : t.partitions) {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "perf/lib/client/kafka_client.h"
+#include "net/kafka/client/kafka_client.h"
 
 namespace wharf::perf {
 
@@ -37,7 +37,7 @@ std::optional<std::vector<topic_partition>> decode_assignment(iobuf bytes);
 
 class group_member {
 public:
-    group_member(std::vector<client::broker_address> bootstrap, std::string client_id,
+    group_member(std::vector<kafka::client::broker_address> bootstrap, std::string client_id,
                  std::string group_id, std::map<std::string, int32_t> topics);
 
     task<result<void>> start() { return _client.start(); }
@@ -61,7 +61,7 @@ public:
 private:
     task<result<void>> find_coordinator();
 
-    client::kafka_client _client;
+    kafka::client::kafka_client _client;
     std::string _group_id;
     std::map<std::string, int32_t> _topics;
     int32_t _coordinator = -1;

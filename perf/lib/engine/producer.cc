@@ -23,7 +23,7 @@ constexpr int32_t produce_timeout_ms = 30'000;
 
 }  // namespace
 
-producer::producer(client::kafka_client& client, producer_config cfg, shard_stats& stats)
+producer::producer(kafka::client::kafka_client& client, producer_config cfg, shard_stats& stats)
     : _client(client), _cfg(std::move(cfg)), _stats(stats), _rng(_cfg.seed) {
     uint32_t largest = *std::max_element(_cfg.message_sizes.begin(), _cfg.message_sizes.end());
     _payload.resize(std::max<size_t>(largest, stamp_bytes));
@@ -39,11 +39,12 @@ task<result<void>> producer::run(const bool& stop) {
     if (_cfg.idempotence) {
         kafka::init_producer_id_request req;
         req.transaction_timeout_ms = -1;
-        auto resp = co_await _client.call<kafka::init_producer_id_request,
-                                          kafka::init_producer_id_response>(-1, req);
+        auto resp =
+            co_await _client
+                .call<kafka::init_producer_id_request, kafka::init_producer_id_response>(-1, req);
         if (!resp) co_return resp.error();
         if (resp->error_code != 0) {
-            co_return client::kafka_error(static_cast<kafka::error_code>(resp->error_code));
+            co_return kafka::client::kafka_error(static_cast<kafka::error_code>(resp->error_code));
         }
         _producer_id = resp->producer_id;
         _producer_epoch = resp->producer_epoch;
@@ -66,12 +67,12 @@ task<result<void>> producer::run(const bool& stop) {
             // Sleep until the next record is due or the oldest open batch has lingered.
             auto wake = limiter.peek_due(now);
             for (auto& [p, b] : _open) {
-                auto expiry = rate_limiter::time_point(
-                    std::chrono::nanoseconds(b.first_ns) + _cfg.linger);
+                auto expiry =
+                    rate_limiter::time_point(std::chrono::nanoseconds(b.first_ns) + _cfg.linger);
                 wake = std::min(wake, expiry);
             }
-            auto d = std::max<std::chrono::nanoseconds>(wake - rate_limiter::clock::now(),
-                                                        min_sleep);
+            auto d =
+                std::max<std::chrono::nanoseconds>(wake - rate_limiter::clock::now(), min_sleep);
             co_await sleep_for(d);
         } else {
             co_await reactor::local().yield();
@@ -133,8 +134,8 @@ void producer::seal(size_t partition) {
     std::vector<record_to_build> records(b.sizes.size());
     size_t at = 0;
     for (size_t i = 0; i < b.sizes.size(); ++i) {
-        records[i].value = std::string_view(reinterpret_cast<const char*>(b.values.data() + at),
-                                            b.sizes[i]);
+        records[i].value =
+            std::string_view(reinterpret_cast<const char*>(b.values.data() + at), b.sizes[i]);
         if (!b.keys.empty()) records[i].key = b.keys[i];
         at += b.sizes[i];
     }
@@ -224,8 +225,9 @@ task<void> producer::send(int32_t broker, std::vector<sealed_batch> batches) {
     req.acks = _cfg.acks;
     req.timeout_ms = produce_timeout_ms;
     auto partitions = static_cast<size_t>(_cfg.partitions);
-    std::sort(batches.begin(), batches.end(),
-              [](const sealed_batch& a, const sealed_batch& b) { return a.partition < b.partition; });
+    std::sort(batches.begin(), batches.end(), [](const sealed_batch& a, const sealed_batch& b) {
+        return a.partition < b.partition;
+    });
     for (sealed_batch& s : batches) {
         const std::string& topic = _cfg.topic_names[s.partition / partitions];
         if (req.topic_data.empty() || req.topic_data.back().name != topic) {
@@ -242,11 +244,11 @@ task<void> producer::send(int32_t broker, std::vector<sealed_batch> batches) {
         auto c = co_await _client.broker(broker);
         bool sent = c && version >= 0 &&
                     (*c)->send_only(kafka::api_key::produce, version,
-                                    client::connection::encode_body(req, version));
+                                    kafka::client::connection::encode_body(req, version));
         on_response(batches, nullptr, sent ? steady_ns() : 0);
     } else {
-        auto resp = co_await _client.call<kafka::produce_request, kafka::produce_response>(broker,
-                                                                                          req);
+        auto resp =
+            co_await _client.call<kafka::produce_request, kafka::produce_response>(broker, req);
         on_response(batches, resp ? &*resp : nullptr, steady_ns());
     }
     --_in_flight[broker];
@@ -254,8 +256,8 @@ task<void> producer::send(int32_t broker, std::vector<sealed_batch> batches) {
     _completed.notify_all();
 }
 
-void producer::on_response(std::vector<sealed_batch>& batches,
-                           const kafka::produce_response* resp, uint64_t now_ns) {
+void producer::on_response(std::vector<sealed_batch>& batches, const kafka::produce_response* resp,
+                           uint64_t now_ns) {
     auto partitions = static_cast<size_t>(_cfg.partitions);
     for (sealed_batch& s : batches) {
         _buffered -= s.payload_bytes;

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "log/record_batch.h"
-#include "perf/lib/client/kafka_client.h"
+#include "net/kafka/client/kafka_client.h"
 #include "perf/lib/engine/stats.h"
 #include "perf/lib/workload.h"
 #include "reactor/sync.h"
@@ -35,8 +35,8 @@ namespace wharf::perf {
 struct producer_config {
     // The topics this producer writes (round-robin per record) and every topic's partition
     // count; global partition index = topic_index * partitions + partition.
-    std::vector<std::string> topic_names;   // all topics of the run
-    std::vector<size_t> topics;             // indexes of the ones this producer writes
+    std::vector<std::string> topic_names;  // all topics of the run
+    std::vector<size_t> topics;            // indexes of the ones this producer writes
     int32_t partitions = 1;
     std::vector<uint32_t> message_sizes = {1024};
     key_distribution keys = key_distribution::none;
@@ -54,7 +54,7 @@ struct producer_config {
 
 class producer {
 public:
-    producer(client::kafka_client& client, producer_config cfg, shard_stats& stats);
+    producer(kafka::client::kafka_client& client, producer_config cfg, shard_stats& stats);
 
     // Produces until `stop` becomes true (the runner sets it), then waits for the requests in
     // flight. Fails only when it cannot start (InitProducerId, metadata).
@@ -90,7 +90,7 @@ private:
                      uint64_t now_ns);
     bool can_send(int32_t broker) const;
 
-    client::kafka_client& _client;
+    kafka::client::kafka_client& _client;
     producer_config _cfg;
     shard_stats& _stats;
     std::mt19937_64 _rng;

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <random>
 
-#include "perf/lib/client/admin.h"
+#include "net/kafka/client/admin.h"
 #include "perf/lib/engine/shard_engine.h"
 #include "perf/lib/engine/stamp.h"
 #include "reactor/smp.h"
@@ -133,8 +133,8 @@ std::vector<consumer_config> consumers_for_shard(const run_state& st, unsigned s
         cfg.topic_names = st.topics;
         cfg.partitions = w.partitions;
         cfg.group_index = i / per_group;
-        cfg.group_id = fmt::format("{}-{:x}-group-{}", st.opts.topic_prefix, st.nonce,
-                                   cfg.group_index);
+        cfg.group_id =
+            fmt::format("{}-{:x}-group-{}", st.opts.topic_prefix, st.nonce, cfg.group_index);
         cfg.from_beginning = from_beginning;
         cfg.nonce = st.nonce;
         cfg.fetch_max_bytes = st.opts.fetch_max_bytes;
@@ -148,7 +148,9 @@ task<std::vector<std::string>> start_producers(run_state& st) {
     std::vector<std::string> failed;
     for (unsigned k = 0; k < smp::count(); ++k) {
         std::vector<producer_config> cfgs = producers_for_shard(st, k);
-        auto fn = [c = std::move(cfgs)]() mutable { return shard_engine::start_producers(std::move(c)); };
+        auto fn = [c = std::move(cfgs)]() mutable {
+            return shard_engine::start_producers(std::move(c));
+        };
         auto f = co_await submit_to(shard_id(k), std::move(fn));
         failed.insert(failed.end(), f.begin(), f.end());
     }
@@ -252,9 +254,9 @@ task<void> drain(run_state& st) {
         delivery d = check_delivery(acked, consumed, st.groups);
         if (d.missing == 0) co_return;
         if (clock_type::now() >= deadline) {
-            st.out.failures.push_back(fmt::format(
-                "drain: {} acknowledged records not consumed after {} s", d.missing,
-                st.opts.drain_timeout.count()));
+            st.out.failures.push_back(
+                fmt::format("drain: {} acknowledged records not consumed after {} s", d.missing,
+                            st.opts.drain_timeout.count()));
             co_return;
         }
         co_await sleep_for(poll);
@@ -396,9 +398,9 @@ task<void> collect_results(run_state& st) {
         r.missing = d.missing;
         r.delivery_checked = st.opts.acks != 0;
         if (r.delivery_checked && (d.duplicates > 0 || d.missing > 0)) {
-            st.out.failures.push_back(fmt::format(
-                "delivery check failed: {} duplicates, {} missing of {} acknowledged",
-                d.duplicates, d.missing, d.acked_total));
+            st.out.failures.push_back(
+                fmt::format("delivery check failed: {} duplicates, {} missing of {} acknowledged",
+                            d.duplicates, d.missing, d.acked_total));
         }
     } else {
         for (uint64_t a : sum_vectors(acked)) r.acked_total += a;
@@ -435,19 +437,19 @@ task<run_outcome> run_benchmark(const run_options& opts) {
     r.co_corrected = w.rate_per_s > 0;
     fill_settings(st);
 
-    client::kafka_client admin(opts.bootstrap, "wharf-bench-admin");
+    kafka::client::kafka_client admin(opts.bootstrap, "wharf-bench-admin");
     auto started = co_await admin.start();
     if (!started) {
-        st.out.failures.push_back(fmt::format("cannot reach {}: {}", opts.brokers_text,
-                                              started.error().message()));
+        st.out.failures.push_back(
+            fmt::format("cannot reach {}: {}", opts.brokers_text, started.error().message()));
         co_return std::move(st.out);
     }
-    std::vector<client::topic_spec> specs;
+    std::vector<kafka::client::topic_spec> specs;
     for (const std::string& t : st.topics) specs.push_back({t, w.partitions, -1});
-    auto created = co_await client::create_topics(admin, specs, admin_timeout);
+    auto created = co_await kafka::client::create_topics(admin, specs, admin_timeout);
     if (!created) {
-        st.out.failures.push_back(fmt::format("creating {} topics: {}", specs.size(),
-                                              created.error().message()));
+        st.out.failures.push_back(
+            fmt::format("creating {} topics: {}", specs.size(), created.error().message()));
         co_await admin.close();
         co_return std::move(st.out);
     }
@@ -462,7 +464,7 @@ task<run_outcome> run_benchmark(const run_options& opts) {
     for (auto& f : failures) st.out.failures.insert(st.out.failures.end(), f.begin(), f.end());
     co_await on_every_shard_void([] { return shard_engine::uninstall(); });
     if (!opts.keep_topics) {
-        auto deleted = co_await client::delete_topics(admin, st.topics, admin_timeout);
+        auto deleted = co_await kafka::client::delete_topics(admin, st.topics, admin_timeout);
         if (!deleted) {
             st.out.failures.push_back(
                 fmt::format("deleting the topics: {}", deleted.error().message()));

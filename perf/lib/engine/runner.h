@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "log/record_batch.h"
-#include "perf/lib/client/connection.h"
+#include "net/kafka/client/connection.h"
 #include "perf/lib/result.h"
 #include "perf/lib/workload.h"
 
@@ -29,7 +29,7 @@ namespace wharf::perf {
 
 struct run_options {
     workload load;
-    std::vector<client::broker_address> bootstrap;
+    std::vector<kafka::client::broker_address> bootstrap;
     std::string brokers_text;
     std::string label;
     std::string workload_file;

@@ -19,7 +19,7 @@ struct engine {
     shard_stats stats;
     bool stop_producers = false;
     bool stop_consumers = false;
-    std::vector<std::unique_ptr<client::kafka_client>> producer_clients;
+    std::vector<std::unique_ptr<kafka::client::kafka_client>> producer_clients;
     std::vector<std::unique_ptr<producer>> producers;
     std::vector<std::unique_ptr<consumer>> consumers;
     std::vector<size_t> consumer_groups;
@@ -68,7 +68,7 @@ task<std::vector<std::string>> start_producers(std::vector<producer_config> cfgs
     std::vector<std::string> failed;
     for (producer_config& cfg : cfgs) {
         std::string name = client_name("producer", e.producers.size());
-        auto c = std::make_unique<client::kafka_client>(e.cfg.bootstrap, name);
+        auto c = std::make_unique<kafka::client::kafka_client>(e.cfg.bootstrap, name);
         auto started = co_await c->start();
         if (!started) {
             failed.push_back(fmt::format("{}: {}", name, started.error().message()));
@@ -103,8 +103,8 @@ std::vector<member_status> consumer_status() {
     engine& e = local();
     std::vector<member_status> out;
     for (size_t i = 0; i < e.consumers.size(); ++i) {
-        out.push_back({e.consumer_groups[i], e.consumers[i]->generation(),
-                       e.consumers[i]->assigned()});
+        out.push_back(
+            {e.consumer_groups[i], e.consumers[i]->generation(), e.consumers[i]->assigned()});
     }
     return out;
 }

@@ -16,7 +16,7 @@
 namespace wharf::perf::shard_engine {
 
 struct setup {
-    std::vector<client::broker_address> bootstrap;
+    std::vector<kafka::client::broker_address> bootstrap;
     std::vector<std::string> topic_names;
     int32_t partitions = 1;
     size_t groups = 0;

@@ -1,27 +1,35 @@
-#include "perf/lib/client/errc.h"
+#include "net/kafka/client/errc.h"
 
 #include <string>
 
-namespace wharf::perf::client {
+namespace wharf::kafka::client {
 
 namespace {
 
 class client_category_impl final : public std::error_category {
 public:
-    const char* name() const noexcept override { return "wharf.bench.client"; }
+    const char* name() const noexcept override { return "wharf.kafka.client"; }
 
     std::string message(int value) const override {
         switch (static_cast<client_errc>(value)) {
-            case client_errc::bad_address: return "not a host:port address";
-            case client_errc::resolve_failed: return "the host name does not resolve";
-            case client_errc::connect_failed: return "cannot connect";
-            case client_errc::connection_closed: return "connection closed";
-            case client_errc::malformed_response: return "malformed response";
+            case client_errc::bad_address:
+                return "not a host:port address";
+            case client_errc::resolve_failed:
+                return "the host name does not resolve";
+            case client_errc::connect_failed:
+                return "cannot connect";
+            case client_errc::connection_closed:
+                return "connection closed";
+            case client_errc::malformed_response:
+                return "malformed response";
             case client_errc::unsupported_version:
                 return "the broker serves no version of an API that this client speaks";
-            case client_errc::no_leader: return "partition without a leader";
-            case client_errc::unknown_broker: return "a broker id the metadata does not list";
-            case client_errc::timed_out: return "timed out";
+            case client_errc::no_leader:
+                return "partition without a leader";
+            case client_errc::unknown_broker:
+                return "a broker id the metadata does not list";
+            case client_errc::timed_out:
+                return "timed out";
         }
         return "unknown client error " + std::to_string(value);
     }
@@ -47,4 +55,4 @@ const std::error_category& kafka_category() noexcept {
     return category;
 }
 
-}  // namespace wharf::perf::client
+}  // namespace wharf::kafka::client

@@ -1,9 +1,9 @@
-#include "perf/lib/client/admin.h"
+#include "net/kafka/client/admin.h"
 
 #include "reactor/clock.h"
 #include "reactor/timer.h"
 
-namespace wharf::perf::client {
+namespace wharf::kafka::client {
 
 namespace {
 
@@ -47,9 +47,8 @@ task<result<void>> create_topics(kafka_client& c, const std::vector<topic_spec>&
             t.replication_factor = topics[i].replication_factor;
             req.topics.push_back(std::move(t));
         }
-        auto resp =
-            co_await c.call<kafka::create_topics_request, kafka::create_topics_response>(
-                controller_or_any(c), req);
+        auto resp = co_await c.call<kafka::create_topics_request, kafka::create_topics_response>(
+            controller_or_any(c), req);
         if (!resp) co_return resp.error();
         for (const auto& r : resp->topics) {
             if (r.error_code != 0) {
@@ -83,9 +82,8 @@ task<result<void>> delete_topics(kafka_client& c, const std::vector<std::string>
             req.topics.push_back(std::move(s));
             req.topic_names.push_back(names[i]);
         }
-        auto resp =
-            co_await c.call<kafka::delete_topics_request, kafka::delete_topics_response>(
-                controller_or_any(c), req);
+        auto resp = co_await c.call<kafka::delete_topics_request, kafka::delete_topics_response>(
+            controller_or_any(c), req);
         if (!resp) co_return resp.error();
         for (const auto& r : resp->responses) {
             auto ec = static_cast<kafka::error_code>(r.error_code);
@@ -98,4 +96,4 @@ task<result<void>> delete_topics(kafka_client& c, const std::vector<std::string>
     co_return result<void>();
 }
 
-}  // namespace wharf::perf::client
+}  // namespace wharf::kafka::client

@@ -1,4 +1,4 @@
-#include "perf/lib/client/connection.h"
+#include "net/kafka/client/connection.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,7 +14,7 @@
 #include "reactor/io.h"
 #include "reactor/spawn.h"
 
-namespace wharf::perf::client {
+namespace wharf::kafka::client {
 
 namespace {
 
@@ -83,8 +83,8 @@ connection::~connection() {
 }
 
 task<result<std::unique_ptr<connection>>> connection::open(broker_address addr,
-                                                          std::string client_id,
-                                                          std::chrono::milliseconds timeout) {
+                                                           std::string client_id,
+                                                           std::chrono::milliseconds timeout) {
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
@@ -104,7 +104,8 @@ task<result<std::unique_ptr<connection>>> connection::open(broker_address addr,
     if (fd < 0) co_return client_errc::connect_failed;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    int rc = co_await io::connect_for(fd, reinterpret_cast<sockaddr*>(&target), target_len, timeout);
+    int rc =
+        co_await io::connect_for(fd, reinterpret_cast<sockaddr*>(&target), target_len, timeout);
     if (rc < 0) {
         ::close(fd);
         co_return client_errc::connect_failed;
@@ -283,4 +284,4 @@ task<void> connection::close() {
     co_await _tasks.close();
 }
 
-}  // namespace wharf::perf::client
+}  // namespace wharf::kafka::client

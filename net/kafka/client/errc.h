@@ -1,6 +1,6 @@
 #pragma once
 
-// Expected failures of the benchmark's Kafka client (connection.h, kafka_client.h). A broker's
+// Expected failures of Wharf's own Kafka client (connection.h, kafka_client.h). A broker's
 // Kafka error code is carried in its own category (kafka_category) so that a failed call says
 // which Kafka error it was ("kafka: NOT_LEADER_OR_FOLLOWER").
 
@@ -10,7 +10,7 @@
 #include "net/kafka/error_code.h"
 #include "reactor/base/result.h"
 
-namespace wharf::perf::client {
+namespace wharf::kafka::client {
 
 // Values are stable and never zero (zero means success).
 enum class client_errc : int {
@@ -37,7 +37,7 @@ inline std::error_code kafka_error(kafka::error_code code) noexcept {
     return {static_cast<int>(code), kafka_category()};
 }
 
-}  // namespace wharf::perf::client
+}  // namespace wharf::kafka::client
 
 template <>
-struct std::is_error_code_enum<wharf::perf::client::client_errc> : std::true_type {};
+struct std::is_error_code_enum<wharf::kafka::client::client_errc> : std::true_type {};

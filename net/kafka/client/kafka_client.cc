@@ -1,8 +1,8 @@
-#include "perf/lib/client/kafka_client.h"
+#include "net/kafka/client/kafka_client.h"
 
 #include <algorithm>
 
-namespace wharf::perf::client {
+namespace wharf::kafka::client {
 
 namespace {
 
@@ -63,8 +63,8 @@ task<result<void>> kafka_client::start() {
         // v3 is the first flexible version; every broker since Kafka 2.4 answers it, and an
         // older one answers UNSUPPORTED_VERSION in v0 with its list, which decodes the same way.
         kafka::api_versions_request req = api_versions_request();
-        auto resp = co_await (*c)->call<kafka::api_versions_request, kafka::api_versions_response>(
-            req, 3);
+        auto resp =
+            co_await (*c)->call<kafka::api_versions_request, kafka::api_versions_response>(req, 3);
         if (!resp) {
             last = resp.error();
             co_await (*c)->close();
@@ -159,4 +159,4 @@ task<result<connection*>> kafka_client::broker(int32_t node_id) {
     co_return raw;
 }
 
-}  // namespace wharf::perf::client
+}  // namespace wharf::kafka::client

@@ -1,9 +1,9 @@
 #pragma once
 
-// A Kafka client for `wharf bench` on one shard: bootstrap, API version negotiation, the cluster
-// metadata and one connection per broker, opened on first use. Speaks plain Kafka (it learns the
-// versions from ApiVersions and uses the newest one both sides speak, capped where the engines
-// only handle older forms), so it measures Apache Kafka and Redpanda as well as Wharf.
+// A Kafka client on one shard (`wharf bench`, the `wharf` CLI): bootstrap, API version negotiation,
+// the cluster metadata and one connection per broker, opened on first use. Speaks plain Kafka (it
+// learns the versions from ApiVersions and uses the newest one both sides speak, capped where the
+// engines only handle older forms), so it measures Apache Kafka and Redpanda as well as Wharf.
 //
 // Lifecycle: start(), use, close() before destruction. Owned by one shard; not thread-safe.
 
@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "perf/lib/client/connection.h"
+#include "net/kafka/client/connection.h"
 
-namespace wharf::perf::client {
+namespace wharf::kafka::client {
 
 struct partition_info {
     int32_t partition = 0;
@@ -87,4 +87,4 @@ private:
     cluster_metadata _metadata;
 };
 
-}  // namespace wharf::perf::client
+}  // namespace wharf::kafka::client

@@ -1,6 +1,7 @@
 #pragma once
 
-// One client connection to a Kafka broker on the calling shard's reactor, for `wharf bench`:
+// One client connection to a Kafka broker on the calling shard's reactor (for `wharf bench` and
+// the `wharf` CLI):
 // Wharf's own codec over io_uring sockets, any number of requests in flight (Kafka answers them
 // in order on a connection, so responses are matched to requests first-in first-out and checked
 // by correlation id).
@@ -26,14 +27,14 @@
 #include <string>
 #include <vector>
 
+#include "net/kafka/client/errc.h"
 #include "net/kafka/header.h"
 #include "net/kafka/messages.h"
-#include "perf/lib/client/errc.h"
 #include "reactor/iobuf.h"
 #include "reactor/sync.h"
 #include "reactor/task.h"
 
-namespace wharf::perf::client {
+namespace wharf::kafka::client {
 
 struct broker_address {
     std::string host;
@@ -65,7 +66,8 @@ public:
     // Sends `req` in `version` and waits for the response.
     template <typename Req, typename Resp>
     task<result<Resp>> call(const Req& req, int16_t version) {
-        std::optional<iobuf> frame = co_await roundtrip(Req::key, version, encode_body(req, version));
+        std::optional<iobuf> frame =
+            co_await roundtrip(Req::key, version, encode_body(req, version));
         if (!frame) co_return _error;
         Resp resp;
         if (!decode_response(*frame, Req::key, version, resp)) {
@@ -135,4 +137,4 @@ private:
     gate _tasks;  // the reader and the writer
 };
 
-}  // namespace wharf::perf::client
+}  // namespace wharf::kafka::client

@@ -1,17 +1,17 @@
 #pragma once
 
-// Topic administration for `wharf bench`: creating the workload's topics (and waiting until every
-// partition has a leader) and deleting them after the run. Plain Kafka APIs (CreateTopics,
-// DeleteTopics, Metadata), sent to the controller when the metadata names one.
+// Topic administration (`wharf bench`, the `wharf` CLI): creating the workload's topics (and
+// waiting until every partition has a leader) and deleting them after the run. Plain Kafka APIs
+// (CreateTopics, DeleteTopics, Metadata), sent to the controller when the metadata names one.
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "perf/lib/client/kafka_client.h"
+#include "net/kafka/client/kafka_client.h"
 
-namespace wharf::perf::client {
+namespace wharf::kafka::client {
 
 struct topic_spec {
     std::string name;
@@ -29,4 +29,4 @@ task<result<void>> create_topics(kafka_client& c, const std::vector<topic_spec>&
 task<result<void>> delete_topics(kafka_client& c, const std::vector<std::string>& names,
                                  std::chrono::milliseconds timeout);
 
-}  // namespace wharf::perf::client
+}  // namespace wharf::kafka::client

@@ -30,6 +30,7 @@ TEST(workload, empty_file_gives_the_defaults) {
     EXPECT_EQ(w.rate_per_s, 0);
     EXPECT_EQ(w.consumer_groups, 1);
     EXPECT_EQ(w.consumers_per_group, 1);
+    EXPECT_EQ(w.backlog_bytes, 0u);
     EXPECT_EQ(w.duration, 1min);
     EXPECT_EQ(w.warmup, 0s);
 }
@@ -48,6 +49,7 @@ rate = 50000.5
 [ consumer ]
 groups = 3
 consumers_per_group = 8
+backlog = 3GiB
 [run]
 duration = 5m
 warmup = 1500ms
@@ -61,6 +63,7 @@ warmup = 1500ms
     EXPECT_DOUBLE_EQ(w.rate_per_s, 50000.5);
     EXPECT_EQ(w.consumer_groups, 3);
     EXPECT_EQ(w.consumers_per_group, 8);
+    EXPECT_EQ(w.backlog_bytes, uint64_t{3} << 30);
     EXPECT_EQ(w.duration, 5min);
     EXPECT_EQ(w.warmup, 1500ms);
 }
@@ -82,6 +85,20 @@ TEST(workload, sizes_and_durations_in_every_unit) {
     EXPECT_EQ(parse_ok("[producer]\nrate = 0").rate_per_s, 0);
     EXPECT_EQ(parse_ok("[producer]\nproducers = 0").producers, 0);  // a consume-only workload
     EXPECT_EQ(parse_ok("[consumer]\ngroups = 0").consumer_groups, 0);
+}
+
+TEST(workload, backlog_is_a_size_of_up_to_a_tebibyte) {
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 0").backlog_bytes, 0u);
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 100").backlog_bytes, 100u);
+    // Past 4 GiB: the field is 64 bits wide, unlike a message size.
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 64GB").backlog_bytes, 64'000'000'000u);
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 1.5GiB").backlog_bytes, uint64_t{3} << 29);
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 1024GiB").backlog_bytes, max_backlog_bytes);
+
+    auto e = parse_bad("[consumer]\nbacklog = 1025GiB");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_EQ(e.key, "consumer.backlog");
+    EXPECT_NE(e.message.find("outside"), std::string::npos);
 }
 
 TEST(workload, errors_name_the_line_and_the_key) {
@@ -133,6 +150,11 @@ TEST(workload, bad_input_is_an_error_not_a_crash) {
         {"[consumer]\ngroups = 1000\nconsumers_per_group = 1000", 0,
          "consumer.consumers_per_group"},
         {"[producer]\nduration = 5s", 2, "producer.duration"},
+        {"backlog = 1GiB", 1, "backlog"},  // a consumer setting, not a top-level one
+        {"[consumer]\nbacklog = -1", 2, "consumer.backlog"},
+        {"[consumer]\nbacklog = 1.5B", 2, "consumer.backlog"},
+        {"[consumer]\nbacklog = 1 TB", 2, "consumer.backlog"},
+        {"[consumer]\nbacklog = \"1GiB\"", 2, "consumer.backlog"},
         {"partitions = ", 1, "partitions"},
         {"[sinks]", 1, ""},
         {"[run", 1, ""},

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
 namespace wharf::perf {
 namespace {
 
@@ -178,6 +184,75 @@ TEST(workload, size_lists_are_bounded) {
     auto e = parse_bad(text);
     EXPECT_EQ(e.key, "message_sizes");
     EXPECT_NE(e.message.find("more than"), std::string::npos);
+}
+
+// The shipped workloads (perf/workloads/*.toml): every file parses, says what it is, and together
+// they are the OMB-equivalent set of issue 5 with the short defaults perf/run-suite relies on.
+std::map<std::string, workload> shipped_workloads() {
+    const std::filesystem::path dir =
+        std::filesystem::path(WHARF_TEST_SOURCE_DIR) / ".." / "perf" / "workloads";
+    std::map<std::string, workload> out;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() != ".toml") {
+            continue;
+        }
+        std::ifstream in(entry.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        const std::string name = entry.path().filename().string();
+        EXPECT_EQ(text.str().rfind("# ", 0), 0u) << name << " must open with a comment";
+        auto r = parse_workload(text.str());
+        EXPECT_TRUE(r.ok()) << name << ": " << (r.ok() ? "" : r.error->to_string());
+        EXPECT_FALSE(r.value.name.empty()) << name;
+        out.emplace(name, r.value);
+    }
+    return out;
+}
+
+TEST(workload, every_shipped_file_parses_with_the_short_defaults) {
+    auto files = shipped_workloads();
+    ASSERT_GE(files.size(), 10u);
+    for (const auto& [name, w] : files) {
+        if (name == "smoke.toml") {
+            continue;
+        }
+        EXPECT_EQ(w.duration, 1min) << name;
+        EXPECT_EQ(w.warmup, 10s) << name;
+        EXPECT_EQ(w.topics, 1) << name;
+        EXPECT_GE(w.consumer_groups, 1) << name << ": end-to-end latency needs consumers";
+    }
+    const workload& smoke = files.at("smoke.toml");
+    EXPECT_EQ(smoke.duration, 2s);
+    EXPECT_EQ(smoke.partitions, 4);
+    EXPECT_EQ(smoke.consumer_groups, 1);
+    EXPECT_EQ(smoke.consumers_per_group, 2);
+    EXPECT_GT(smoke.rate_per_s, 0) << "a smoke run must not load the machine";
+}
+
+TEST(workload, shipped_files_cover_the_omb_set) {
+    auto files = shipped_workloads();
+    auto has = [&](auto pred) {
+        return std::any_of(files.begin(), files.end(),
+                           [&](const auto& f) { return pred(f.second); });
+    };
+    const std::vector<uint32_t> kib = {1024};
+    for (int32_t partitions : {1, 16, 100}) {
+        EXPECT_TRUE(has([&](const workload& w) {
+            return w.partitions == partitions && w.message_sizes == kib && w.rate_per_s == 0 &&
+                   w.backlog_bytes == 0;
+        })) << "1 KiB at unlimited rate, partitions "
+            << partitions;
+        EXPECT_TRUE(has([&](const workload& w) {
+            return w.partitions == partitions && w.message_sizes == kib && w.rate_per_s > 0 &&
+                   w.backlog_bytes == 0;
+        })) << "1 KiB at a fixed rate, partitions "
+            << partitions;
+    }
+    EXPECT_TRUE(has([](const workload& w) { return w.partitions == 10'000; }));
+    EXPECT_TRUE(
+        has([](const workload& w) { return w.message_sizes == std::vector<uint32_t>{100}; }));
+    EXPECT_TRUE(
+        has([](const workload& w) { return w.backlog_bytes > 0 && w.consumer_groups > 0; }));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 
 namespace wharf::perf {
@@ -253,6 +254,28 @@ TEST(workload, shipped_files_cover_the_omb_set) {
         has([](const workload& w) { return w.message_sizes == std::vector<uint32_t>{100}; }));
     EXPECT_TRUE(
         has([](const workload& w) { return w.backlog_bytes > 0 && w.consumer_groups > 0; }));
+}
+
+// perf/run-suite and perf/scaling name their default workloads; a renamed file must not leave
+// them pointing at nothing.
+TEST(workload, the_scripts_name_shipped_files) {
+    auto files = shipped_workloads();
+    const std::filesystem::path perf = std::filesystem::path(WHARF_TEST_SOURCE_DIR) / ".." / "perf";
+    size_t named = 0;
+    for (const char* script : {"run-suite", "scaling"}) {
+        std::ifstream in(perf / script);
+        ASSERT_TRUE(in) << script;
+        std::stringstream text;
+        text << in.rdbuf();
+        const std::string body = text.str();
+        const std::regex quoted("\"([A-Za-z0-9._-]+\\.toml)\"");
+        for (auto it = std::sregex_iterator(body.begin(), body.end(), quoted);
+             it != std::sregex_iterator(); ++it) {
+            EXPECT_TRUE(files.contains((*it)[1].str())) << script << " names " << (*it)[1].str();
+            ++named;
+        }
+    }
+    EXPECT_GE(named, 9u);  // run-suite's eight defaults and scaling's base workload
 }
 
 }  // namespace

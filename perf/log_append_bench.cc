@@ -17,6 +17,8 @@
 //              group commit could gather at this concurrency, for reference.
 //   raw-batch: one entry per write, each followed by fdatasync: what durability costs without
 //              group commit, for reference.
+// --raw-only runs raw-full alone, `rounds` times: the disk's sequential write + fdatasync limit,
+// which perf/run-suite takes as a reference for the broker's produce throughput.
 // The raw cases reserve file space exactly as segments do (fallocate KEEP_SIZE in 16 MiB steps)
 // and start a new file every segment_bytes, so the filesystem does the same work for both sides.
 //
@@ -88,6 +90,7 @@ struct options {
     size_t inflight = 256;
     fsync_policy fsync = fsync_policy::always;
     raw_mode raw = raw_mode::uring;
+    bool raw_only = false;  // raw-full only: the disk's limit, no log
 };
 
 // One producer batch as a client would send it: 16 records with 1 KiB values of random bytes
@@ -311,7 +314,7 @@ void usage() {
         stderr,
         "usage: log_append_bench [--seconds N] [--warmup N] [--rounds R] [--quick] [--dir PATH] "
         "[--partitions 1,100,10000] [--inflight N] [--fsync always|never] "
-        "[--raw uring|pwrite]\n");
+        "[--raw uring|pwrite] [--raw-only]\n");
 }
 
 std::optional<options> parse_flags(int argc, char** argv) {
@@ -327,6 +330,10 @@ std::optional<options> parse_flags(int argc, char** argv) {
             o.seconds = 1;
             o.warmup_seconds = 0.5;
             o.rounds = 1;
+            continue;
+        }
+        if (flag == "--raw-only") {
+            o.raw_only = true;
             continue;
         }
         if (flag == "--help" || flag == "-h" || !(v = value())) return std::nullopt;
@@ -435,6 +442,12 @@ void print_row(case_result& r, double vs_raw = 0, double vs_full = 0, double vs_
         ratio_text(vs_full), ratio_text(vs_one));
 }
 
+void print_header() {
+    fmt::print("{:<10} {:>6} {:>8} {:>10} {:>9} {:>9} {:>9} {:>7} {:>7} {:>6} {:>7} {:>6}\n",
+               "case", "parts", "MB/s", "records/s", "writes/s", "KiB/write", "batch/wr", "p50 ms",
+               "p99 ms", "vs raw", "vs full", "vs 1p");
+}
+
 void print_targets(const report& rep) {
     fmt::print("\ntargets:\n");
     for (size_t i = 0; i < rep.logs.size(); ++i) {
@@ -471,9 +484,7 @@ void print_report(const options& o, report& rep) {
         "MB/s: 10^6 record-batch bytes per second, durable once counted. writes/s: each "
         "with an fdatasync when fsync=always.\nFigures sum the rounds; ratios (of "
         "records/s) are medians of per-round ratios; vs 1p compares log/raw-group ratios.\n\n");
-    fmt::print("{:<10} {:>6} {:>8} {:>10} {:>9} {:>9} {:>9} {:>7} {:>7} {:>6} {:>7} {:>6}\n",
-               "case", "parts", "MB/s", "records/s", "writes/s", "KiB/write", "batch/wr", "p50 ms",
-               "p99 ms", "vs raw", "vs full", "vs 1p");
+    print_header();
     for (size_t i = 0; i < rep.logs.size(); ++i) {
         print_row(rep.logs[i], rep.vs_raw(i), rep.vs_full(i), rep.vs_one(i));
         print_row(rep.raws[i]);
@@ -553,8 +564,24 @@ bool run_round(const options& o, int round, const std::string& root,
     return run_raw(o, round, "raw-full", o.inflight, batch, root + "/raw-full", rep.raw_full);
 }
 
+// --raw-only: the disk's limit alone, one raw-full case per round, summed as in the full report.
+int run_raw_only(const options& o, const std::string& root, const std::vector<std::byte>& batch) {
+    case_result full;
+    for (int round = 1; round <= o.rounds; ++round) {
+        if (!run_raw(o, round, "raw-full", o.inflight, batch, root + "/raw-full", full)) return 1;
+    }
+    fmt::print("\nfsync={} inflight={} raw={} rounds={} x {} s after {} s unmeasured\n\n",
+               o.fsync == fsync_policy::always ? "always" : "never", o.inflight,
+               o.raw == raw_mode::uring ? "uring" : "pwrite", o.rounds, o.seconds,
+               o.warmup_seconds);
+    print_header();
+    print_row(full);
+    return 0;
+}
+
 int run_all(const options& o, const std::string& root) {
     const std::vector<std::byte> batch = make_batch();
+    if (o.raw_only) return run_raw_only(o, root, batch);
     report rep;
     rep.logs.resize(o.partitions.size());
     rep.raws.resize(o.partitions.size());

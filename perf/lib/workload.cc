@@ -101,6 +101,8 @@ private:
     std::optional<workload_error> assign(std::string_view key, std::string_view value);
     std::optional<std::string> integer(std::string_view value, int64_t low, int64_t high,
                                        int64_t& out);
+    std::optional<std::string> bytes(std::string_view value, uint64_t low, uint64_t high,
+                                     uint64_t& out);
     std::optional<std::string> size(std::string_view value, uint32_t& out);
     std::optional<std::string> size_list(std::string_view value, std::vector<uint32_t>& out);
     std::optional<std::string> duration(std::string_view value, std::chrono::microseconds& out);
@@ -125,7 +127,9 @@ std::optional<std::string> parser::integer(std::string_view value, int64_t low, 
     return std::nullopt;
 }
 
-std::optional<std::string> parser::size(std::string_view value, uint32_t& out) {
+// A whole number of bytes in [low, high], with an optional unit.
+std::optional<std::string> parser::bytes(std::string_view value, uint64_t low, uint64_t high,
+                                         uint64_t& out) {
     auto n = parse_number(value,
                           {{"B", 1},
                            {"KB", 1e3},
@@ -138,11 +142,20 @@ std::optional<std::string> parser::size(std::string_view value, uint32_t& out) {
     if (!n || *n != std::floor(*n)) {
         return fmt::format("'{}' is not a whole size (1024, 1KiB, 1.5MB, ...)", value);
     }
-    if (*n < 1 || *n > max_message_bytes) {
-        return fmt::format("{} is outside [1 B, {} B]", value, max_message_bytes);
+    if (*n < static_cast<double>(low) || *n > static_cast<double>(high)) {
+        return fmt::format("{} is outside [{} B, {} B]", value, low, high);
     }
-    out = static_cast<uint32_t>(*n);
+    out = static_cast<uint64_t>(*n);
     return std::nullopt;
+}
+
+std::optional<std::string> parser::size(std::string_view value, uint32_t& out) {
+    uint64_t n = 0;
+    auto err = bytes(value, 1, max_message_bytes, n);
+    if (!err) {
+        out = static_cast<uint32_t>(n);
+    }
+    return err;
 }
 
 // A list of sizes: `[100, 1KiB, 4KiB]`, a trailing comma allowed, at most
@@ -296,6 +309,8 @@ std::optional<workload_error> parser::assign(std::string_view key, std::string_v
         int_field(_w.consumer_groups, 0, max_clients);
     } else if (key == "consumer.consumers_per_group") {
         int_field(_w.consumers_per_group, 1, max_clients);
+    } else if (key == "consumer.backlog") {
+        err = bytes(value, 0, max_backlog_bytes, _w.backlog_bytes);
     } else if (key == "run.duration") {
         err = duration(value, _w.duration);
     } else if (key == "run.warmup") {

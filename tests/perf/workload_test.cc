@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
 namespace wharf::perf {
 namespace {
 
@@ -30,6 +37,7 @@ TEST(workload, empty_file_gives_the_defaults) {
     EXPECT_EQ(w.rate_per_s, 0);
     EXPECT_EQ(w.consumer_groups, 1);
     EXPECT_EQ(w.consumers_per_group, 1);
+    EXPECT_EQ(w.backlog_bytes, 0u);
     EXPECT_EQ(w.duration, 1min);
     EXPECT_EQ(w.warmup, 0s);
 }
@@ -48,6 +56,7 @@ rate = 50000.5
 [ consumer ]
 groups = 3
 consumers_per_group = 8
+backlog = 3GiB
 [run]
 duration = 5m
 warmup = 1500ms
@@ -61,6 +70,7 @@ warmup = 1500ms
     EXPECT_DOUBLE_EQ(w.rate_per_s, 50000.5);
     EXPECT_EQ(w.consumer_groups, 3);
     EXPECT_EQ(w.consumers_per_group, 8);
+    EXPECT_EQ(w.backlog_bytes, uint64_t{3} << 30);
     EXPECT_EQ(w.duration, 5min);
     EXPECT_EQ(w.warmup, 1500ms);
 }
@@ -82,6 +92,20 @@ TEST(workload, sizes_and_durations_in_every_unit) {
     EXPECT_EQ(parse_ok("[producer]\nrate = 0").rate_per_s, 0);
     EXPECT_EQ(parse_ok("[producer]\nproducers = 0").producers, 0);  // a consume-only workload
     EXPECT_EQ(parse_ok("[consumer]\ngroups = 0").consumer_groups, 0);
+}
+
+TEST(workload, backlog_is_a_size_of_up_to_a_tebibyte) {
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 0").backlog_bytes, 0u);
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 100").backlog_bytes, 100u);
+    // Past 4 GiB: the field is 64 bits wide, unlike a message size.
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 64GB").backlog_bytes, 64'000'000'000u);
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 1.5GiB").backlog_bytes, uint64_t{3} << 29);
+    EXPECT_EQ(parse_ok("[consumer]\nbacklog = 1024GiB").backlog_bytes, max_backlog_bytes);
+
+    auto e = parse_bad("[consumer]\nbacklog = 1025GiB");
+    EXPECT_EQ(e.line, 2);
+    EXPECT_EQ(e.key, "consumer.backlog");
+    EXPECT_NE(e.message.find("outside"), std::string::npos);
 }
 
 TEST(workload, errors_name_the_line_and_the_key) {
@@ -133,6 +157,11 @@ TEST(workload, bad_input_is_an_error_not_a_crash) {
         {"[consumer]\ngroups = 1000\nconsumers_per_group = 1000", 0,
          "consumer.consumers_per_group"},
         {"[producer]\nduration = 5s", 2, "producer.duration"},
+        {"backlog = 1GiB", 1, "backlog"},  // a consumer setting, not a top-level one
+        {"[consumer]\nbacklog = -1", 2, "consumer.backlog"},
+        {"[consumer]\nbacklog = 1.5B", 2, "consumer.backlog"},
+        {"[consumer]\nbacklog = 1 TB", 2, "consumer.backlog"},
+        {"[consumer]\nbacklog = \"1GiB\"", 2, "consumer.backlog"},
         {"partitions = ", 1, "partitions"},
         {"[sinks]", 1, ""},
         {"[run", 1, ""},
@@ -156,6 +185,97 @@ TEST(workload, size_lists_are_bounded) {
     auto e = parse_bad(text);
     EXPECT_EQ(e.key, "message_sizes");
     EXPECT_NE(e.message.find("more than"), std::string::npos);
+}
+
+// The shipped workloads (perf/workloads/*.toml): every file parses, says what it is, and together
+// they are the OMB-equivalent set of issue 5 with the short defaults perf/run-suite relies on.
+std::map<std::string, workload> shipped_workloads() {
+    const std::filesystem::path dir =
+        std::filesystem::path(WHARF_TEST_SOURCE_DIR) / ".." / "perf" / "workloads";
+    std::map<std::string, workload> out;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() != ".toml") {
+            continue;
+        }
+        std::ifstream in(entry.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        const std::string name = entry.path().filename().string();
+        EXPECT_EQ(text.str().rfind("# ", 0), 0u) << name << " must open with a comment";
+        auto r = parse_workload(text.str());
+        EXPECT_TRUE(r.ok()) << name << ": " << (r.ok() ? "" : r.error->to_string());
+        EXPECT_FALSE(r.value.name.empty()) << name;
+        out.emplace(name, r.value);
+    }
+    return out;
+}
+
+TEST(workload, every_shipped_file_parses_with_the_short_defaults) {
+    auto files = shipped_workloads();
+    ASSERT_GE(files.size(), 10u);
+    for (const auto& [name, w] : files) {
+        if (name == "smoke.toml") {
+            continue;
+        }
+        EXPECT_EQ(w.duration, 1min) << name;
+        EXPECT_EQ(w.warmup, 10s) << name;
+        EXPECT_EQ(w.topics, 1) << name;
+        EXPECT_GE(w.consumer_groups, 1) << name << ": end-to-end latency needs consumers";
+    }
+    const workload& smoke = files.at("smoke.toml");
+    EXPECT_EQ(smoke.duration, 2s);
+    EXPECT_EQ(smoke.partitions, 4);
+    EXPECT_EQ(smoke.consumer_groups, 1);
+    EXPECT_EQ(smoke.consumers_per_group, 2);
+    EXPECT_GT(smoke.rate_per_s, 0) << "a smoke run must not load the machine";
+}
+
+TEST(workload, shipped_files_cover_the_omb_set) {
+    auto files = shipped_workloads();
+    auto has = [&](auto pred) {
+        return std::any_of(files.begin(), files.end(),
+                           [&](const auto& f) { return pred(f.second); });
+    };
+    const std::vector<uint32_t> kib = {1024};
+    for (int32_t partitions : {1, 16, 100}) {
+        EXPECT_TRUE(has([&](const workload& w) {
+            return w.partitions == partitions && w.message_sizes == kib && w.rate_per_s == 0 &&
+                   w.backlog_bytes == 0;
+        })) << "1 KiB at unlimited rate, partitions "
+            << partitions;
+        EXPECT_TRUE(has([&](const workload& w) {
+            return w.partitions == partitions && w.message_sizes == kib && w.rate_per_s > 0 &&
+                   w.backlog_bytes == 0;
+        })) << "1 KiB at a fixed rate, partitions "
+            << partitions;
+    }
+    EXPECT_TRUE(has([](const workload& w) { return w.partitions == 10'000; }));
+    EXPECT_TRUE(
+        has([](const workload& w) { return w.message_sizes == std::vector<uint32_t>{100}; }));
+    EXPECT_TRUE(
+        has([](const workload& w) { return w.backlog_bytes > 0 && w.consumer_groups > 0; }));
+}
+
+// perf/run-suite and perf/scaling name their default workloads; a renamed file must not leave
+// them pointing at nothing.
+TEST(workload, the_scripts_name_shipped_files) {
+    auto files = shipped_workloads();
+    const std::filesystem::path perf = std::filesystem::path(WHARF_TEST_SOURCE_DIR) / ".." / "perf";
+    size_t named = 0;
+    for (const char* script : {"run-suite", "scaling"}) {
+        std::ifstream in(perf / script);
+        ASSERT_TRUE(in) << script;
+        std::stringstream text;
+        text << in.rdbuf();
+        const std::string body = text.str();
+        const std::regex quoted("\"([A-Za-z0-9._-]+\\.toml)\"");
+        for (auto it = std::sregex_iterator(body.begin(), body.end(), quoted);
+             it != std::sregex_iterator(); ++it) {
+            EXPECT_TRUE(files.contains((*it)[1].str())) << script << " names " << (*it)[1].str();
+            ++named;
+        }
+    }
+    EXPECT_GE(named, 9u);  // run-suite's eight defaults and scaling's base workload
 }
 
 }  // namespace

@@ -56,7 +56,6 @@ struct workload {
     uint64_t backlog_bytes = 0;
     std::chrono::microseconds duration = std::chrono::minutes(1);
     std::chrono::microseconds warmup = std::chrono::seconds(0);
-    uint64_t backlog_bytes = 0;
 };
 
 // A parse error: "line 7: key 'partitions': expected an integer".

@@ -36,6 +36,16 @@ task<result<void>> producer::run(const bool& stop) {
     for (size_t t : _cfg.topics) names.push_back(_cfg.topic_names[t]);
     auto md = co_await _client.refresh_metadata(names);
     if (!md) co_return md.error();
+    auto partitions = static_cast<size_t>(_cfg.partitions);
+    _leaders.assign(_cfg.topic_names.size() * partitions, -1);
+    _taken.assign(_leaders.size(), false);
+    for (size_t t : _cfg.topics) {
+        auto it = _client.metadata().topics.find(_cfg.topic_names[t]);
+        if (it == _client.metadata().topics.end()) continue;
+        for (size_t p = 0; p < it->second.partitions.size() && p < partitions; ++p) {
+            _leaders[t * partitions + p] = it->second.partitions[p].leader;
+        }
+    }
     if (_cfg.idempotence) {
         kafka::init_producer_id_request req;
         req.transaction_timeout_ms = -1;
@@ -58,18 +68,17 @@ task<result<void>> producer::run(const bool& stop) {
             append_record(static_cast<uint64_t>(due.time_since_epoch().count()));
         }
         uint64_t now_ns = steady_ns();
-        seal_lingering(now_ns);
         if (_buffered >= _cfg.buffer_bytes) seal_all();
-        dispatch();
+        dispatch(now_ns);
         if (_buffered >= _cfg.buffer_bytes && _requests.count() > 0) {
             co_await _completed.wait();
         } else if (!limiter.unlimited() || n == 0) {
-            // Sleep until the next record is due or the oldest open batch has lingered.
+            // Sleep until the next record is due or an open batch has lingered; responses send
+            // the next requests themselves.
             auto wake = limiter.peek_due(now);
-            for (auto& [p, b] : _open) {
-                auto expiry =
-                    rate_limiter::time_point(std::chrono::nanoseconds(b.first_ns) + _cfg.linger);
-                wake = std::min(wake, expiry);
+            uint64_t expiry = next_linger_expiry();
+            if (expiry != UINT64_MAX) {
+                wake = std::min(wake, rate_limiter::time_point(std::chrono::nanoseconds(expiry)));
             }
             auto d =
                 std::max<std::chrono::nanoseconds>(wake - rate_limiter::clock::now(), min_sleep);
@@ -79,10 +88,10 @@ task<result<void>> producer::run(const bool& stop) {
         }
     }
     seal_all();
-    dispatch();
+    dispatch(steady_ns());
     while (!_sealed.empty() || _requests.count() > 0) {
         co_await _completed.wait();
-        dispatch();
+        dispatch(steady_ns());
     }
     co_return result<void>();
 }
@@ -124,12 +133,15 @@ void producer::append_record(uint64_t publish_ns) {
     size_t bytes = size + (b.keys.empty() ? 0 : b.keys.back().size());
     b.bytes += bytes;
     _buffered += bytes;
-    if (b.bytes >= _cfg.batch_bytes) seal(p);
+    if (b.bytes >= _cfg.batch_bytes) {
+        sealed_batch full = seal(p);
+        _sealed[_leaders[p]].push_back(std::move(full));
+    }
 }
 
-void producer::seal(size_t partition) {
+producer::sealed_batch producer::seal(size_t partition) {
     auto it = _open.find(partition);
-    if (it == _open.end()) return;
+    WHARF_ASSERT(it != _open.end(), "sealing partition {} without an open batch", partition);
     open_batch& b = it->second;
     std::vector<record_to_build> records(b.sizes.size());
     size_t at = 0;
@@ -156,32 +168,24 @@ void producer::seal(size_t partition) {
     s.publish_ns = std::move(b.publish_ns);
     s.bytes = iobuf::copy_of(bytes);
     if (partition == _sticky) _sticky = SIZE_MAX;  // the sticky partitioner moves on
-    _sealed[leader_of(partition)].push_back(std::move(s));
     _open.erase(it);
-}
-
-void producer::seal_lingering(uint64_t now_ns) {
-    auto linger_ns = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(_cfg.linger).count());
-    std::vector<size_t> due;
-    for (auto& [p, b] : _open) {
-        if (now_ns >= b.first_ns + linger_ns) due.push_back(p);
-    }
-    for (size_t p : due) seal(p);
+    return s;
 }
 
 void producer::seal_all() {
-    while (!_open.empty()) seal(_open.begin()->first);
+    while (!_open.empty()) {
+        size_t p = _open.begin()->first;
+        sealed_batch s = seal(p);
+        _sealed[_leaders[p]].push_back(std::move(s));
+    }
 }
 
-int32_t producer::leader_of(size_t partition) const {
-    auto partitions = static_cast<size_t>(_cfg.partitions);
-    const std::string& topic = _cfg.topic_names[partition / partitions];
-    auto it = _client.metadata().topics.find(topic);
-    if (it == _client.metadata().topics.end()) return -1;
-    size_t index = partition % partitions;
-    if (index >= it->second.partitions.size()) return -1;
-    return it->second.partitions[index].leader;
+uint64_t producer::next_linger_expiry() const {
+    auto linger_ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(_cfg.linger).count());
+    uint64_t earliest = UINT64_MAX;
+    for (const auto& [p, b] : _open) earliest = std::min(earliest, b.first_ns + linger_ns);
+    return earliest;
 }
 
 bool producer::can_send(int32_t broker) const {
@@ -189,34 +193,51 @@ bool producer::can_send(int32_t broker) const {
     return it == _in_flight.end() || it->second < _cfg.max_in_flight;
 }
 
-void producer::dispatch() {
-    for (auto it = _sealed.begin(); it != _sealed.end();) {
-        int32_t broker = it->first;
-        if (it->second.empty()) {
-            it = _sealed.erase(it);
-            continue;
-        }
-        if (!can_send(broker)) {
-            ++it;
-            continue;
-        }
-        // One request per broker per dispatch, with every sealed batch for it (a produce
-        // request may carry one batch per partition only).
-        std::vector<sealed_batch> batch;
-        std::vector<sealed_batch> later;
-        std::vector<bool> taken(_cfg.topic_names.size() * static_cast<size_t>(_cfg.partitions));
-        for (sealed_batch& s : it->second) {
-            if (taken[s.partition]) {
+std::vector<producer::sealed_batch> producer::take_request(int32_t broker, uint64_t now_ns) {
+    // A produce request carries at most one batch per partition: full batches first, in order,
+    // then open batches of this broker's partitions that have lingered.
+    std::vector<sealed_batch> out;
+    auto queue = _sealed.find(broker);
+    if (queue != _sealed.end()) {
+        std::deque<sealed_batch> later;
+        for (sealed_batch& s : queue->second) {
+            if (_taken[s.partition]) {
                 later.push_back(std::move(s));
             } else {
-                taken[s.partition] = true;
-                batch.push_back(std::move(s));
+                _taken[s.partition] = true;
+                out.push_back(std::move(s));
             }
         }
-        it->second = std::move(later);
-        ++_in_flight[broker];
-        _requests.try_enter();  // left by send()
-        spawn(send(broker, std::move(batch)), "bench produce request");
+        queue->second = std::move(later);
+        if (queue->second.empty()) _sealed.erase(queue);
+    }
+    auto linger_ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(_cfg.linger).count());
+    std::vector<size_t> ready;
+    for (const auto& [p, b] : _open) {
+        if (_leaders[p] == broker && !_taken[p] && now_ns >= b.first_ns + linger_ns) {
+            ready.push_back(p);
+        }
+    }
+    for (size_t p : ready) out.push_back(seal(p));
+    for (const sealed_batch& s : out) _taken[s.partition] = false;
+    return out;
+}
+
+void producer::dispatch(uint64_t now_ns) {
+    std::vector<int32_t> brokers;
+    for (const auto& [broker, q] : _sealed) brokers.push_back(broker);
+    for (const auto& [p, b] : _open) brokers.push_back(_leaders[p]);
+    std::sort(brokers.begin(), brokers.end());
+    brokers.erase(std::unique(brokers.begin(), brokers.end()), brokers.end());
+    for (int32_t broker : brokers) {
+        while (can_send(broker)) {
+            std::vector<sealed_batch> batches = take_request(broker, now_ns);
+            if (batches.empty()) break;
+            ++_in_flight[broker];
+            _requests.try_enter();  // left by send()
+            spawn(send(broker, std::move(batches)), "bench produce request");
+        }
     }
 }
 
@@ -252,6 +273,7 @@ task<void> producer::send(int32_t broker, std::vector<sealed_batch> batches) {
         on_response(batches, resp ? &*resp : nullptr, steady_ns());
     }
     --_in_flight[broker];
+    dispatch(steady_ns());  // the freed slot takes what is ready now
     _requests.leave();
     _completed.notify_all();
 }

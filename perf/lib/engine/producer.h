@@ -1,14 +1,17 @@
 #pragma once
 
 // One `wharf bench` producer: a Kafka producer as the Java client and librdkafka build one, on
-// the calling shard's reactor. Records go into a batch per partition; a batch is sealed when it
-// reaches batch_bytes or its first record has waited linger; sealed batches of the partitions a
-// broker leads go out together in one Produce request, with at most max_in_flight requests
-// outstanding per broker. Records wait in batches up to buffer_bytes; past that the producer
-// stops generating until acknowledgements free room (the Java client's buffer.memory).
+// the calling shard's reactor. Records go into an open batch per partition. A batch that reaches
+// batch_bytes is sealed and queued; a batch whose first record has waited linger becomes ready,
+// and is sealed only when a request takes it, so that while the broker's in-flight requests are
+// all outstanding it keeps filling (Kafka's RecordAccumulator drains the same way). A request to
+// a broker carries one batch per partition it leads; at most max_in_flight requests are
+// outstanding per broker, and each response sends the next request at once. Records wait in batches
+// up to buffer_bytes; past that the producer stops generating until acknowledgements free room (the
+// Java client's buffer.memory).
 //
 // Partitioning: records without a key stick to one partition until its batch is sealed, then move
-// to the next (Kafka's sticky partitioner, KIP-480); keyed records go where the Java client would
+// to another (Kafka's sticky partitioner, KIP-480); keyed records go where the Java client would
 // put them (murmur2). Idempotence: a producer id from InitProducerId and per-partition sequences.
 //
 // Rate: unlimited, or a fixed schedule (rate_limiter) whose due times are the records' publish
@@ -19,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <random>
 #include <string>
@@ -79,12 +83,14 @@ private:
 
     void append_record(uint64_t publish_ns);
     size_t choose_partition(std::string* key);
-    void seal(size_t partition);
-    void seal_lingering(uint64_t now_ns);
+    sealed_batch seal(size_t partition);
     void seal_all();
-    int32_t leader_of(size_t partition) const;
-    // Sends what is sealed, within each broker's in-flight limit.
-    void dispatch();
+    // Sends sealed batches and open batches that have lingered, within each broker's in-flight
+    // limit.
+    void dispatch(uint64_t now_ns);
+    std::vector<sealed_batch> take_request(int32_t broker, uint64_t now_ns);
+    // The earliest time an open batch becomes ready by lingering; UINT64_MAX when none is open.
+    uint64_t next_linger_expiry() const;
     task<void> send(int32_t broker, std::vector<sealed_batch> batches);
     void on_response(std::vector<sealed_batch>& batches, const kafka::produce_response* resp,
                      uint64_t now_ns);
@@ -96,7 +102,9 @@ private:
     std::mt19937_64 _rng;
     std::vector<std::byte> _payload;  // random bytes that values are cut from
     std::map<size_t, open_batch> _open;
-    std::map<int32_t, std::vector<sealed_batch>> _sealed;  // per leader broker
+    std::map<int32_t, std::deque<sealed_batch>> _sealed;  // per leader broker, full batches
+    std::vector<int32_t> _leaders;                        // per global partition
+    std::vector<bool> _taken;                             // per global partition, scratch
     std::map<int32_t, int> _in_flight;
     std::vector<int32_t> _sequences;  // per global partition, idempotence
     int64_t _producer_id = -1;

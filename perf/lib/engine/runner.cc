@@ -346,6 +346,16 @@ task<void> run_load(run_state& st) {
             st.out.result.timeline.push_back(s);
         }
     }
+    // The window ends now: what was acknowledged by now counts; requests still in flight finish
+    // (their records count for the delivery check and latencies, not for throughput).
+    if (clock_type::now() - st.last_tick > 100ms) {
+        interval_sample s = co_await take_sample(st, false);
+        st.out.result.timeline.push_back(s);
+    }
+    run_result& r = st.out.result;
+    r.measured_s = seconds(st.last_tick - measured_since);
+    counters d = st.last_totals - at_start;
+    r.tool_cpu_cores = (cpu_seconds() - cpu_at_start) / std::max(r.measured_s, 1e-3);
     co_await on_every_shard_void([] { shard_engine::stop_producers(); });
     while (true) {
         auto running = co_await on_every_shard([] { return shard_engine::producers_running(); });
@@ -354,17 +364,11 @@ task<void> run_load(run_state& st) {
         if (n == 0) break;
         co_await sleep_for(10ms);
     }
-    auto stopped = clock_type::now();
     co_await on_every_shard_void([] { shard_engine::set_measuring(false); });
-    interval_sample last = co_await take_sample(st, false);
-    st.out.result.timeline.push_back(last);
-    run_result& r = st.out.result;
-    r.measured_s = seconds(stopped - measured_since);
-    counters d = st.last_totals - at_start;
-    r.tool_cpu_cores = (cpu_seconds() - cpu_at_start) / std::max(r.measured_s, 1e-3);
+    interval_snapshot after = co_await snapshot_all();
     r.produced_msgs = d.produced_msgs;
     r.produced_bytes = d.produced_bytes;
-    r.produce_errors = st.last_totals.produce_errors;
+    r.produce_errors = after.totals.produce_errors;
     double secs = std::max(r.measured_s, 1e-3);
     r.produce_msgs_per_s = static_cast<double>(d.produced_msgs) / secs;
     r.produce_mb_per_s = static_cast<double>(d.produced_bytes) / secs / 1e6;

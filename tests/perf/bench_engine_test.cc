@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "net/kafka/client/kafka_client.h"
-#include "perf/lib/engine/group_member.h"
+#include "net/kafka/client/group_member.h"
 #include "perf/lib/engine/stamp.h"
 #include "perf/lib/engine/stats.h"
 
 namespace wharf::perf {
 namespace {
+
+using namespace kafka::client;
 
 TEST(bench_range_assignor, matches_kafkas_range_assignor) {
     // Kafka's RangeAssignorTest.testTwoConsumersOneTopicThreePartitions: the first member (by

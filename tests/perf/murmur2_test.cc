@@ -1,4 +1,4 @@
-#include "perf/lib/murmur2.h"
+#include "net/kafka/client/murmur2.h"
 
 #include <gtest/gtest.h>
 
@@ -7,6 +7,8 @@
 
 namespace wharf::perf {
 namespace {
+
+using namespace kafka::client;
 
 // Apache Kafka's UtilsTest.testMurmur2 (clients/src/test/java/org/apache/kafka/common/utils/
 // UtilsTest.java), as quoted by kafka_ex's murmur_test.exs and other ports.

@@ -21,10 +21,13 @@
 #include <vector>
 
 #include "net/kafka/client/kafka_client.h"
-#include "perf/lib/engine/group_member.h"
+#include "net/kafka/client/group_member.h"
 #include "perf/lib/engine/stats.h"
 
 namespace wharf::perf {
+
+using kafka::client::group_member;
+using kafka::client::topic_partition;
 
 struct consumer_config {
     std::vector<std::string> topic_names;  // every topic of the run, in index order

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "perf/lib/engine/stamp.h"
-#include "perf/lib/murmur2.h"
+#include "net/kafka/client/murmur2.h"
 #include "perf/lib/rate_limiter.h"
 #include "reactor/spawn.h"
 #include "reactor/timer.h"
@@ -113,7 +113,7 @@ size_t producer::choose_partition(std::string* key) {
             *key = std::to_string(_round_robin_key++ % round_robin_keys);
             break;
     }
-    return topic * partitions + static_cast<size_t>(partition_for_key(*key, _cfg.partitions));
+    return topic * partitions + static_cast<size_t>(kafka::client::partition_for_key(*key, _cfg.partitions));
 }
 
 void producer::append_record(uint64_t publish_ns) {

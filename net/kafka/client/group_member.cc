@@ -1,18 +1,27 @@
-#include "perf/lib/engine/group_member.h"
+#include "net/kafka/client/group_member.h"
 
 #include <algorithm>
 
-#include "core/group/consumer_protocol.h"
 
-namespace wharf::perf {
+namespace wharf::kafka::client {
 
 namespace {
 
 constexpr int32_t session_timeout_ms = 10'000;
 constexpr int32_t rebalance_timeout_ms = 60'000;
 constexpr std::string_view assignor = "range";
+constexpr std::string_view consumer_protocol_type = "consumer";
 
-using kafka::client::kafka_error;
+// ConsumerProtocolSubscription v0: version, topics, user data (null).
+iobuf encode_subscription(const std::vector<std::string>& topics) {
+    kafka::protocol_writer w;
+    w.write_int16(0);
+    w.write_array_len(topics.size(), false);
+    for (const std::string& t : topics) w.write_string(t, false);
+    w.write_int32(-1);
+    return w.release();
+}
+
 
 kafka::error_code as_kafka(int16_t code) {
     return static_cast<kafka::error_code>(code);
@@ -109,7 +118,7 @@ task<result<void>> group_member::find_coordinator() {
 task<result<std::vector<topic_partition>>> group_member::join() {
     std::vector<std::string> topic_names;
     for (const auto& [t, n] : _topics) topic_names.push_back(t);
-    std::vector<uint8_t> subscription = groups::encode_subscription_v0(topic_names);
+    iobuf subscription = encode_subscription(topic_names);
     for (int attempt = 0; attempt < 20; ++attempt) {
         if (_coordinator < 0) {
             auto found = co_await find_coordinator();
@@ -120,10 +129,10 @@ task<result<std::vector<topic_partition>>> group_member::join() {
         join.member_id = _member_id;
         join.session_timeout_ms = session_timeout_ms;
         join.rebalance_timeout_ms = rebalance_timeout_ms;
-        join.protocol_type = std::string(groups::consumer_protocol_type);
+        join.protocol_type = std::string(consumer_protocol_type);
         kafka::join_group_request::join_group_request_protocol proto;
         proto.name = std::string(assignor);
-        proto.metadata = iobuf::copy_of(subscription.data(), subscription.size());
+        proto.metadata = subscription.share();
         join.protocols.push_back(std::move(proto));
         auto joined = co_await _client.call<kafka::join_group_request, kafka::join_group_response>(
             _coordinator, join);
@@ -150,7 +159,7 @@ task<result<std::vector<topic_partition>>> group_member::join() {
         sync.group_id = _group_id;
         sync.generation_id = _generation;
         sync.member_id = _member_id;
-        sync.protocol_type = std::string(groups::consumer_protocol_type);
+        sync.protocol_type = std::string(consumer_protocol_type);
         sync.protocol_name = joined->protocol_name.value_or(std::string(assignor));
         if (joined->leader == _member_id) {
             std::vector<std::string> members;
@@ -173,10 +182,10 @@ task<result<std::vector<topic_partition>>> group_member::join() {
         }
         if (error != kafka::error_code::none) co_return kafka_error(error);
         auto parts = decode_assignment(std::move(synced->assignment));
-        if (!parts) co_return kafka::client::client_errc::malformed_response;
+        if (!parts) co_return client_errc::malformed_response;
         co_return std::move(*parts);
     }
-    co_return kafka::client::client_errc::timed_out;
+    co_return client_errc::timed_out;
 }
 
 task<result<void>> group_member::heartbeat() {
@@ -279,4 +288,4 @@ task<void> group_member::leave() {
     _member_id.clear();
 }
 
-}  // namespace wharf::perf
+}  // namespace wharf::kafka::client

@@ -1,6 +1,6 @@
-#include "perf/lib/murmur2.h"
+#include "net/kafka/client/murmur2.h"
 
-namespace wharf::perf {
+namespace wharf::kafka::client {
 
 // Utils.murmur2: Java's int arithmetic wraps, so it is done on uint32_t here; `>>>` is the
 // unsigned shift. The tail bytes fall through as in the Java switch.
@@ -42,4 +42,4 @@ int32_t murmur2(std::span<const uint8_t> key) {
     return static_cast<int32_t>(h);
 }
 
-}  // namespace wharf::perf
+}  // namespace wharf::kafka::client

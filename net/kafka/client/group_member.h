@@ -1,6 +1,6 @@
 #pragma once
 
-// A member of a Kafka consumer group for `wharf bench` consumers: the classic group protocol as
+// A member of a Kafka consumer group (`wharf bench` consumers, `wharf consume --group`): the classic group protocol as
 // the Java consumer speaks it (FindCoordinator, JoinGroup with the MEMBER_ID_REQUIRED round trip,
 // SyncGroup, Heartbeat, OffsetFetch, OffsetCommit, LeaveGroup), protocol type "consumer" with the
 // "range" assignor, so that the group looks like any other to the broker and to admin tools.
@@ -18,7 +18,7 @@
 
 #include "net/kafka/client/kafka_client.h"
 
-namespace wharf::perf {
+namespace wharf::kafka::client {
 
 struct topic_partition {
     std::string topic;
@@ -37,7 +37,7 @@ std::optional<std::vector<topic_partition>> decode_assignment(iobuf bytes);
 
 class group_member {
 public:
-    group_member(std::vector<kafka::client::broker_address> bootstrap, std::string client_id,
+    group_member(std::vector<broker_address> bootstrap, std::string client_id,
                  std::string group_id, std::map<std::string, int32_t> topics);
 
     task<result<void>> start() { return _client.start(); }
@@ -61,7 +61,7 @@ public:
 private:
     task<result<void>> find_coordinator();
 
-    kafka::client::kafka_client _client;
+    kafka_client _client;
     std::string _group_id;
     std::map<std::string, int32_t> _topics;
     int32_t _coordinator = -1;
@@ -69,4 +69,4 @@ private:
     int32_t _generation = -1;
 };
 
-}  // namespace wharf::perf
+}  // namespace wharf::kafka::client

@@ -9,7 +9,7 @@
 #include <span>
 #include <string_view>
 
-namespace wharf::perf {
+namespace wharf::kafka::client {
 
 // The signed 32-bit hash the Java client computes for `key`.
 int32_t murmur2(std::span<const uint8_t> key);
@@ -30,4 +30,4 @@ inline int32_t partition_for_key(std::string_view key, int32_t partitions) {
     return to_positive(murmur2(key)) % partitions;
 }
 
-}  // namespace wharf::perf
+}  // namespace wharf::kafka::client

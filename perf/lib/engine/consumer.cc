@@ -1,8 +1,6 @@
 #include "perf/lib/engine/consumer.h"
 
-#include "log/batch_layout.h"
-#include "log/compression.h"
-#include "log/record_reader.h"
+#include "core/client/fetched_records.h"
 #include "perf/lib/engine/stamp.h"
 #include "reactor/timer.h"
 #include "reactor/when_all.h"
@@ -14,9 +12,6 @@ namespace {
 constexpr auto heartbeat_interval = std::chrono::seconds(1);
 constexpr int commit_every_heartbeats = 5;
 constexpr auto retry_pause = std::chrono::milliseconds(200);
-// Decompressed records sections above this are not read (the broker would have refused them).
-constexpr size_t max_decompressed_bytes = 256u << 20;
-constexpr uint8_t control_batch_bit = 0x20;
 
 std::map<std::string, int32_t> topic_partitions(const consumer_config& cfg) {
     std::map<std::string, int32_t> out;
@@ -202,53 +197,20 @@ task<void> consumer::fetch_from(int32_t broker, std::vector<topic_partition> par
 void consumer::consume_records(const topic_partition& tp, iobuf& records, uint64_t now_ns) {
     auto position_it = _positions.find(tp);
     if (position_it == _positions.end()) return;
-    int64_t& position = position_it->second;
     size_t global = _topic_index.at(tp.topic) * static_cast<size_t>(_cfg.partitions) +
                     static_cast<size_t>(tp.partition);
-    std::span<const std::byte> bytes = records.linearize(0, records.size());
     uint64_t counted = 0;
-    size_t pos = 0;
-    std::vector<std::byte> decompressed;
-    while (pos + batch_header_bytes <= bytes.size()) {
-        auto batch = bytes.subspan(pos);
-        auto base = batch_layout::get<int64_t>(batch, batch_layout::base_offset);
-        auto length = batch_layout::get<int32_t>(batch, batch_layout::batch_length);
-        size_t total = batch_log_overhead_bytes + static_cast<size_t>(std::max(length, 0));
-        if (length < 0 || total < batch_header_bytes || total > batch.size()) break;  // partial
-        batch = batch.first(total);
-        pos += total;
-        auto attributes = batch_layout::get<int16_t>(batch, batch_layout::attributes);
-        auto last_delta = batch_layout::get<int32_t>(batch, batch_layout::last_offset_delta);
-        auto count = batch_layout::get<int32_t>(batch, batch_layout::records_count);
-        int64_t next = base + last_delta + 1;
-        if (next <= position || (attributes & control_batch_bit) != 0) {
-            position = std::max(position, next);
-            continue;
-        }
-        auto section = batch.subspan(batch_layout::records);
-        auto codec = static_cast<compression_type>(attributes & batch_layout::compression_mask);
-        if (codec != compression_type::none) {
-            auto d = decompress(codec, section, max_decompressed_bytes);
-            if (!d) {
-                position = next;  // unreadable: skip it rather than fetch it forever
-                continue;
-            }
-            decompressed = std::move(*d);
-            section = decompressed;
-        }
-        record_reader reader(section, count);
-        while (!reader.at_end()) {
-            auto r = reader.next();
-            if (!r) break;
-            if (base + r->offset_delta < position || !r->value) continue;
-            auto published = read_stamp(*r->value, _cfg.nonce);
-            if (!published) continue;  // another run's record
-            ++counted;
-            _stats.totals.consumed_bytes += r->value->size() + (r->key ? r->key->size() : 0);
-            _stats.record_e2e_latency(now_ns > *published ? (now_ns - *published) / 1000 : 0);
-        }
-        position = next;
-    }
+    auto count = [&](const client::fetched_record& f) {
+        const record_view& r = *f.record;
+        if (!r.value) return;
+        auto published = read_stamp(*r.value, _cfg.nonce);
+        if (!published) return;  // another run's record
+        ++counted;
+        _stats.totals.consumed_bytes += r.value->size() + (r.key ? r.key->size() : 0);
+        _stats.record_e2e_latency(now_ns > *published ? (now_ns - *published) / 1000 : 0);
+    };
+    position_it->second = client::for_each_record(records.linearize(0, records.size()),
+                                                  position_it->second, count);
     _stats.totals.consumed_msgs += counted;
     _stats.consumed(_cfg.group_index, global, counted);
 }

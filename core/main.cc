@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/broker.h"
+#include "core/cli/cli.h"
 #include "core/config/broker_config.h"
 #include "reactor/logger.h"
 #include "reactor/signals.h"
@@ -43,6 +44,7 @@ int exec_bench(int argc, char** argv) {
 int main(int argc, char** argv) {
     using namespace wharf;
     if (argc > 1 && std::strcmp(argv[1], "bench") == 0) return exec_bench(argc, argv);
+    if (argc > 1 && cli::is_command(argv[1])) return cli::run(argc, argv);
     auto parsed = parse_broker_flags(argc, argv);
     if (!parsed.config) return parsed.exit_code;
     const broker_config& cfg = *parsed.config;
@@ -53,8 +55,9 @@ int main(int argc, char** argv) {
     // Shards read SIGINT and SIGTERM from a signalfd; block them in every thread first.
     block_signals({SIGINT, SIGTERM});
     if (cfg.fsync == fsync_policy::never) {
-        shard_logger().warn("--fsync=never: appends are acknowledged BEFORE they are durable; a "
-                            "power failure or kernel crash loses them. Use it for benchmarks only.");
+        shard_logger().warn(
+            "--fsync=never: appends are acknowledged BEFORE they are durable; a "
+            "power failure or kernel crash loses them. Use it for benchmarks only.");
     }
     smp_config sc{.shards = cfg.smp,
                   .cpus = cfg.cpus,

@@ -164,4 +164,20 @@ result<std::vector<std::byte>> compress(compression_type c, std::span<const std:
     return log_errc::unsupported_compression;
 }
 
+namespace {
+constexpr const char* codec_names[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+}  // namespace
+
+std::optional<compression_type> codec_from_name(std::string_view name) {
+    for (size_t i = 0; i < std::size(codec_names); ++i) {
+        if (name == codec_names[i]) return static_cast<compression_type>(i);
+    }
+    return std::nullopt;
+}
+
+const char* codec_name(compression_type c) {
+    auto i = static_cast<size_t>(c);
+    return i < std::size(codec_names) ? codec_names[i] : "unknown";
+}
+
 }  // namespace wharf

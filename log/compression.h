@@ -17,7 +17,9 @@
 // reused across calls, never shared.
 
 #include <cstddef>
+#include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "log/record_batch.h"
@@ -63,5 +65,10 @@ result<std::vector<std::byte>> snappy_compress(std::span<const std::byte> in);
 result<std::vector<std::byte>> decompress(compression_type c, std::span<const std::byte> in,
                                           size_t max_out);
 result<std::vector<std::byte>> compress(compression_type c, std::span<const std::byte> in);
+
+// The producer-side codec names, as clients' compression.type spells them: none, gzip, snappy,
+// lz4, zstd. nullopt for anything else.
+std::optional<compression_type> codec_from_name(std::string_view name);
+const char* codec_name(compression_type c);
 
 }  // namespace wharf

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "core/config/units.h"
+#include "log/compression.h"
 #include "net/kafka/client/connection.h"
 #include "perf/lib/engine/runner.h"
 #include "perf/lib/engine/stamp.h"
@@ -135,15 +136,9 @@ run_options make_options(const run_flags& f) {
     } else {
         usage_error("--acks must be all, 1 or 0");
     }
-    static const std::map<std::string, compression_type> codecs = {
-        {"none", compression_type::none},
-        {"gzip", compression_type::gzip},
-        {"snappy", compression_type::snappy},
-        {"lz4", compression_type::lz4},
-        {"zstd", compression_type::zstd}};
-    auto codec = codecs.find(f.compression);
-    if (codec == codecs.end()) usage_error("--compression must be none, gzip, snappy, lz4 or zstd");
-    o.compression = codec->second;
+    auto codec = codec_from_name(f.compression);
+    if (!codec) usage_error("--compression must be none, gzip, snappy, lz4 or zstd");
+    o.compression = *codec;
     o.batch_bytes = size_flag("--batch-bytes", f.batch_bytes);
     if (o.batch_bytes < 1 || o.batch_bytes > (64u << 20)) usage_error("--batch-bytes: 1B to 64MiB");
     o.linger = duration_flag("--linger", f.linger);

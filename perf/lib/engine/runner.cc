@@ -7,6 +7,7 @@
 #include <iostream>
 #include <random>
 
+#include "log/compression.h"
 #include "net/kafka/client/admin.h"
 #include "perf/lib/engine/shard_engine.h"
 #include "perf/lib/engine/stamp.h"
@@ -34,12 +35,6 @@ double cpu_seconds() {
     ::getrusage(RUSAGE_SELF, &u);
     auto tv = [](timeval t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
     return tv(u.ru_utime) + tv(u.ru_stime);
-}
-
-const char* codec_name(compression_type c) {
-    static const char* const names[] = {"none", "gzip", "snappy", "lz4", "zstd"};
-    auto i = static_cast<size_t>(c);
-    return i < std::size(names) ? names[i] : "unknown";
 }
 
 std::string iso_now() {

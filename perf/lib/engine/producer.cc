@@ -76,8 +76,10 @@ task<result<void>> producer::run(const bool& stop) {
             // Sleep until the next record is due or an open batch has lingered; responses send
             // the next requests themselves.
             auto wake = limiter.peek_due(now);
+            // A batch that lingered already waits for a free request slot, which a response
+            // hands to it: no wake-up for it.
             uint64_t expiry = next_linger_expiry();
-            if (expiry != UINT64_MAX) {
+            if (expiry != UINT64_MAX && expiry > now_ns) {
                 wake = std::min(wake, rate_limiter::time_point(std::chrono::nanoseconds(expiry)));
             }
             auto d =

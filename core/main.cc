@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
     smp_config sc{.shards = cfg.smp,
                   .cpus = cfg.cpus,
                   .poll_us = cfg.poll_us,
-                  .memory_per_shard_bytes = cfg.memory_bytes / cfg.smp};
+                  .memory_per_shard_bytes = cfg.memory_bytes / cfg.smp,
+                  .stall_threshold = cfg.stall_threshold};
     auto rc = smp::run(sc, [&cfg] { return run_broker(cfg); });
     if (!rc) {
         shard_logger().critical("wharf cannot start: {}", rc.error().message());

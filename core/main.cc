@@ -12,6 +12,7 @@
 
 #include "core/broker.h"
 #include "core/config/broker_config.h"
+#include "core/tune/tune_command.h"
 #include "reactor/logger.h"
 #include "reactor/signals.h"
 #include "reactor/smp.h"
@@ -43,6 +44,7 @@ int exec_bench(int argc, char** argv) {
 int main(int argc, char** argv) {
     using namespace wharf;
     if (argc > 1 && std::strcmp(argv[1], "bench") == 0) return exec_bench(argc, argv);
+    if (argc > 1 && std::strcmp(argv[1], "tune") == 0) return tune::run_tune(argc - 1, argv + 1);
     auto parsed = parse_broker_flags(argc, argv);
     if (!parsed.config) return parsed.exit_code;
     const broker_config& cfg = *parsed.config;

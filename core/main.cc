@@ -13,6 +13,7 @@
 #include "core/broker.h"
 #include "core/cli/cli.h"
 #include "core/config/broker_config.h"
+#include "core/tune/tune_command.h"
 #include "reactor/logger.h"
 #include "reactor/signals.h"
 #include "reactor/smp.h"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     using namespace wharf;
     if (argc > 1 && std::strcmp(argv[1], "bench") == 0) return exec_bench(argc, argv);
     if (argc > 1 && cli::is_command(argv[1])) return cli::run(argc, argv);
+    if (argc > 1 && std::strcmp(argv[1], "tune") == 0) return tune::run_tune(argc - 1, argv + 1);
     auto parsed = parse_broker_flags(argc, argv);
     if (!parsed.config) return parsed.exit_code;
     const broker_config& cfg = *parsed.config;
@@ -62,7 +64,8 @@ int main(int argc, char** argv) {
     smp_config sc{.shards = cfg.smp,
                   .cpus = cfg.cpus,
                   .poll_us = cfg.poll_us,
-                  .memory_per_shard_bytes = cfg.memory_bytes / cfg.smp};
+                  .memory_per_shard_bytes = cfg.memory_bytes / cfg.smp,
+                  .stall_threshold = cfg.stall_threshold};
     auto rc = smp::run(sc, [&cfg] { return run_broker(cfg); });
     if (!rc) {
         shard_logger().critical("wharf cannot start: {}", rc.error().message());

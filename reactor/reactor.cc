@@ -185,6 +185,7 @@ void reactor::run() {
     shard_logger().debug("reactor loop starts");
     while (!_stopping) {
         ++_stats.turns;
+        _published_turn.store(_stats.turns, std::memory_order_relaxed);
         run_ready_tasks();
         if (_mesh != nullptr) _stats.cross_shard_received += _mesh->poll_incoming(_cfg.id);
         if (!_turn_end_waiters.empty()) {
@@ -194,6 +195,8 @@ void reactor::run() {
         bool ring_full = _mesh != nullptr && _mesh->flush_outgoing(_cfg.id);
         submit_and_reap(!ring_full && !_stopping && !has_pending_work());
     }
+    // The shutdown drain waits for cancellations without being asleep; it is not a stall.
+    _published_turn.store(not_in_turn, std::memory_order_relaxed);
     cancel_and_drain();
     shard_logger().debug("reactor loop ends after {} turns", _stats.turns);
 }

@@ -49,6 +49,9 @@ struct reactor_stats {
     uint64_t sleeps = 0;
     uint64_t cross_shard_received = 0;
     uint64_t detached_failures = 0;
+    // Turns that ran past the stall threshold (reactor/stall_detector.h), counted by the
+    // detector's signal handler on this shard's thread.
+    uint64_t stalls = 0;
 };
 
 // What an io_uring operation reports back to the coroutine that waits for it.
@@ -119,6 +122,16 @@ public:
     // For the cross-shard sleep protocol: true once the reactor has announced it will sleep.
     std::atomic<bool>& sleeping_flag() noexcept { return _sleeping; }
 
+    // The number of the turn running now, or not_in_turn before and after the loop. Stored with
+    // one relaxed store per turn, for the stall detector's watchdog on another thread.
+    static constexpr uint64_t not_in_turn = ~uint64_t{0};
+    const std::atomic<uint64_t>& published_turn() const noexcept { return _published_turn; }
+    // Called by the stall detector's signal handler, on this shard's thread (hence atomic: it
+    // interrupts code that may read the stats).
+    void count_stall() noexcept {
+        std::atomic_ref<uint64_t>(_stats.stalls).fetch_add(1, std::memory_order_relaxed);
+    }
+
 private:
     bool run_ready_tasks();
     bool has_pending_work() const noexcept;
@@ -139,6 +152,8 @@ private:
     uint64_t _wake_buf = 0;
     bool _wake_armed = false;
     alignas(64) std::atomic<bool> _sleeping{false};
+    // Its own cache line: written every turn, while senders read _sleeping.
+    alignas(64) std::atomic<uint64_t> _published_turn{not_in_turn};
 };
 
 }  // namespace wharf

@@ -11,6 +11,7 @@
 #include "reactor/probe.h"
 #include "reactor/reactor.h"
 #include "reactor/spawn.h"
+#include "reactor/stall_detector.h"
 #include "reactor/submit_to.h"
 #include "reactor/when_all.h"
 
@@ -41,7 +42,8 @@ task<void> run_main(std::function<task<int>()>& main_fn, int& exit_code) {
 }
 
 void shard_thread(const smp_config& cfg, unsigned k, cross_shard_mesh& mesh, std::latch& started,
-                  std::function<task<int>()>* main_fn, int* exit_code) {
+                  stall_detector* detector, std::function<task<int>()>* main_fn,
+                  int* exit_code) {
     install_shard_logger(shard_id(k));
     if (!cfg.cpus.empty()) {
         auto pinned = pin_current_thread(cfg.cpus[k]);
@@ -54,6 +56,7 @@ void shard_thread(const smp_config& cfg, unsigned k, cross_shard_mesh& mesh, std
     rc.poll_us = cfg.poll_us;
     rc.ring_entries = cfg.ring_entries;
     reactor r(rc, &mesh);
+    stall_detector::attachment watched(detector, r);
     // No shard may send before every shard's reactor is attached to the mesh.
     started.arrive_and_wait();
     if (k == 0) spawn(run_main(*main_fn, *exit_code), "smp main");
@@ -85,15 +88,20 @@ result<int> smp::run(const smp_config& cfg, std::function<task<int>()> main_fn) 
     g_shard_count.store(cfg.shards);
     g_memory_per_shard.store(cfg.memory_per_shard_bytes);
 
+    std::unique_ptr<stall_detector> detector;
+    if (cfg.stall_threshold.count() > 0) {
+        detector = std::make_unique<stall_detector>(cfg.stall_threshold, cfg.shards);
+    }
     int exit_code = 0;
     std::latch started(cfg.shards);
     std::vector<std::thread> threads;
     threads.reserve(cfg.shards);
     for (unsigned k = 0; k < cfg.shards; ++k) {
         threads.emplace_back(shard_thread, std::cref(cfg), k, std::ref(mesh), std::ref(started),
-                             &main_fn, &exit_code);
+                             detector.get(), &main_fn, &exit_code);
     }
     for (auto& t : threads) t.join();
+    detector.reset();
 
     set_current_mesh(nullptr);
     g_shard_count.store(0);

@@ -24,6 +24,8 @@ struct smp_config {
     size_t memory_per_shard_bytes = 0;
     // Capacity of each cross-shard ring, a power of two.
     unsigned cross_ring_capacity = 1024;
+    // Log loop turns longer than this with a backtrace (reactor/stall_detector.h); 0 disables.
+    std::chrono::milliseconds stall_threshold{0};
 };
 
 class smp {

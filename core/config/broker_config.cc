@@ -22,6 +22,7 @@ struct raw_flags {
     std::string smp;
     std::string cpuset;
     std::string poll_us = "0";
+    std::string stall_threshold = "25ms";
     std::string memory;
     std::string segment_bytes = "512MiB";
     std::string segment_ms = "7d";
@@ -184,6 +185,23 @@ void validate_groups(broker_config& cfg, const raw_flags& raw) {
     }
 }
 
+void validate_stall_threshold(broker_config& cfg, const raw_flags& raw) {
+    using namespace std::chrono;
+    auto threshold = or_fail(parse_duration(raw.stall_threshold, milliseconds(1)),
+                             "--stall-threshold", raw.stall_threshold,
+                             "a duration such as 25ms, or 0 to disable");
+    if (threshold.count() != 0 && (threshold < milliseconds(1) || threshold > hours(1))) {
+        throw flag_error{fmt::format("invalid value '{}' for --stall-threshold: expected 0 "
+                                     "(off) or 1ms to 1h", raw.stall_threshold)};
+    }
+    cfg.stall_threshold = duration_cast<milliseconds>(threshold);
+    // A shard busy-polls within one turn; polling as long as the threshold would be reported.
+    if (cfg.stall_threshold.count() != 0 && cfg.poll_us >= cfg.stall_threshold) {
+        throw flag_error{fmt::format("invalid value '{}' for --poll-us: must be below "
+                                     "--stall-threshold ({})", raw.poll_us, raw.stall_threshold)};
+    }
+}
+
 void validate(broker_config& cfg, const raw_flags& raw) {
     using namespace std::chrono;
     if (!raw.smp.empty()) {
@@ -200,6 +218,7 @@ void validate(broker_config& cfg, const raw_flags& raw) {
     cfg.poll_us = duration_cast<microseconds>(
         or_fail(parse_duration(raw.poll_us, microseconds(1)), "--poll-us", raw.poll_us,
                 "a duration such as 50 or 50us"));
+    validate_stall_threshold(cfg, raw);
     if (raw.memory.empty()) {
         // Half of the machine, as a conservative default for a shared host.
         cfg.memory_bytes = physical_memory_bytes() / 2;
@@ -335,6 +354,9 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
                  "Allow more shards than CPUs and do not pin threads (laptops, CI)")->group(runtime);
     app.add_option("--poll-us", raw.poll_us, "Busy-poll this long (microseconds) before an idle "
                    "shard sleeps")->group(runtime);
+    app.add_option("--stall-threshold", raw.stall_threshold, "Log a loop turn that keeps a "
+                   "shard longer than this, with a backtrace (milliseconds without a unit); 0 "
+                   "disables")->group(runtime);
     app.add_option("--memory", raw.memory, "Memory for all shards together [default: half of "
                    "the machine]")->group(runtime);
 

@@ -45,6 +45,8 @@ struct broker_config {
     std::vector<unsigned> cpus;        // the CPU of each shard (empty when overprovisioned)
     bool overprovisioned = false;
     std::chrono::microseconds poll_us{0};
+    // Log loop turns longer than this, with a backtrace; 0 disables the stall detector.
+    std::chrono::milliseconds stall_threshold{25};
     uint64_t memory_bytes = 0;         // for all shards together
     // storage
     std::string data_dir = "./data";

@@ -1,10 +1,13 @@
 #include "core/config/config_file.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -94,15 +97,21 @@ void apply_config_file(CLI::App& app, const std::string& path, setting_sources& 
                                             e.description())};
     }
     sources.config_path = path;
+    // toml++ keeps keys sorted; in file order, the first mistake reported is the first one there.
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (auto&& [raw_key, value] : table) entries.emplace_back(&raw_key, &value);
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+        return a.first->source().begin.line < b.first->source().begin.line;
+    });
     std::map<std::string, std::string> spelled;  // key -> how the file wrote it
-    for (auto&& [raw_key, value] : table) {
-        std::string written(raw_key.str());
+    for (auto [raw_key, value] : entries) {
+        std::string written(raw_key->str());
         std::string key = written;
         for (char& c : key) {
             if (c == '_') c = '-';
         }
-        std::string where =
-            fmt::format("{}:{}: key '{}'", path, raw_key.source().begin.line, written);
+        auto line = static_cast<int>(raw_key->source().begin.line);
+        std::string where = fmt::format("{}:{}: key '{}'", path, line, written);
         CLI::Option* opt = is_meta_option(key) ? nullptr : app.get_option_no_throw("--" + key);
         if (opt == nullptr) {
             throw config_file_error{fmt::format(
@@ -110,11 +119,11 @@ void apply_config_file(CLI::App& app, const std::string& path, setting_sources& 
                 where)};
         }
         if (auto [it, fresh] = spelled.emplace(key, written); !fresh) {
-            throw config_file_error{
-                fmt::format("{}: the same setting as key '{}' above", where, it->second)};
+            throw config_file_error{fmt::format("{}: the same setting as key '{}' on line {}",
+                                                where, it->second, sources.line_of[key])};
         }
-        std::string text_value = value_text(value, where);
-        sources.line_of[key] = static_cast<int>(raw_key.source().begin.line);
+        std::string text_value = value_text(*value, where);
+        sources.line_of[key] = line;
         // The command line wins: the file only fills what it left unset.
         if (sources.of(key) == setting_source::command_line) continue;
         apply_one(*opt, text_value, where);

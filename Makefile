@@ -10,7 +10,7 @@ DEBUG_DIR := build/debug
 FUZZ_DIR := build/fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: deps release debug run test fuzz perf clean
+.PHONY: deps release debug run test fuzz perf deb clean
 
 deps:
 	@deploy/install-deps.sh
@@ -46,6 +46,11 @@ fuzz: deps
 		$(FUZZ_DIR)/corpus
 	set -o pipefail; $(FUZZ_DIR)/tests/fuzz/kafka_request_fuzz -max_total_time=$(FUZZ_SECONDS) \
 		-rss_limit_mb=2048 -print_final_stats=1 $(FUZZ_DIR)/corpus 2>&1 | tail -n 12
+
+# The Debian package (deploy/packaging.cmake): build/release/wharf_<version>_<arch>.deb.
+deb: release
+	cd $(RELEASE_DIR) && cpack -G DEB
+	@ls -1 $(RELEASE_DIR)/wharf_*.deb
 
 perf: release
 	$(RELEASE_DIR)/perf/log_append_bench

@@ -16,6 +16,7 @@
 #include "core/kafka/listener.h"
 #include "core/kafka/partition_ops.h"
 #include "core/shard_services.h"
+#include "core/systemd_notify.h"
 #include "reactor/logger.h"
 #include "reactor/placement.h"
 #include "reactor/signals.h"
@@ -166,10 +167,15 @@ task<int> run_broker(const broker_config& cfg) {
     }
     shard_logger().info("wharf is running: Kafka API on {}. Stop with Ctrl-C or SIGTERM.",
                         host_port{cfg.kafka_addr.host, *port}.to_string());
+    // Every shard's listener is open: systemd may now start the units ordered after wharf.
+    if (auto s = notify_systemd("READY=1\nSTATUS=serving the Kafka API"); !s) {
+        shard_logger().warn("cannot notify systemd (NOTIFY_SOCKET): {}", s.error().message());
+    }
 
     int sig = co_await signals->next();
     shard_logger().info("{}: stopping (finishing appends in flight, flushing logs); a second "
                         "signal exits at once", sig != 0 ? strsignal(sig) : "shutdown");
+    (void)notify_systemd("STOPPING=1");
     spawn(exit_on_second_signal(signals), "second signal watcher");
     co_await kafka::stop_listeners();
     co_await stop_metadata();

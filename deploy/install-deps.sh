@@ -22,6 +22,9 @@ packages=(
   librdkafka-dev
   # wharf bench: JSON result files (nlohmann-json), and iperf3 for the loopback TCP reference
   nlohmann-json3-dev iperf3
+  # config files (toml++, header-only); the Debian package (dpkg-shlibdeps) and the systemd
+  # unit check (systemd-analyze; systemd need not run)
+  libtomlplusplus-dev dpkg-dev systemd
 )
 
 missing=()

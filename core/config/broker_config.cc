@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/config/config_file.h"
+#include "core/config/print_config.h"
 #include "core/config/units.h"
 #include "reactor/iobuf.h"
 #include "reactor/placement.h"
@@ -382,16 +384,62 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
         ->group("Logging")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
+    // What each value looks like, for --help; the units are in the description above the list.
+    for (auto [flag, type] : {std::pair{"--kafka-addr", "HOST:PORT"},
+                              {"--advertise-kafka-addr", "HOST:PORT"},
+                              {"--connections-max-idle-ms", "DURATION"},
+                              {"--max-request-bytes", "SIZE"},
+                              {"--max-inflight-request-bytes", "SIZE"},
+                              {"--default-partitions", "N"},
+                              {"--offsets-partitions", "N"},
+                              {"--offsets-retention-minutes", "N"},
+                              {"--group-initial-rebalance-delay", "DURATION"},
+                              {"--group-min-session-timeout", "DURATION"},
+                              {"--group-max-session-timeout", "DURATION"},
+                              {"--smp", "N"},
+                              {"--cpuset", "LIST"},
+                              {"--poll-us", "DURATION"},
+                              {"--memory", "SIZE"},
+                              {"--data-dir", "PATH"},
+                              {"--segment-bytes", "SIZE"},
+                              {"--segment-ms", "DURATION"},
+                              {"--flush-interval-us", "DURATION"},
+                              {"--fsync", "always|never"},
+                              {"--max-batch-bytes", "SIZE"},
+                              {"--retention-check-interval", "DURATION"},
+                              {"--log-level", "LEVEL"}}) {
+        if (auto* opt = app.get_option_no_throw(flag)) opt->type_name(type);
+    }
+    app.get_option("--auto-create-topics")->default_str("true");
+
+    std::string config_path;
+    bool print_config = false;
+    app.add_option("--config", config_path, "Read settings from this TOML file: keys are the "
+                   "flag names without dashes (segment-bytes = \"1GiB\"); flags given here win")
+        ->group("Configuration")->type_name("FILE");
+    app.add_flag("--print-config", print_config, "Print the effective configuration and where "
+                 "each value came from, then exit")->group("Configuration");
+
+    setting_sources sources;
     try {
         app.parse(argc, argv);
+        sources = command_line_sources(app);
+        if (!config_path.empty()) apply_config_file(app, config_path, sources);
         validate(cfg, raw);
     } catch (const CLI::ParseError& e) {
         // --help exits 0; every other parse error exits 2, like the validation errors below.
         int code = app.exit(e);
         return parse_outcome{std::nullopt, code == 0 ? 0 : 2};
-    } catch (const flag_error& e) {
+    } catch (const config_file_error& e) {
         fmt::print(stderr, "wharf: {}\n", e.message);
         return parse_outcome{std::nullopt, 2};
+    } catch (const flag_error& e) {
+        fmt::print(stderr, "wharf: {}\n", locate_flag_error(e.message, sources));
+        return parse_outcome{std::nullopt, 2};
+    }
+    if (print_config) {
+        fmt::print("{}", format_effective_config(app, sources, computed_defaults(cfg)));
+        return parse_outcome{std::nullopt, 0};
     }
     return parse_outcome{std::move(cfg), 0};
 }

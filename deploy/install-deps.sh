@@ -22,6 +22,9 @@ packages=(
   librdkafka-dev
   # wharf bench: JSON result files (nlohmann-json), and iperf3 for the loopback TCP reference
   nlohmann-json3-dev iperf3
+  # the admin HTTP API: http-parser; its test checks /metrics with promtool (package prometheus)
+  # and perf/metrics_overhead.py scrapes with curl
+  libhttp-parser-dev prometheus curl
 )
 
 missing=()

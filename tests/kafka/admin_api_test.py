@@ -3,14 +3,19 @@
 counters move when records are produced and fetched (per API, per topic, per shard log, consumer
 group lag); every JSON endpoint answers valid JSON of the documented shape; malformed, oversized
 and non-GET requests are refused (400 and a closed connection, 405) while the broker keeps
-serving; --admin-addr '' disables the API and a taken address stops the broker at start-up."""
+serving; /v1/status/ready is 503 until every shard serves and again while the broker stops;
+--admin-addr '' disables the API and a taken address stops the broker at start-up."""
 
 import http.client
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 import unittest
 
@@ -249,6 +254,45 @@ class admin_api_test(unittest.TestCase):
 
 
 class admin_addr_flag_test(unittest.TestCase):
+    def test_ready_is_503_until_every_shard_serves_and_while_stopping(self):
+        # 1000 __consumer_offsets partitions make the start-up long enough to be seen from
+        # outside: the admin API starts before the shards open their logs.
+        tmp = tempfile.TemporaryDirectory(prefix="wharf-admin-")
+        cmd = [os.environ["WHARF_BIN"], "--data-dir", tmp.name, "--overprovisioned", "--smp",
+               "2", "--memory", "512MiB", "--kafka-addr", "127.0.0.1:0", "--admin-addr",
+               "127.0.0.1:0", "--offsets-partitions", "1000"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            port = None
+            for line in proc.stdout:
+                if m := re.search(r"admin API on 127\.0\.0\.1:(\d+)", line):
+                    port = int(m.group(1))
+                    break
+            self.assertIsNotNone(port, "no 'admin API on' line")
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            codes = []
+            deadline = time.monotonic() + TIMEOUT_S
+            while (not codes or codes[-1] != 200) and time.monotonic() < deadline:
+                codes.append(http_get(port, "/v1/status/ready")[0])
+            self.assertEqual(codes[-1], 200)
+            self.assertEqual(set(codes[:-1]), {503}, codes)
+            # A scrape during start-up works too; then the stop makes the broker unready first.
+            self.assertEqual(http_get(port, "/metrics")[0], 200)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                status = http_get(port, "/v1/status/ready")[0]
+                self.assertEqual(status, 503)
+            except OSError:
+                pass  # already gone: the stop was faster than the request
+            self.assertEqual(proc.wait(timeout=TIMEOUT_S), 0)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+            proc.stdout.close()
+            tmp.cleanup()
+
     def test_an_empty_address_disables_the_api(self):
         with Broker("--admin-addr", "") as b:
             self.assertIsNone(b.admin_port)

@@ -126,6 +126,7 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
     size_t next_result = 0;
     size_t k = 0;
     for (size_t t = 0; t < req.topics.size(); ++t) {
+        uint64_t topic_bytes = 0;  // for /metrics, counted once per topic
         for (const auto& p : req.topics[t].partitions) {
             const planned_partition& pp = plan[k++];
             partition_response out;
@@ -140,15 +141,14 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
                 out.last_stable_offset = r.high_watermark;
                 out.log_start_offset = r.log_start_offset;
                 if (r.error_code == 0 || r.records.size() > 0) {
-                    if (r.records.size() > 0) {
-                        metrics::add_topic_bytes_out(topic_md[t]->name, r.records.size());
-                    }
+                    topic_bytes += r.records.size();
                     out.records = std::move(r.records);
                 }
             }
             if (!out.records) out.records = iobuf();
             resp.responses[t].partitions.push_back(std::move(out));
         }
+        if (topic_bytes > 0) metrics::add_topic_bytes_out(topic_md[t]->name, topic_bytes);
     }
     co_return resp;
 }

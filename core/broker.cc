@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/admin/admin_api.h"
 #include "core/cluster/metadata_service.h"
 #include "core/config/units.h"
 #include "core/group/coordinator.h"
@@ -146,11 +147,20 @@ task<int> run_broker(const broker_config& cfg) {
         shard_logger().critical("cannot read signals: {}", s.error().message());
         co_return 1;
     }
+    // The admin API first: readiness (503) and /metrics can be watched during recovery.
+    auto admin_port = co_await admin::start_admin_api(cfg);
+    if (!admin_port) {
+        shard_logger().critical("cannot listen on --admin-addr {}: {}", cfg.admin_addr->to_string(),
+                                admin_port.error().message());
+        co_return 1;
+    }
     if (!co_await start_all_shards(cfg)) {
+        co_await admin::stop_admin_api();
         co_await stop_all_shards();
         co_return 1;
     }
     if (!co_await start_metadata(cfg)) {
+        co_await admin::stop_admin_api();
         co_await stop_metadata();
         co_await stop_all_shards();
         co_return 1;
@@ -160,11 +170,13 @@ task<int> run_broker(const broker_config& cfg) {
     if (!port) {
         shard_logger().critical("cannot listen on --kafka-addr {}: {}", cfg.kafka_addr.to_string(),
                                 port.error().message());
+        co_await admin::stop_admin_api();
         co_await kafka::stop_listeners();
         co_await stop_metadata();
         co_await stop_all_shards();
         co_return 1;
     }
+    admin::set_ready(true);
     shard_logger().info("wharf is running: Kafka API on {}. Stop with Ctrl-C or SIGTERM.",
                         host_port{cfg.kafka_addr.host, *port}.to_string());
     // Every shard's listener is open: systemd may now start the units ordered after wharf.
@@ -177,8 +189,10 @@ task<int> run_broker(const broker_config& cfg) {
                         "signal exits at once", sig != 0 ? strsignal(sig) : "shutdown");
     (void)notify_systemd("STOPPING=1");
     spawn(exit_on_second_signal(signals), "second signal watcher");
+    admin::set_ready(false);
     co_await kafka::stop_listeners();
     co_await stop_metadata();
+    co_await admin::stop_admin_api();
     bool clean = co_await stop_all_shards();
     shard_logger().info("wharf stopped {}", clean ? "cleanly" : "with errors");
     co_return clean ? 0 : 1;

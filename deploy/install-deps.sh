@@ -25,6 +25,9 @@ packages=(
   # config files (toml++, header-only); the Debian package (dpkg-shlibdeps) and the systemd
   # unit check (systemd-analyze; systemd need not run)
   libtomlplusplus-dev dpkg-dev systemd
+  # the admin HTTP API: http-parser; its test checks /metrics with promtool (package prometheus)
+  # and perf/metrics_overhead.py scrapes with curl
+  libhttp-parser-dev prometheus curl
 )
 
 missing=()

@@ -12,11 +12,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <utility>
 
 #include "log/errc.h"
 #include "log/shard_log.h"
+#include "reactor/clock.h"
 #include "reactor/logger.h"
 #include "reactor/reactor.h"
 #include "reactor/timer.h"
@@ -179,7 +181,12 @@ task<status> shard_log::write_group(std::vector<pending_entry>& group) {
         result<size_t> w = 0;
         if (_cfg.fsync == fsync_policy::always) {
             ++_stats.syncs;
+            auto sync_start = steady_now();
             w = co_await seg.handle().write_and_sync(iov, start);
+            auto took =
+                std::chrono::duration_cast<std::chrono::microseconds>(steady_now() - sync_start);
+            _stats.fsync_latency_us.record(static_cast<uint64_t>(took.count()));
+            _stats.fsync_bytes.record(total);
         } else {
             w = co_await seg.handle().write_at(iov, start);
         }

@@ -44,6 +44,7 @@
 #include "reactor/base/ids.h"
 #include "reactor/base/result.h"
 #include "reactor/iobuf.h"
+#include "reactor/metrics/histogram.h"
 #include "reactor/shard.h"
 #include "reactor/sync.h"
 #include "reactor/task.h"
@@ -51,6 +52,11 @@
 namespace wharf {
 
 struct log_stats {
+    // Group commits by the time of their write + fdatasync (microseconds; the two are linked in
+    // io_uring, so this is what an append waits for) and by their bytes.
+    using fsync_latency_histogram = log2_histogram<20, 4>;  // 16 us .. ~8 s
+    using fsync_bytes_histogram = log2_histogram<18, 9>;    // 512 B .. 64 MiB
+
     uint64_t appends = 0;            // entries made durable
     uint64_t append_bytes = 0;       // their payload bytes
     uint64_t rejected_batches = 0;   // batches refused by validation
@@ -71,6 +77,9 @@ struct log_stats {
     uint64_t index_files_rebuilt = 0;
     uint64_t entries_replayed = 0;
     uint64_t truncated_bytes = 0;
+    // Only group commits that synced (fsync=always).
+    fsync_latency_histogram fsync_latency_us;
+    fsync_bytes_histogram fsync_bytes;
 };
 
 // What append_batch assigned to a durable batch.
@@ -158,6 +167,13 @@ public:
     // append (recompression on the produce path).
     const batch_limits& limits() const noexcept { return _cfg.limits; }
     size_t segment_count() const noexcept { return _segments.size(); }
+    // The bytes of every segment file (what the log holds on disk, index files aside).
+    uint64_t segment_bytes() const noexcept {
+        uint64_t n = 0;
+        for (const auto& s : _segments) n += s->size_bytes();
+        return n;
+    }
+    size_t partition_count() const noexcept { return _partitions.size(); }
     const std::string& directory() const noexcept { return _dir; }
     // Memory of the batch indexes, for accounting and tests.
     size_t index_memory_bytes() const noexcept;

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "net/socket_address.h"
 #include "reactor/io.h"
 #include "reactor/logger.h"
 #include "reactor/reactor.h"
@@ -25,61 +26,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct socket_address {
-    sockaddr_storage storage{};
-    socklen_t len = 0;
-    sockaddr* get() noexcept { return reinterpret_cast<sockaddr*>(&storage); }
-};
-
-// Numeric addresses only: a name lookup could block the shard.
-result<socket_address> parse_address(std::string host, uint16_t port) {
-    if (host == "localhost") host = "127.0.0.1";
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        host = host.substr(1, host.size() - 2);
-    }
-    socket_address a;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
-    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        a.len = sizeof(sockaddr_in);
-        return a;
-    }
-    a.storage = {};
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
-    if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        a.len = sizeof(sockaddr_in6);
-        return a;
-    }
-    return std::make_error_code(std::errc::invalid_argument);
-}
-
-std::string to_string(const sockaddr_storage& s) {
-    char text[INET6_ADDRSTRLEN] = {};
-    if (s.ss_family == AF_INET) {
-        const auto* v4 = reinterpret_cast<const sockaddr_in*>(&s);
-        ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-        return std::string(text) + ":" + std::to_string(ntohs(v4->sin_port));
-    }
-    if (s.ss_family == AF_INET6) {
-        const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&s);
-        ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-        return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6->sin6_port));
-    }
-    return "unknown";
-}
-
 bool valid(const server_config& cfg) noexcept {
     return cfg.max_request_bytes <= static_cast<size_t>(std::numeric_limits<int32_t>::max()) &&
            cfg.max_inflight_bytes > 0 && cfg.max_inflight_requests_per_connection > 0 &&
            cfg.idle_timeout.count() > 0 && cfg.listen_backlog > 0;
-}
-
-int set_flag(int fd, int level, int name) noexcept {
-    int one = 1;
-    return ::setsockopt(fd, level, name, &one, sizeof(one));
 }
 
 }  // namespace
@@ -87,25 +37,11 @@ int set_flag(int fd, int level, int name) noexcept {
 result<std::unique_ptr<server>> server::listen(server_config cfg, frame_handler handler) {
     if (!valid(cfg) || !handler) return std::make_error_code(std::errc::invalid_argument);
     WHARF_TRY(addr, parse_address(cfg.host, cfg.port));
-    int fd = ::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return errno_code(errno);
-    auto fail = [fd](int err) -> std::error_code {
-        ::close(fd);
-        return errno_code(err);
-    };
-    // SO_REUSEPORT lets every shard bind the same address; SO_REUSEADDR lets a restarted broker
-    // bind while connections of the previous one linger in TIME_WAIT.
-    if (set_flag(fd, SOL_SOCKET, SO_REUSEADDR) != 0) return fail(errno);
-    if (set_flag(fd, SOL_SOCKET, SO_REUSEPORT) != 0) return fail(errno);
-    if (::bind(fd, addr.get(), addr.len) != 0) return fail(errno);
-    if (::listen(fd, cfg.listen_backlog) != 0) return fail(errno);
-    socket_address bound;
-    bound.len = sizeof(bound.storage);
-    if (::getsockname(fd, bound.get(), &bound.len) != 0) return fail(errno);
-    uint16_t port = bound.storage.ss_family == AF_INET
-                        ? ntohs(reinterpret_cast<sockaddr_in*>(&bound.storage)->sin_port)
-                        : ntohs(reinterpret_cast<sockaddr_in6*>(&bound.storage)->sin6_port);
-    shard_logger().info("kafka listener on {} (port {})", to_string(bound.storage), port);
+    // SO_REUSEPORT lets every shard bind the same address.
+    WHARF_TRY(bound, listen_on(addr, cfg.listen_backlog, reuse_port::yes));
+    int fd = bound.fd;
+    uint16_t port = bound.address.port();
+    shard_logger().info("kafka listener on {} (port {})", to_string(bound.address.storage), port);
     return std::unique_ptr<server>(new server(fd, port, std::move(cfg), std::move(handler)));
 }
 
@@ -170,7 +106,7 @@ task<void> server::accept_loop([[maybe_unused]] gate::holder hold) {
             break;
         }
         // Kafka requests and responses are small messages that must not wait for Nagle.
-        (void)set_flag(fd, IPPROTO_TCP, TCP_NODELAY);
+        (void)set_socket_flag(fd, IPPROTO_TCP, TCP_NODELAY);
         ++_stats.connections_accepted;
         connection_info info{.id = _next_connection_id++, .peer = to_string(peer)};
         spawn(serve(std::move(conn_hold), fd, std::move(info)), "kafka connection");

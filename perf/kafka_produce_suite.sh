@@ -46,6 +46,7 @@ start_broker() {
   local smp=$1
   data_dir=$(mktemp -d "$DATA_ROOT/wharf-perf.XXXXXX")
   setsid "$WHARF" --data-dir "$data_dir/data" --smp "$smp" --kafka-addr 127.0.0.1:0 \
+    --admin-addr 127.0.0.1:0 \
     --default-partitions "$PARTITIONS" --fsync "$FSYNC" --memory "$((smp * 1024))MiB" \
     --log-level info > "$data_dir/broker.log" 2>&1 &
   broker_pid=$!

@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -149,7 +150,14 @@ void reactor::submit_and_reap(bool may_sleep) {
             ++_stats.submits;
             io_uring_submit(&_ring);
         }
+        auto poll_start = std::chrono::steady_clock::now();
         auto deadline = steady_now() + _cfg.poll_us;
+        // Polling for work is idle time, however busy it keeps the core.
+        struct count_idle {
+            reactor& r;
+            std::chrono::steady_clock::time_point start;
+            ~count_idle() { r._idle_this_turn += std::chrono::steady_clock::now() - start; }
+        } idle{*this, poll_start};
         while (steady_now() < deadline) {
             if (io_uring_cq_ready(&_ring) > 0) {
                 reap_completions();
@@ -170,7 +178,9 @@ void reactor::submit_and_reap(bool may_sleep) {
     if (may_sleep) {
         ++_stats.sleeps;
         ++_stats.submits;
+        auto sleep_start = std::chrono::steady_clock::now();
         int rc = io_uring_submit_and_wait(&_ring, 1);
+        _idle_this_turn += std::chrono::steady_clock::now() - sleep_start;
         WHARF_ASSERT(rc >= 0 || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY,
                      "io_uring_submit_and_wait: {}", std::strerror(-rc));
         _sleeping.store(false, std::memory_order_relaxed);
@@ -183,6 +193,7 @@ void reactor::submit_and_reap(bool may_sleep) {
 
 void reactor::run() {
     shard_logger().debug("reactor loop starts");
+    auto turn_start = std::chrono::steady_clock::now();
     while (!_stopping) {
         ++_stats.turns;
         _published_turn.store(_stats.turns, std::memory_order_relaxed);
@@ -194,11 +205,26 @@ void reactor::run() {
         }
         bool ring_full = _mesh != nullptr && _mesh->flush_outgoing(_cfg.id);
         submit_and_reap(!ring_full && !_stopping && !has_pending_work());
+        turn_start = account_turn(turn_start);
     }
     // The shutdown drain waits for cancellations without being asleep; it is not a stall.
     _published_turn.store(not_in_turn, std::memory_order_relaxed);
     cancel_and_drain();
     shard_logger().debug("reactor loop ends after {} turns", _stats.turns);
+}
+
+std::chrono::steady_clock::time_point reactor::account_turn(
+    std::chrono::steady_clock::time_point turn_start) noexcept {
+    // One clock read per turn: the end of this turn is the start of the next.
+    auto now = std::chrono::steady_clock::now();
+    auto idle = std::exchange(_idle_this_turn, std::chrono::nanoseconds(0));
+    auto busy = std::max(now - turn_start - idle, std::chrono::steady_clock::duration(0));
+    auto busy_ns =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(busy).count());
+    _stats.busy_ns += busy_ns;
+    _stats.idle_ns += static_cast<uint64_t>(idle.count());
+    _stats.turn_us.record(busy_ns / 1000);
+    return now;
 }
 
 void reactor::cancel_and_drain() {

@@ -26,6 +26,7 @@
 
 #include "reactor/base/ids.h"
 #include "reactor/base/result.h"
+#include "reactor/metrics/histogram.h"
 #include "reactor/shard.h"
 
 namespace wharf {
@@ -39,8 +40,12 @@ struct reactor_config {
     std::chrono::microseconds poll_us{0};
 };
 
-// Counters of one shard's loop, read by tests and later by /metrics.
+// Counters of one shard's loop, read by tests and by /metrics (on the shard itself).
 struct reactor_stats {
+    // Loop turns by the time they kept the shard busy (microseconds): everything but the sleep
+    // in io_uring_enter and the busy-poll for work.
+    using turn_histogram = log2_histogram<21, 0>;  // 1 us .. ~1 s
+
     uint64_t turns = 0;
     uint64_t tasks_run = 0;
     uint64_t submits = 0;
@@ -52,6 +57,11 @@ struct reactor_stats {
     // Turns that ran past the stall threshold (reactor/stall_detector.h), counted by the
     // detector's signal handler on this shard's thread.
     uint64_t stalls = 0;
+    // Time spent working and time spent sleeping or polling for work: utilization is
+    // busy / (busy + idle).
+    uint64_t busy_ns = 0;
+    uint64_t idle_ns = 0;
+    turn_histogram turn_us;
 };
 
 // What an io_uring operation reports back to the coroutine that waits for it.
@@ -75,6 +85,8 @@ public:
 
     shard_id id() const noexcept { return _cfg.id; }
     const reactor_stats& stats() const noexcept { return _stats; }
+    // Coroutines ready to run (the run queue's length).
+    size_t tasks_queued() const noexcept { return _ready.size(); }
 
     // Makes h runnable; it runs later in this turn or in the next.
     void schedule(std::coroutine_handle<> h);
@@ -139,6 +151,10 @@ private:
     void reap_completions();
     void arm_wake_read();
     void cancel_and_drain();
+    // Adds the turn that began at turn_start to busy_ns, idle_ns and the turn histogram; returns
+    // the end of the turn (the start of the next).
+    std::chrono::steady_clock::time_point account_turn(
+        std::chrono::steady_clock::time_point turn_start) noexcept;
 
     reactor_config _cfg;
     cross_shard_mesh* _mesh;
@@ -147,6 +163,7 @@ private:
     std::vector<std::coroutine_handle<>> _turn_end_waiters;
     reactor_stats _stats;
     uint64_t _inflight = 0;  // submitted SQEs whose completions have not been reaped
+    std::chrono::nanoseconds _idle_this_turn{0};
     bool _stopping = false;
     int _wake_fd = -1;       // eventfd that other shards write to wake this one
     uint64_t _wake_buf = 0;

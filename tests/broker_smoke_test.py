@@ -18,7 +18,8 @@ START_TIMEOUT_S = 60
 class broker:
     def __init__(self, data_dir, *flags):
         self.proc = subprocess.Popen(
-            [WHARF, "--data-dir", data_dir, "--overprovisioned", "--kafka-addr", "127.0.0.1:0", *flags],
+            [WHARF, "--data-dir", data_dir, "--overprovisioned", "--kafka-addr", "127.0.0.1:0",
+             "--admin-addr", "127.0.0.1:0", *flags],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
         self.lines = []

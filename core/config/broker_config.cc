@@ -34,6 +34,7 @@ struct raw_flags {
     std::string retention_check_interval = "5m";
     std::string kafka_addr = "127.0.0.1:9092";
     std::string advertise_kafka_addr;
+    std::string admin_addr = "127.0.0.1:9644";
     std::string max_request_bytes = "100MiB";
     std::string max_inflight_request_bytes;
     std::string connections_max_idle_ms = "600000";
@@ -115,6 +116,12 @@ void validate_listeners(broker_config& cfg, const raw_flags& raw) {
             throw flag_error{"invalid value '" + raw.advertise_kafka_addr +
                              "' for --advertise-kafka-addr: the port must not be 0"};
         }
+    }
+    if (raw.admin_addr.empty()) {
+        cfg.admin_addr.reset();
+    } else {
+        cfg.admin_addr = or_fail(parse_host_port(raw.admin_addr), "--admin-addr", raw.admin_addr,
+                                 "HOST:PORT such as 127.0.0.1:9644, or '' to disable");
     }
     cfg.max_request_bytes = or_fail(parse_size(raw.max_request_bytes), "--max-request-bytes",
                                     raw.max_request_bytes, "a size such as 100MiB");
@@ -315,6 +322,10 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
         ->group(listeners);
     app.add_option("--advertise-kafka-addr", raw.advertise_kafka_addr,
                    "Address that Metadata gives clients [default: the listen address]")
+        ->group(listeners);
+    app.add_option("--admin-addr", raw.admin_addr,
+                   "Address of the admin HTTP API and "
+                   "Prometheus /metrics (on shard 0); port 0 picks a free port, '' disables it")
         ->group(listeners);
     app.add_option("--connections-max-idle-ms", raw.connections_max_idle_ms,
                    "Close connections idle this long (milliseconds without a unit)")

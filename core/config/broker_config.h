@@ -26,6 +26,8 @@ struct broker_config {
     host_port kafka_addr{"127.0.0.1", 9092};
     // What Metadata tells clients to connect to; empty host = kafka_addr (with its bound port).
     host_port advertise_kafka_addr;
+    // The admin HTTP API and /metrics, on shard 0; nullopt when disabled (--admin-addr '').
+    std::optional<host_port> admin_addr = host_port{"127.0.0.1", 9644};
     uint64_t max_request_bytes = uint64_t{100} << 20;
     // Request memory in flight per shard; past it, shards stop reading sockets (back-pressure).
     uint64_t max_inflight_request_bytes_per_shard = 0;

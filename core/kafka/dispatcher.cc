@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 
 #include "core/kafka/handlers.h"
+#include "core/metrics/kafka_metrics.h"
 #include "reactor/logger.h"
 
 namespace wharf::kafka {
@@ -99,7 +101,12 @@ task<handler_result> dispatch(const broker_config& cfg, net::connection_info& co
         co_return std::make_error_code(std::errc::operation_not_supported);
     }
     request_context ctx{header, connection, cfg};
+    auto start = std::chrono::steady_clock::now();
     auto r = co_await h->handle(ctx, reader);
+    auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    metrics::record_kafka_request(static_cast<int16_t>(header.key), header.version,
+                                  static_cast<uint64_t>(took.count()), !r || ctx.response_error);
     if (!r) {
         ++t_stats.decode_error_closes;
         shard_logger().info("closing connection {} from {}: malformed {} v{} request",

@@ -10,6 +10,7 @@
 #include "core/kafka/handlers.h"
 #include "core/kafka/partition_ops.h"
 #include "core/kafka/scatter.h"
+#include "core/metrics/kafka_metrics.h"
 #include "reactor/clock.h"
 
 namespace wharf::kafka {
@@ -55,10 +56,13 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
 
     std::vector<planned_partition> plan;
     std::vector<std::pair<shard_id, fetch_part>> parts;
+    // Each requested topic's metadata (null when unknown); the snapshot keeps it alive.
+    std::vector<const topic_metadata*> topic_md(req.topics.size(), nullptr);
     for (size_t t = 0; t < req.topics.size(); ++t) {
         const auto& topic = req.topics[t];
         const topic_metadata* md = v >= 13 ? snapshot->find(topic_id{topic.topic_id.bytes})
                                            : snapshot->find(topic.topic);
+        topic_md[t] = md;
         for (const auto& p : topic.partitions) {
             planned_partition pp{.topic = t};
             const partition_assignment* a =
@@ -122,6 +126,7 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
     size_t next_result = 0;
     size_t k = 0;
     for (size_t t = 0; t < req.topics.size(); ++t) {
+        uint64_t topic_bytes = 0;  // for /metrics, counted once per topic
         for (const auto& p : req.topics[t].partitions) {
             const planned_partition& pp = plan[k++];
             partition_response out;
@@ -136,12 +141,14 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
                 out.last_stable_offset = r.high_watermark;
                 out.log_start_offset = r.log_start_offset;
                 if (r.error_code == 0 || r.records.size() > 0) {
+                    topic_bytes += r.records.size();
                     out.records = std::move(r.records);
                 }
             }
             if (!out.records) out.records = iobuf();
             resp.responses[t].partitions.push_back(std::move(out));
         }
+        if (topic_bytes > 0) metrics::add_topic_bytes_out(topic_md[t]->name, topic_bytes);
     }
     co_return resp;
 }

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "core/kafka/request_context.h"
+#include "core/kafka/response_errors.h"
 
 namespace wharf::kafka {
 
@@ -41,8 +42,10 @@ task<handler_result> decode_and_handle(request_context& ctx, protocol_reader& r)
     auto response = co_await Fn(ctx, std::move(request));
     if constexpr (requires { response.has_value(); *response; }) {
         if (!response) co_return std::optional<iobuf>{};
+        ctx.response_error = count_error_codes(*response) > 0;
         co_return std::optional<iobuf>(encode_response(ctx, *response));
     } else {
+        ctx.response_error = count_error_codes(response) > 0;
         co_return std::optional<iobuf>(encode_response(ctx, response));
     }
 }

@@ -39,6 +39,10 @@ result<uint16_t> listen_here(const broker_config& cfg, uint16_t port) {
 
 }  // namespace
 
+const net::server* local_kafka_server() noexcept {
+    return t_server.get();
+}
+
 task<result<uint16_t>> start_listeners(const broker_config& cfg) {
     // Every shard's leader epoch, for Metadata answers on any shard.
     std::vector<task<int32_t>> epochs;

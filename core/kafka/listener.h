@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/config/broker_config.h"
+#include "net/server.h"
 #include "reactor/base/result.h"
 #include "reactor/task.h"
 
@@ -17,5 +18,8 @@ namespace wharf::kafka {
 task<result<uint16_t>> start_listeners(const broker_config& cfg);
 // Stops every shard's listener: no new connections, open ones closed, handlers finished.
 task<void> stop_listeners();
+
+// The calling shard's listener (for its counters), or null before start / after stop.
+const net::server* local_kafka_server() noexcept;
 
 }  // namespace wharf::kafka

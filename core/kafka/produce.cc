@@ -9,6 +9,7 @@
 #include "core/kafka/handlers.h"
 #include "core/kafka/partition_ops.h"
 #include "core/kafka/scatter.h"
+#include "core/metrics/kafka_metrics.h"
 #include "reactor/logger.h"
 
 namespace wharf::kafka {
@@ -54,6 +55,9 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
     std::vector<std::pair<shard_id, produce_part>> parts;
     // (topic, partition) positions in resp of the routed partitions, in the order of parts.
     std::vector<std::pair<size_t, size_t>> routed;
+    // For /metrics: the records' bytes of each routed partition, and per topic those appended.
+    std::vector<size_t> part_bytes;
+    std::vector<uint64_t> appended_bytes(req.topic_data.size(), 0);
     for (auto& t : req.topic_data) {
         auto& rt = resp.responses.emplace_back();
         rt.name = t.name;
@@ -79,6 +83,7 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
                 continue;
             }
             const partition_assignment& a = md->partitions[size_t(p.index)];
+            part_bytes.push_back(p.records ? p.records->size() : 0);
             parts.emplace_back(a.shard,
                                produce_part{.log_partition = a.log_partition,
                                             .records = p.records ? std::move(*p.records) : iobuf(),
@@ -93,11 +98,16 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
         partition_response& rp =
             resp.responses[routed[i].first].partition_responses[routed[i].second];
         produce_part_result& r = results[i];
+        if (r.error_code == 0) appended_bytes[routed[i].first] += part_bytes[i];
         rp.error_code = r.error_code;
         rp.base_offset = r.base_offset;
         rp.log_append_time_ms = r.log_append_time_ms;
         rp.log_start_offset = r.log_start_offset;
         rp.error_message = std::move(r.error_message);
+    }
+    for (size_t t = 0; t < appended_bytes.size(); ++t) {
+        if (appended_bytes[t] == 0) continue;
+        metrics::add_topic_bytes_in(resp.responses[t].name, appended_bytes[t]);
     }
     co_return resp;
 }
@@ -111,6 +121,7 @@ task<handler_result> handle_produce_frame(request_context& ctx, protocol_reader&
     }
     const bool no_response = req.acks == 0;
     produce_response resp = co_await handle_produce(ctx, std::move(req));
+    ctx.response_error = count_error_codes(resp) > 0;
     if (!no_response) co_return std::optional<iobuf>(encode_response(ctx, resp));
     for (const auto& t : resp.responses) {
         for (const auto& p : t.partition_responses) {

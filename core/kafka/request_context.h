@@ -21,6 +21,8 @@ struct request_context {
     const request_header& header;
     net::connection_info& connection;
     const broker_config& config;
+    // Set by the handler: the response carries an error code (counted in /metrics).
+    bool response_error = false;
 
     int16_t version() const noexcept { return header.version; }
 };

@@ -15,6 +15,7 @@ import time
 
 START_TIMEOUT_S = 60
 RUNNING = re.compile(r"wharf is running: Kafka API on ([0-9.]+):(\d+)")
+ADMIN = re.compile(r"admin API on ([0-9.]+):(\d+)")
 
 
 def wharf_binary():
@@ -37,14 +38,18 @@ class Broker:
         self.smp = smp
         self.proc = None
         self.port = None
+        self.admin_port = None
         self.lines = []
         self._lock = threading.Lock()
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self, port=0):
+        # The admin API on a free port too, unless the test chooses one: brokers of concurrent
+        # tests must not share the default 9644.
+        admin = [] if "--admin-addr" in self.flags else ["--admin-addr", "127.0.0.1:0"]
         cmd = [wharf_binary(), "--data-dir", self.data_dir, "--overprovisioned",
                "--smp", str(self.smp), "--memory", f"{256 * self.smp}MiB",
-               "--kafka-addr", f"127.0.0.1:{port}", *self.flags]
+               "--kafka-addr", f"127.0.0.1:{port}", *admin, *self.flags]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, start_new_session=True)
         started = threading.Event()
@@ -58,6 +63,9 @@ class Broker:
         for line in proc.stdout:
             with self._lock:
                 self.lines.append(line)
+            a = ADMIN.search(line)
+            if a:
+                self.admin_port = int(a.group(2))
             m = RUNNING.search(line)
             if m:
                 self.port = int(m.group(2))
@@ -98,6 +106,7 @@ class Broker:
         else:
             self.stop()
         self.port = None
+        self.admin_port = None
         return self.start(port)
 
     def close(self):

@@ -91,7 +91,8 @@ std::string broker_process::start(std::chrono::seconds timeout) {
                                      _data_dir,      "--overprovisioned",
                                      "--smp",        "2",
                                      "--memory",     "512MiB",
-                                     "--kafka-addr", "127.0.0.1:" + std::to_string(_port)};
+                                     "--kafka-addr", "127.0.0.1:" + std::to_string(_port),
+                                     "--admin-addr", "127.0.0.1:0"};
     args.insert(args.end(), _extra_flags.begin(), _extra_flags.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

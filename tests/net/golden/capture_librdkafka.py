@@ -119,7 +119,7 @@ def main(out_dir):
     tmp = tempfile.TemporaryDirectory(prefix="wharf-golden-")
     broker = subprocess.Popen(
         [os.environ["WHARF_BIN"], "--data-dir", tmp.name, "--overprovisioned", "--smp", "1",
-         "--memory", "256MiB", "--kafka-addr", "127.0.0.1:0",
+         "--memory", "256MiB", "--kafka-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
          "--advertise-kafka-addr", f"127.0.0.1:{proxy_port}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:

@@ -1,0 +1,38 @@
+#pragma once
+
+// The admin API: an HTTP server (net/http/) on shard 0 at --admin-addr with Prometheus
+// /metrics and JSON endpoints for operators and load balancers:
+//
+//   /metrics            every shard's counters, gauges and histograms (core/metrics/)
+//   /v1/status/ready    200 {"ready":true} once every shard serves Kafka, 503 before and while
+//                       stopping
+//   /v1/health          200 when ready and every shard runs, 503 otherwise, with the details
+//   /v1/brokers         this broker (a single broker is a cluster of one)
+//   /v1/shards          per shard: partitions, log bytes, utilization, raft state, connections
+//   /v1/partitions      every partition: shard, start offset, high watermark
+//   /v1/config          the effective broker configuration
+//
+// Lifecycle (core/broker.cc): start_admin_api() right after the signals are set up, so that
+// readiness can be watched during recovery; set_ready(true) once the Kafka listeners accept;
+// set_ready(false) when a stop begins; stop_admin_api() before the shards stop. Everything here
+// runs on shard 0; routes reach the other shards with submit_to.
+
+#include <cstdint>
+#include <optional>
+
+#include "core/config/broker_config.h"
+#include "reactor/base/result.h"
+#include "reactor/task.h"
+
+namespace wharf::admin {
+
+// Starts the API when cfg.admin_addr is set and logs "admin API on HOST:PORT". Returns the bound
+// port, nullopt when disabled, or the listen error (address in use, bad address).
+// REQUIRES: on shard 0; cfg outlives stop_admin_api().
+task<result<std::optional<uint16_t>>> start_admin_api(const broker_config& cfg);
+// Stops the server, waiting for requests in flight. Idempotent.
+task<void> stop_admin_api();
+// What /v1/status/ready answers. REQUIRES: on shard 0.
+void set_ready(bool ready);
+
+}  // namespace wharf::admin

@@ -1,0 +1,118 @@
+// The admin API's routes (admin_api.h lists them).
+
+#include "core/admin/routes.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/kafka/cluster_view.h"
+#include "core/metrics/scrape.h"
+#include "reactor/metrics/metrics.h"
+#include "reactor/smp.h"
+
+namespace wharf::admin {
+
+namespace {
+
+using net::http::request;
+using net::http::response;
+using nlohmann::json;
+
+metric_families admin_server_families(const net::http::server* server) {
+    metric_families out;
+    if (server == nullptr) return out;
+    const net::http::server_stats& s = server->stats();
+    metric_family responses("wharf_admin_http_responses_total",
+                            "Responses of the admin API, by status class", metric_type::counter);
+    responses.add({{"code", "2xx"}}, static_cast<double>(s.responses_2xx));
+    responses.add({{"code", "4xx"}}, static_cast<double>(s.responses_4xx));
+    responses.add({{"code", "5xx"}}, static_cast<double>(s.responses_5xx));
+    out.push_back(std::move(responses));
+    metric_family bad("wharf_admin_http_bad_requests_total",
+                      "Malformed or oversized admin API requests (400, connection closed)",
+                      metric_type::counter);
+    bad.add({}, static_cast<double>(s.bad_requests));
+    out.push_back(std::move(bad));
+    metric_family open("wharf_admin_http_connections", "Open admin API connections",
+                       metric_type::gauge);
+    open.add({}, static_cast<double>(s.connections_open));
+    out.push_back(std::move(open));
+    return out;
+}
+
+task<response> metrics_route(const admin_context& ctx) {
+    std::string text = co_await metrics::scrape_prometheus(admin_server_families(ctx.server));
+    co_return response{.status = 200,
+                       .content_type = std::string(prometheus_content_type),
+                       .body = std::move(text)};
+}
+
+task<response> ready_route(const admin_context& ctx) {
+    co_return json_response(ctx.ready ? 200 : 503, json{{"ready", ctx.ready}});
+}
+
+task<response> health_route(const admin_context& ctx) {
+    auto shards = co_await metrics::gather_shard_summaries();
+    json problems = json::array();
+    if (!ctx.ready)
+        problems.push_back("the Kafka listeners are not serving (starting or stopping)");
+    json per_shard = json::array();
+    for (const auto& s : shards) {
+        if (!s.running) problems.push_back(fmt::format("shard {} is not running", s.shard));
+        per_shard.push_back(
+            {{"shard", s.shard}, {"running", s.running}, {"leader", s.raft_leader}});
+    }
+    bool healthy = problems.empty();
+    auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started);
+    json body{{"healthy", healthy},
+              {"ready", ctx.ready},
+              {"problems", std::move(problems)},
+              {"shards", std::move(per_shard)},
+              {"uptime_seconds", uptime.count()}};
+    co_return json_response(healthy ? 200 : 503, body);
+}
+
+task<response> brokers_route(const admin_context& ctx) {
+    // The advertised address is known once the listeners run; the listen address before.
+    const kafka::cluster_view& view = kafka::local_cluster_view();
+    std::string kafka_addr =
+        view.advertised.host.empty() ? ctx.cfg.kafka_addr.to_string() : view.advertised.to_string();
+    json broker{{"node_id", view.node_id},
+                {"kafka_addr", kafka_addr},
+                {"admin_addr", ctx.server != nullptr ? json(ctx.server->address()) : json(nullptr)},
+                {"shards", smp::count()},
+                {"ready", ctx.ready},
+                {"alive", true}};
+    co_return json_response(200, json::array({std::move(broker)}));
+}
+
+task<response> shards_route(const admin_context& ctx) {
+    auto shards = co_await metrics::gather_shard_summaries();
+    co_return json_response(200, shards_json(shards, ctx.cfg));
+}
+
+task<response> partitions_route() {
+    auto partitions = co_await metrics::gather_partitions();
+    co_return json_response(200, partitions_json(partitions));
+}
+
+task<response> config_route(const admin_context& ctx) {
+    co_return json_response(200, config_json(ctx.cfg));
+}
+
+}  // namespace
+
+void add_routes(net::http::server& server, const admin_context& ctx) {
+    const admin_context* c = &ctx;
+    server.route("/metrics", [c](const request&) { return metrics_route(*c); });
+    server.route("/v1/status/ready", [c](const request&) { return ready_route(*c); });
+    server.route("/v1/health", [c](const request&) { return health_route(*c); });
+    server.route("/v1/brokers", [c](const request&) { return brokers_route(*c); });
+    server.route("/v1/shards", [c](const request&) { return shards_route(*c); });
+    server.route("/v1/partitions", [](const request&) { return partitions_route(); });
+    server.route("/v1/config", [c](const request&) { return config_route(*c); });
+}
+
+}  // namespace wharf::admin

@@ -1,0 +1,417 @@
+// The admin HTTP server (net/http/): routes, GET/HEAD only, keep-alive and pipelining, the
+// bounds on the head and the body (400 and a closed connection), timeouts, the connection limit,
+// and that a refused request leaves the server serving. Real sockets on loopback; the client
+// runs on a helper thread with blocking calls bounded by socket timeouts.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "net/http/http_server.h"
+#include "reactor/timer.h"
+#include "tests/net/server_test_util.h"
+
+namespace wharf::net::http::test {
+namespace {
+
+using namespace std::chrono_literals;
+using net::test::client_thread;
+using net::test::run_on_reactor;
+
+struct reply {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // names in lower case
+    std::string body;
+};
+
+// A blocking HTTP/1.1 client for a helper thread.
+class http_client {
+public:
+    explicit http_client(uint16_t port) {
+        _fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        timeval tv{.tv_sec = 10, .tv_usec = 0};
+        ::setsockopt(_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ::setsockopt(_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        _connected = ::connect(_fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    }
+    ~http_client() { ::close(_fd); }
+
+    bool connected() const { return _connected; }
+    bool send(std::string_view s) {
+        while (!s.empty()) {
+            ssize_t n = ::send(_fd, s.data(), s.size(), MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            s.remove_prefix(static_cast<size_t>(n));
+        }
+        return true;
+    }
+    // One response; for HEAD the body is not read (there is none on the wire).
+    std::optional<reply> read(bool head = false) {
+        size_t end;
+        while ((end = _in.find("\r\n\r\n")) == std::string::npos) {
+            if (!fill()) return std::nullopt;
+        }
+        reply r;
+        std::string head_text = _in.substr(0, end);
+        _in.erase(0, end + 4);
+        size_t line_end = head_text.find("\r\n");
+        std::string status_line = head_text.substr(0, line_end);
+        if (status_line.rfind("HTTP/1.1 ", 0) != 0) return std::nullopt;
+        r.status = std::stoi(status_line.substr(9, 3));
+        size_t pos = line_end == std::string::npos ? head_text.size() : line_end + 2;
+        while (pos < head_text.size()) {
+            size_t next = head_text.find("\r\n", pos);
+            if (next == std::string::npos) next = head_text.size();
+            std::string line = head_text.substr(pos, next - pos);
+            size_t colon = line.find(':');
+            std::string name = line.substr(0, colon);
+            for (auto& c : name) c = static_cast<char>(std::tolower(c));
+            r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+            pos = next + 2;
+        }
+        size_t length = std::stoul(r.headers["content-length"]);
+        if (head) return r;
+        while (_in.size() < length) {
+            if (!fill()) return std::nullopt;
+        }
+        r.body = _in.substr(0, length);
+        _in.erase(0, length);
+        return r;
+    }
+    // True when the server ends the connection with no more bytes (within the timeout).
+    bool wait_closed() {
+        char c;
+        ssize_t n = ::recv(_fd, &c, 1, 0);
+        return _in.empty() && (n == 0 || (n < 0 && errno == ECONNRESET));
+    }
+
+private:
+    bool fill() {
+        char buf[4096];
+        ssize_t n = ::recv(_fd, buf, sizeof(buf), 0);
+        if (n <= 0) return false;
+        _in.append(buf, static_cast<size_t>(n));
+        return true;
+    }
+    int _fd = -1;
+    bool _connected = false;
+    std::string _in;
+};
+
+std::string get(std::string_view path, std::string_view extra_headers = "") {
+    std::string s = "GET ";
+    s.append(path);
+    s += " HTTP/1.1\r\nHost: x\r\n";
+    s.append(extra_headers);
+    s += "\r\n";
+    return s;
+}
+
+server_config test_config() {
+    server_config cfg;
+    cfg.port = 0;
+    return cfg;
+}
+
+// Listens, registers /hello (and what `setup` adds), runs body with the port on a client thread,
+// then stops the server. Returns 0 when the client finished in time.
+int with_http_server(server_config cfg, const std::function<void(server&)>& setup,
+                     const std::function<void(uint16_t, const server_stats&)>& client,
+                     std::function<void(const server_stats&)> after = {}) {
+    return run_on_reactor([&]() -> task<int> {
+        auto s = server::listen(cfg);
+        if (!s) {
+            ADD_FAILURE() << "listen: " << s.error().message();
+            co_return 1;
+        }
+        server& srv = **s;
+        srv.route("/hello", [](const request&) -> task<response> {
+            co_return response::text(200, "hello\n");
+        });
+        if (setup) setup(srv);
+        srv.start();
+        uint16_t port = srv.port();
+        const server_stats* stats = &srv.stats();
+        client_thread t([&client, port, stats] { client(port, *stats); });
+        bool finished = co_await t.wait(60s);
+        if (after) after(srv.stats());
+        co_await srv.stop();
+        co_return finished ? 0 : 1;
+    });
+}
+
+TEST(http_server, get_and_head_on_a_kept_alive_connection) {
+    int rc = with_http_server(test_config(), {}, [](uint16_t port, const server_stats&) {
+        http_client c(port);
+        ASSERT_TRUE(c.connected());
+        ASSERT_TRUE(c.send(get("/hello")));
+        auto r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, "hello\n");
+        EXPECT_EQ(r->headers["content-type"], "text/plain; charset=utf-8");
+        EXPECT_EQ(r->headers["connection"], "keep-alive");
+        ASSERT_TRUE(c.send("HEAD /hello HTTP/1.1\r\n\r\n"));
+        r = c.read(true);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->headers["content-length"], "6");
+        // No body followed the HEAD answer: the next response starts right away.
+        ASSERT_TRUE(c.send(get("/hello")));
+        r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "hello\n");
+    });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, unknown_paths_404_other_methods_405_and_the_connection_stays) {
+    int rc = with_http_server(test_config(), {}, [](uint16_t port, const server_stats&) {
+        http_client c(port);
+        ASSERT_TRUE(c.send(get("/nope")));
+        auto r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 404);
+        ASSERT_TRUE(c.send("POST /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde"));
+        r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->headers["allow"], "GET, HEAD");
+        ASSERT_TRUE(c.send(get("/hello")));
+        r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+    });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, pipelined_requests_are_answered_in_order_and_queries_split_off) {
+    std::vector<std::string> queries;
+    auto setup = [&queries](server& s) {
+        s.route("/slow", [&queries](const request& r) -> task<response> {
+            queries.push_back(r.query);
+            co_await sleep_for(20ms);  // answered after /hello would be, were order not kept
+            co_return response::text(200, "slow\n");
+        });
+    };
+    int rc = with_http_server(test_config(), setup, [](uint16_t port, const server_stats&) {
+        http_client c(port);
+        ASSERT_TRUE(c.send(get("/slow?a=1") + get("/hello") + get("/slow?b=2&c")));
+        for (const char* want : {"slow\n", "hello\n", "slow\n"}) {
+            auto r = c.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->body, want);
+        }
+    });
+    EXPECT_EQ(rc, 0);
+    EXPECT_EQ(queries, (std::vector<std::string>{"a=1", "b=2&c"}));
+}
+
+TEST(http_server, malformed_requests_get_400_and_a_closed_connection) {
+    int rc = with_http_server(
+        test_config(), {},
+        [](uint16_t port, const server_stats&) {
+            for (std::string bad : {std::string("GARBAGE\r\n\r\n"),
+                                    std::string("GET /hello HTTP/1.1\r\nBad Header\r\n\r\n"),
+                                    std::string("GET /hello HTTP/9.9.9\r\n\r\n")}) {
+                http_client c(port);
+                ASSERT_TRUE(c.send(bad));
+                auto r = c.read();
+                ASSERT_TRUE(r) << bad;
+                EXPECT_EQ(r->status, 400) << bad;
+                EXPECT_EQ(r->headers["connection"], "close");
+                EXPECT_TRUE(c.wait_closed()) << bad;
+            }
+            http_client ok(port);
+            ASSERT_TRUE(ok.send(get("/hello")));
+            auto r = ok.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 200);
+        },
+        [](const server_stats& s) { EXPECT_EQ(s.bad_requests, 3u); });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, a_head_past_8_kib_gets_400_and_one_just_under_is_served) {
+    int rc = with_http_server(test_config(), {}, [](uint16_t port, const server_stats&) {
+        {
+            http_client c(port);
+            std::string filler(8192 - 200, 'a');
+            ASSERT_TRUE(c.send(get("/hello", std::string("X-Filler: ") + filler + "\r\n")));
+            auto r = c.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 200);
+        }
+        http_client c(port);
+        std::string filler(9000, 'a');
+        // Sent without the final blank line: the server must refuse before the head ends.
+        ASSERT_TRUE(c.send(std::string("GET /hello HTTP/1.1\r\nX-Filler: ") + filler));
+        auto r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400);
+        EXPECT_NE(r->body.find("8192"), std::string::npos) << r->body;
+        EXPECT_TRUE(c.wait_closed());
+    });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, bodies_past_64_kib_get_400_whether_declared_or_chunked) {
+    int rc = with_http_server(test_config(), {}, [](uint16_t port, const server_stats&) {
+        {
+            http_client c(port);
+            ASSERT_TRUE(c.send(std::string("GET /hello HTTP/1.1\r\nContent-Length: 1000\r\n\r\n") +
+                               std::string(1000, 'b')));
+            auto r = c.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 200);
+        }
+        {
+            http_client c(port);
+            ASSERT_TRUE(c.send("GET /hello HTTP/1.1\r\nContent-Length: 65537\r\n\r\n"));
+            auto r = c.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 400);
+            EXPECT_TRUE(c.wait_closed());
+        }
+        http_client c(port);
+        std::string chunk = std::string("8000\r\n") + std::string(0x8000, 'c') + "\r\n";
+        std::string req = "GET /hello HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for (int i = 0; i < 3; ++i) req += chunk;  // 96 KiB
+        (void)c.send(req);  // the server may close before it has read everything
+        auto r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400);
+        EXPECT_TRUE(c.wait_closed());
+    });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, connection_close_and_http_1_0_end_the_connection_after_the_response) {
+    int rc = with_http_server(test_config(), {}, [](uint16_t port, const server_stats&) {
+        for (std::string req :
+             {get("/hello", "Connection: close\r\n"), std::string("GET /hello HTTP/1.0\r\n\r\n")}) {
+            http_client c(port);
+            ASSERT_TRUE(c.send(req));
+            auto r = c.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 200);
+            EXPECT_EQ(r->headers["connection"], "close");
+            EXPECT_TRUE(c.wait_closed());
+        }
+    });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, idle_connections_close_and_slow_requests_get_408) {
+    server_config cfg = test_config();
+    cfg.idle_timeout = 200ms;
+    cfg.request_timeout = 300ms;
+    int rc = with_http_server(
+        cfg, {},
+        [](uint16_t port, const server_stats&) {
+            {
+                http_client idle(port);
+                ASSERT_TRUE(idle.connected());
+                EXPECT_TRUE(idle.wait_closed());
+            }
+            http_client slow(port);
+            ASSERT_TRUE(slow.send("GET /hello HTTP/1.1\r\n"));
+            auto r = slow.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 408);
+            EXPECT_TRUE(slow.wait_closed());
+        },
+        [](const server_stats& s) {
+            EXPECT_EQ(s.idle_closes, 1u);
+            EXPECT_EQ(s.timeouts, 1u);
+        });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, a_throwing_route_gives_500_and_the_server_keeps_serving) {
+    auto setup = [](server& s) {
+        s.route("/boom", [](const request&) -> task<response> {
+            throw std::runtime_error("boom");
+            co_return response::text(200, "unreachable");
+        });
+    };
+    int rc = with_http_server(
+        test_config(), setup,
+        [](uint16_t port, const server_stats&) {
+            http_client c(port);
+            ASSERT_TRUE(c.send(get("/boom") + get("/hello")));
+            auto r = c.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 500);
+            r = c.read();
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->status, 200);
+        },
+        [](const server_stats& s) { EXPECT_EQ(s.handler_errors, 1u); });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, connections_past_the_limit_are_closed_at_once) {
+    server_config cfg = test_config();
+    cfg.max_connections = 2;
+    int rc = with_http_server(
+        cfg, {},
+        [](uint16_t port, const server_stats&) {
+            http_client a(port);
+            http_client b(port);
+            for (http_client* c : {&a, &b}) {
+                ASSERT_TRUE(c->send(get("/hello")));
+                ASSERT_TRUE(c->read());
+            }
+            http_client refused(port);
+            ASSERT_TRUE(refused.connected());  // the kernel accepts; the server closes it
+            EXPECT_TRUE(refused.wait_closed());
+            ASSERT_TRUE(a.send(get("/hello")));
+            EXPECT_TRUE(a.read());
+        },
+        [](const server_stats& s) { EXPECT_EQ(s.connections_refused, 1u); });
+    EXPECT_EQ(rc, 0);
+}
+
+TEST(http_server, stop_ends_open_connections) {
+    int rc = run_on_reactor([]() -> task<int> {
+        auto s = server::listen(test_config());
+        NET_CO_ASSERT(s.has_value());
+        (*s)->route("/hello", [](const request&) -> task<response> {
+            co_return response::text(200, "hello\n");
+        });
+        (*s)->start();
+        uint16_t port = (*s)->port();
+        std::atomic<bool> connected{false};
+        std::atomic<bool> closed{false};
+        client_thread t([port, &connected, &closed] {
+            http_client c(port);
+            (void)c.send(get("/hello"));
+            (void)c.read();
+            connected = true;
+            closed = c.wait_closed();
+        });
+        NET_CO_ASSERT(co_await net::test::wait_until([&] { return connected.load(); }));
+        NET_CO_ASSERT((*s)->stats().connections_open == 1);
+        co_await (*s)->stop();
+        NET_CO_ASSERT(co_await t.wait());
+        NET_CO_ASSERT(closed.load());
+        co_return 0;
+    });
+    EXPECT_EQ(rc, 0);
+}
+
+}  // namespace
+}  // namespace wharf::net::http::test

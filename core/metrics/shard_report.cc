@@ -81,6 +81,10 @@ void reactor_families(metric_families& out) {
     out.push_back(shard_counter("wharf_reactor_detached_task_failures_total",
                                 "Detached tasks that ended with an exception",
                                 s.detached_failures));
+    out.push_back(shard_counter("wharf_reactor_stalls_total",
+                                "Loop turns that ran past --stall-threshold (each logged with its "
+                                "backtrace)",
+                                s.stalls));
 }
 
 void log_families(metric_families& out, const shard_services& svc) {

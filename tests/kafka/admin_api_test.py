@@ -171,6 +171,9 @@ class admin_api_test(unittest.TestCase):
             self.assertGreater(total(after, "wharf_memory_budget_bytes", shard=shard), 0)
         self.assertGreaterEqual(total(after, "wharf_consumer_groups"), 1)
         self.assertIn((("wharf_shards", frozenset())), after)
+        # The stall detector's count is exported (zero on a healthy run).
+        self.assertTrue(any(n == "wharf_reactor_stalls_total" for (n, _) in after))
+        self.assertEqual(total(after, "wharf_reactor_stalls_total"), 0)
 
     def test_2_every_json_endpoint_answers(self):
         status, headers, body = http_get(self.port, "/v1/status/ready")

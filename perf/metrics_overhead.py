@@ -34,7 +34,7 @@ KAFKA = re.compile(r"wharf is running: Kafka API on ([0-9.]+):(\d+)")
 START_TIMEOUT_S = 120
 
 # Used when perf/workloads/ has no max-rate 1 KiB workload: produce as fast as one producer can
-# into 16 partitions, nothing consuming (the produce path alone).
+# into 16 partitions. Consumers are always turned off (--groups 0): the produce path alone.
 FALLBACK_WORKLOAD = """\
 name = "metrics overhead: max-rate produce, 1 topic, 16 partitions, 1 KiB"
 topics = 1
@@ -140,7 +140,8 @@ class scraper:
 def run_bench(args, b, workload, label, out_dir):
     output = os.path.join(out_dir, f"{label}.json")
     cmd = [args.bench, "run", "-b", b.kafka, "-w", workload, "--smp", str(args.bench_smp),
-           "--duration", args.duration, "--warmup", args.warmup, "--topic-prefix", label,
+           "--duration", args.duration, "--warmup", args.warmup, "--groups", "0",
+           "--topic-prefix", label,
            "--label", label, "--output", output, "--quiet"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if r.returncode != 0:

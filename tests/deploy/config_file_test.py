@@ -35,6 +35,7 @@ class config_file(unittest.TestCase):
 
     def base(self, port):
         return (f'data-dir = "{self.data}"\nkafka-addr = "127.0.0.1:{port}"\n'
+                f'admin-addr = "127.0.0.1:0"\n'
                 'overprovisioned = true\nsmp = 2\nmemory = "512MiB"\n')
 
     def test_runs_from_the_file_alone_and_the_command_line_wins(self):

@@ -30,7 +30,7 @@ class sd_notify(unittest.TestCase):
         env = dict(os.environ, NOTIFY_SOCKET=notify_socket)
         p = process([WHARF, "--data-dir", os.path.join(self.tmp.name, "data"),
                      "--overprovisioned", "--smp", "2", "--memory", "512MiB",
-                     "--kafka-addr", f"127.0.0.1:{port}"], env=env)
+                     "--kafka-addr", f"127.0.0.1:{port}", "--admin-addr", "127.0.0.1:0"], env=env)
         self.procs.append(p)
         return p
 

@@ -57,7 +57,7 @@ class config_file(unittest.TestCase):
         self.write(self.base(free_port()) + 'segment-bytes = "12XB"\n')
         r = self.run_wharf("--config", self.config)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-        self.assertIn(f"{self.config}:6: key 'segment-bytes'", r.stderr)
+        self.assertIn(f"{self.config}:7: key 'segment-bytes'", r.stderr)
         self.assertIn("12XB", r.stderr)
         self.assertFalse(os.path.exists(self.data), "nothing may start")
 
@@ -65,7 +65,7 @@ class config_file(unittest.TestCase):
         self.write(self.base(free_port()) + 'kafka-adress = "127.0.0.1:1"\n')
         r = self.run_wharf("--config", self.config)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-        self.assertIn(f"{self.config}:6: key 'kafka-adress'", r.stderr)
+        self.assertIn(f"{self.config}:7: key 'kafka-adress'", r.stderr)
         self.assertIn("unknown key", r.stderr)
 
     def test_a_missing_file_stops_start_up(self):

@@ -23,8 +23,8 @@ packages=(
   # wharf bench: JSON result files (nlohmann-json), and iperf3 for the loopback TCP reference
   nlohmann-json3-dev iperf3
   # config files (toml++, header-only); the Debian package (dpkg-shlibdeps) and the systemd
-  # unit check (systemd-analyze; systemd need not run)
-  libtomlplusplus-dev dpkg-dev systemd
+  # unit check (systemd-analyze; systemd need not run); file: CPack finds the ELF files with it
+  libtomlplusplus-dev dpkg-dev file systemd
   # the admin HTTP API: http-parser; its test checks /metrics with promtool (package prometheus)
   # and perf/metrics_overhead.py scrapes with curl
   libhttp-parser-dev prometheus curl

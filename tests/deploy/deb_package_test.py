@@ -166,5 +166,5 @@ class deb_package(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    skip_unless_tools("cpack", "dpkg-deb", "dpkg-shlibdeps")
+    skip_unless_tools("cpack", "dpkg-deb", "dpkg-shlibdeps", "file")
     unittest.main(verbosity=2)

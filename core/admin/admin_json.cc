@@ -35,6 +35,7 @@ json config_json(const broker_config& cfg) {
     j["default-partitions"] = cfg.default_partitions;
     j["offsets-partitions"] = cfg.offsets_partitions;
     j["offsets-retention-minutes"] = cfg.offsets_retention.count();
+    j["offsets-retention-check-interval"] = cfg.offsets_retention_check_interval.count();
     j["group-initial-rebalance-delay"] = cfg.group_initial_rebalance_delay.count();
     j["group-min-session-timeout"] = cfg.group_min_session_timeout.count();
     j["group-max-session-timeout"] = cfg.group_max_session_timeout.count();

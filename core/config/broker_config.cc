@@ -41,6 +41,7 @@ struct raw_flags {
     std::string default_partitions = "1";
     std::string offsets_partitions = "50";
     std::string offsets_retention_minutes = "10080";
+    std::string offsets_retention_check_interval = "600000";
     std::string group_initial_rebalance_delay = "3000";
     std::string group_min_session_timeout = "6000";
     std::string group_max_session_timeout = "1800000";
@@ -182,6 +183,12 @@ void validate_groups(broker_config& cfg, const raw_flags& raw) {
     cfg.offsets_partitions = parse_count(raw.offsets_partitions, "--offsets-partitions", 1, 1000);
     cfg.offsets_retention = minutes(parse_count(raw.offsets_retention_minutes,
                                                 "--offsets-retention-minutes", 1, 52560000));
+    cfg.offsets_retention_check_interval =
+        parse_ms(raw.offsets_retention_check_interval, "--offsets-retention-check-interval");
+    if (cfg.offsets_retention_check_interval.count() <= 0) {
+        throw flag_error{"invalid value '" + raw.offsets_retention_check_interval +
+                         "' for --offsets-retention-check-interval: expected a positive duration"};
+    }
     cfg.group_initial_rebalance_delay =
         parse_ms(raw.group_initial_rebalance_delay, "--group-initial-rebalance-delay");
     cfg.group_min_session_timeout =
@@ -350,6 +357,9 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
     app.add_option("--offsets-retention-minutes", raw.offsets_retention_minutes,
                    "Committed offsets of an empty group expire after this many minutes")
         ->group(groups);
+    app.add_option("--offsets-retention-check-interval", raw.offsets_retention_check_interval,
+                   "How often expired offsets and empty groups without offsets are removed "
+                   "(milliseconds without a unit)")->group(groups);
     app.add_option("--group-initial-rebalance-delay", raw.group_initial_rebalance_delay,
                    "Wait this long for more members when a group forms (milliseconds without a "
                    "unit)")->group(groups);
@@ -404,6 +414,7 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
                               {"--default-partitions", "N"},
                               {"--offsets-partitions", "N"},
                               {"--offsets-retention-minutes", "N"},
+                              {"--offsets-retention-check-interval", "DURATION"},
                               {"--group-initial-rebalance-delay", "DURATION"},
                               {"--group-min-session-timeout", "DURATION"},
                               {"--group-max-session-timeout", "DURATION"},

@@ -36,9 +36,11 @@ struct broker_config {
     bool auto_create_topics = true;
     int32_t default_partitions = 1;
     // consumer groups (Kafka's offsets.topic.num.partitions, offsets.retention.minutes,
-    // group.initial.rebalance.delay.ms, group.min/max.session.timeout.ms)
+    // offsets.retention.check.interval.ms, group.initial.rebalance.delay.ms,
+    // group.min/max.session.timeout.ms)
     int32_t offsets_partitions = 50;
     std::chrono::minutes offsets_retention{10080};
+    std::chrono::milliseconds offsets_retention_check_interval{600000};
     std::chrono::milliseconds group_initial_rebalance_delay{3000};
     std::chrono::milliseconds group_min_session_timeout{6000};
     std::chrono::milliseconds group_max_session_timeout{1800000};

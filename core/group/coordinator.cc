@@ -26,7 +26,6 @@ thread_local std::unique_ptr<coordinator> t_coordinator;
 
 constexpr size_t load_read_bytes = 1 << 20;
 constexpr auto tick_interval = std::chrono::milliseconds(50);
-constexpr int64_t expiry_interval_ms = 60'000;
 
 std::span<const uint8_t> as_u8(std::span<const std::byte> b) {
     return {reinterpret_cast<const uint8_t*>(b.data()), b.size()};
@@ -217,6 +216,9 @@ void coordinator::expire_offsets() {
 }
 
 void coordinator::start_timer() {
+    // Kafka's cleanup runs every offsets.retention.check.interval.ms; the first sweep is one
+    // interval after start, so a group emptied just after start-up is still listed as Empty.
+    _last_expiry = now().value();
     if (auto hold = _gate.hold()) spawn(timer_loop(std::move(hold)), "group timer");
 }
 
@@ -232,7 +234,7 @@ task<void> coordinator::timer_loop(gate::holder) {
             p.groups->tick(t);
             store_pending(index);
         }
-        if (t.value() - _last_expiry >= expiry_interval_ms) {
+        if (t.value() - _last_expiry >= _cfg.offsets_retention_check_interval.count()) {
             _last_expiry = t.value();
             expire_offsets();
         }

@@ -10,8 +10,9 @@
 // owns; until a partition is loaded, its groups answer COORDINATOR_LOAD_IN_PROGRESS.
 //
 // Time. The groups are pure state machines (group.h) driven with a millisecond clock that never
-// goes backwards; one timer loop per shard ticks every group whose deadline passed and, once a
-// minute, expires the offsets of empty groups past --offsets-retention-minutes.
+// goes backwards; one timer loop per shard ticks every group whose deadline passed and, every
+// --offsets-retention-check-interval, expires the offsets of empty groups past
+// --offsets-retention-minutes and removes empty groups left without offsets.
 //
 // Lives on its shard (thread_local, created by start_group_coordinator, ended by
 // stop_group_coordinator).

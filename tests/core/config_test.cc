@@ -101,7 +101,9 @@ TEST(broker_flags, invalid_values_exit_2) {
     for (auto args : std::vector<std::vector<std::string>>{
              {"--smp", "0"}, {"--smp", "2000"}, {"--smp", "1x"}, {"--segment-bytes", "1KiB"},
              {"--segment-bytes", "12XB"}, {"--fsync", "maybe"}, {"--cpuset", "9999"},
-             {"--max-batch-bytes", "1"}, {"--log-level", "chatty"}, {"--bogus"}}) {
+             {"--max-batch-bytes", "1"}, {"--log-level", "chatty"},
+             {"--offsets-retention-check-interval", "0"},
+             {"--offsets-retention-check-interval", "soon"}, {"--bogus"}}) {
         auto out = parse(args);
         EXPECT_FALSE(out.config) << args[0];
         EXPECT_EQ(out.exit_code, 2) << args[0];

@@ -1,11 +1,14 @@
 // OffsetCommit v2/v8, OffsetFetch v1/v7/v8, OffsetDelete v0: what Kafka stores and answers,
 // its refusals (unknown partitions, metadata too large, commits from non-members), and commits
-// that survive a clean and a SIGKILL restart (a broker of its own).
+// that survive a clean and a SIGKILL restart, and the periodic cleanup of empty groups (brokers
+// of their own).
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "tests/kafka_api/group_test_util.h"
 
@@ -321,6 +324,39 @@ TEST(group_offsets_restart, commits_survive_stop_start_and_sigkill) {
     ASSERT_EQ(broker.start(), "");
     check("after SIGKILL", 102);
     EXPECT_TRUE(broker.alive());
+}
+
+// Kafka's cleanupGroupMetadata, every --offsets-retention-check-interval: an empty group without
+// offsets goes; an empty group that still has offsets (not yet expired) stays.
+TEST(group_cleanup, empty_groups_without_offsets_go_at_the_check_interval) {
+    broker_process broker(
+        {"--group-initial-rebalance-delay", "0", "--offsets-retention-check-interval", "300ms"});
+    ASSERT_EQ(broker.start(), "");
+    kafka_client c(broker.port());
+    const std::string topic = unique_topic("cleanup");
+    const std::string emptied = unique_group("cleanup-emptied");
+    const std::string kept = unique_group("cleanup-kept");
+    ASSERT_EQ(create_topic(c, topic, 1).error_code, 0);
+    ASSERT_TRUE(wait_coordinator(c, emptied));
+    ASSERT_TRUE(wait_coordinator(c, kept));
+    EXPECT_EQ(commit(c, kept, topic, 0, 7), 0);
+    auto m = form_group(c, emptied, {topic}, "p0");
+    ASSERT_FALSE(m.member_id.empty());
+    leave_group_request leave;
+    leave.group_id = emptied;
+    leave.member_id = m.member_id;
+    ASSERT_EQ(c.call(leave, 0).error_code, 0);
+
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (listed_state(c, emptied) != "" && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(listed_state(c, emptied), "") << "the emptied group was never cleaned up";
+    // Several more sweeps: the group with an offset is still there, offset and all.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    EXPECT_EQ(listed_state(c, kept), "Empty");
+    EXPECT_EQ(fetch_offset(c, kept, topic, 0).offset, 7);
+    EXPECT_TRUE(broker.alive()) << broker.output();
 }
 
 }  // namespace

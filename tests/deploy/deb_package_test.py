@@ -5,7 +5,7 @@ exactly the expected files, the control fields (runtime library dependencies fro
 dpkg-shlibdeps, the conffile) and the maintainer scripts. Extracted into a scratch root, the
 paths of the units' ExecStart lines and the config file exist there, the packaged binary accepts
 the packaged config, and systemd-analyze verifies the packaged units against that root. The
-maintainer scripts run with stub commands to show what they would do to a host."""
+maintainer scripts run with fake commands to show what they would do to a host."""
 
 import configparser
 import glob
@@ -128,16 +128,16 @@ class deb_package(unittest.TestCase):
         self.assertEqual((r.returncode, (r.stdout + r.stderr).strip()), (0, ""))
 
     def run_script(self, script, *args, user_exists=False):
-        """Runs a maintainer script with stub commands that log their arguments."""
-        stubs = tempfile.mkdtemp(prefix=f"stubs-{script}-", dir=self.tmp.name)
-        log = os.path.join(stubs, "calls.log")
+        """Runs a maintainer script with fake commands that log their arguments."""
+        fakes = tempfile.mkdtemp(prefix=f"fakes-{script}-", dir=self.tmp.name)
+        log = os.path.join(fakes, "calls.log")
         open(log, "w").close()
         for cmd in ("addgroup", "adduser", "install", "systemctl", "getent", "chown"):
             exit_code = 0 if cmd != "getent" or user_exists else 2
-            with open(os.path.join(stubs, cmd), "w") as f:
+            with open(os.path.join(fakes, cmd), "w") as f:
                 f.write(f'#!/bin/sh\necho "{cmd} $*" >> "{log}"\nexit {exit_code}\n')
-            os.chmod(os.path.join(stubs, cmd), 0o755)
-        env = dict(os.environ, PATH=f"{stubs}:/usr/bin:/bin")
+            os.chmod(os.path.join(fakes, cmd), 0o755)
+        env = dict(os.environ, PATH=f"{fakes}:/usr/bin:/bin")
         run("sh", os.path.join(self.control, script), *args, env=env)
         with open(log) as f:
             return [line.split() for line in f.read().splitlines()]

@@ -34,10 +34,10 @@ def scratch_root(tmp, units):
     for path in units:
         shutil.copy(path, unit_dir)
     os.makedirs(os.path.join(tmp, "usr", "bin"))
-    stub = os.path.join(tmp, "usr", "bin", "wharf")
-    with open(stub, "w") as f:
+    placeholder = os.path.join(tmp, "usr", "bin", "wharf")
+    with open(placeholder, "w") as f:
         f.write("#!/bin/sh\nexit 0\n")
-    os.chmod(stub, 0o755)
+    os.chmod(placeholder, 0o755)
     return tmp
 
 

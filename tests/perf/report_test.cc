@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +12,7 @@
 #include "perf/lib/report_charts.h"
 #include "perf/lib/report_html.h"
 #include "perf/lib/result.h"
+#include "tests/reactor/test_util.h"
 
 namespace wharf::perf {
 namespace {
@@ -253,9 +254,6 @@ TEST(compare_table, a_zero_base_prints_a_dash) {
 class xml_checker {
 public:
     xml_checker() {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "report-xml-XXXXXX").string();
-        _dir = mkdtemp(pattern.data());
         std::ofstream(_dir / "check.py") << R"(import sys
 import xml.etree.ElementTree as E
 root = E.parse(sys.argv[1]).getroot()
@@ -264,8 +262,6 @@ n = len(root.findall('.//' + svg)) + (1 if root.tag == svg else 0)
 sys.exit(0 if n == int(sys.argv[2]) else 3)
 )";
     }
-    ~xml_checker() { std::filesystem::remove_all(_dir); }
-
     int check(const std::string& name, const std::string& text, int svgs) {
         std::filesystem::path file = _dir / name;
         std::ofstream(file) << text;
@@ -276,7 +272,8 @@ sys.exit(0 if n == int(sys.argv[2]) else 3)
     }
 
 private:
-    std::filesystem::path _dir;
+    temp_dir _tmp;
+    std::filesystem::path _dir = _tmp.path();
 };
 
 TEST(report_xml, pages_and_charts_are_well_formed_xml) {

@@ -1,13 +1,14 @@
 #include "perf/lib/result_json.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+
+#include "tests/reactor/test_util.h"
 
 namespace wharf::perf {
 namespace {
@@ -142,20 +143,6 @@ std::string parse_error(std::string_view text) {
     return error;
 }
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "result-json-XXXXXX").string();
-        _path = mkdtemp(pattern.data());
-    }
-    ~temp_dir() { std::filesystem::remove_all(_path); }
-    const std::filesystem::path& path() const { return _path; }
-
-private:
-    std::filesystem::path _path;
-};
-
 TEST(result_json, every_field_survives_a_round_trip) {
     run_result original = full_run();
     std::string error;
@@ -254,23 +241,24 @@ TEST(result_json, non_finite_doubles_are_written_as_null_and_read_as_nan) {
 
 TEST(result_json, files_round_trip_and_errors_name_the_file) {
     temp_dir dir;
-    auto path = dir.path() / "run.json";
+    const std::filesystem::path root = dir.path();
+    auto path = root / "run.json";
     std::string error;
     ASSERT_TRUE(write_result_file(path, full_run(), &error)) << error;
-    EXPECT_FALSE(std::filesystem::exists(dir.path() / "run.json.tmp"));
+    EXPECT_FALSE(std::filesystem::exists(root / "run.json.tmp"));
     auto back = read_result_file(path, &error);
     ASSERT_TRUE(back.has_value()) << error;
     expect_same(full_run(), *back);
 
-    EXPECT_FALSE(read_result_file(dir.path() / "absent.json", &error).has_value());
+    EXPECT_FALSE(read_result_file(root / "absent.json", &error).has_value());
     EXPECT_NE(error.find("absent.json: cannot open"), std::string::npos) << error;
 
-    std::ofstream(dir.path() / "bad.json") << R"({"missing": "x"})";
-    EXPECT_FALSE(read_result_file(dir.path() / "bad.json", &error).has_value());
+    std::ofstream(root / "bad.json") << R"({"missing": "x"})";
+    EXPECT_FALSE(read_result_file(root / "bad.json", &error).has_value());
     EXPECT_NE(error.find("bad.json: missing: expected an unsigned integer"), std::string::npos)
         << error;
 
-    EXPECT_FALSE(write_result_file(dir.path() / "no-such-dir" / "run.json", full_run(), &error));
+    EXPECT_FALSE(write_result_file(root / "no-such-dir" / "run.json", full_run(), &error));
     EXPECT_NE(error.find("cannot create"), std::string::npos) << error;
 }
 

@@ -18,7 +18,10 @@ stall_reporter::stall_reporter(unsigned shards, clock::duration per_shard_interv
 stall_reporter::decision stall_reporter::on_stall(unsigned shard, uint64_t site,
                                                   clock::time_point now) {
     if (shard >= _shards.size()) _shards.resize(shard + 1);
-    if (_sites.contains(site)) return {};
+    // Site 0 is a stall without a backtrace: it names no place, so remembering it would silence
+    // every later backtrace-less stall of the process. Those are only rate-limited.
+    bool known_site = site != 0;
+    if (known_site && _sites.contains(site)) return {};
     auto& s = _shards[shard];
     if (s.reported && now - s.last_report < _interval) {
         ++s.suppressed;
@@ -26,7 +29,7 @@ stall_reporter::decision stall_reporter::on_stall(unsigned shard, uint64_t site,
     }
     s.reported = true;
     s.last_report = now;
-    if (_sites.size() < _max_sites) _sites.insert(site);
+    if (known_site && _sites.size() < _max_sites) _sites.insert(site);
     return {.report = true, .suppressed = std::exchange(s.suppressed, 0)};
 }
 

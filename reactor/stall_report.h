@@ -26,7 +26,8 @@ struct stall_report {
 
 // Deduplication and rate limiting: a site (see stall_site) is reported once; a shard reports at
 // most once per interval, and the next report says how many it held back. Bounded: past
-// max_sites, new sites are still reported (rate-limited) but no longer remembered.
+// max_sites, new sites are still reported (rate-limited) but no longer remembered. Site 0 (no
+// backtrace) is never remembered: such stalls are only rate-limited.
 class stall_reporter {
 public:
     using clock = std::chrono::steady_clock;

@@ -197,6 +197,22 @@ TEST(stall_reporter, reports_each_site_once_and_rate_limits_per_shard) {
     EXPECT_TRUE(rep.on_stall(0, 555, t0 + 50s).report);
 }
 
+TEST(stall_reporter, stalls_without_a_backtrace_are_only_rate_limited) {
+    using clock = stall_reporter::clock;
+    stall_reporter rep(2, 10s);
+    auto t0 = clock::time_point{} + 1h;
+    // Site 0 (no backtrace captured) names no place: it is never remembered as reported.
+    EXPECT_TRUE(rep.on_stall(0, 0, t0).report);
+    // Within shard 0's interval it is held back and counted, like any new site.
+    EXPECT_FALSE(rep.on_stall(0, 0, t0 + 5s).report);
+    // Other shards and later stalls of shard 0 still report it.
+    EXPECT_TRUE(rep.on_stall(1, 0, t0 + 5s).report);
+    auto d = rep.on_stall(0, 0, t0 + 11s);
+    EXPECT_TRUE(d.report);
+    EXPECT_EQ(d.suppressed, 1u);
+    EXPECT_TRUE(rep.on_stall(0, 0, t0 + 1h).report);
+}
+
 TEST(stall_reporter, a_site_is_the_function_not_the_instruction) {
     auto* fn = reinterpret_cast<char*>(&stall_test::stall_site_probe);
     void* caller = reinterpret_cast<void*>(&busy_wait_for_stall_test);

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <fstream>
+#include <optional>
 
 #include "reactor/base/assert.h"
 #include "reactor/logger.h"
@@ -35,6 +37,10 @@ int stall_signal() {
 // How long the watchdog waits for the stuck thread to take the signal. A thread in
 // uninterruptible sleep (D) takes it only when the kernel lets go.
 constexpr auto capture_timeout = milliseconds(200);
+// How long the watchdog waits for a handler that has started to capture: it takes microseconds
+// unless it is stuck (a lock taken by the code it interrupted); past this the watchdog gives up on
+// the slot rather than hang with _mutex held.
+constexpr auto handler_timeout = seconds(1);
 
 void* interrupted_pc(void* uc) {
     auto* ctx = static_cast<ucontext_t*>(uc);
@@ -66,6 +72,14 @@ char thread_state(pid_t tid) {
     return line[close + 2];
 }
 
+stall_report::no_backtrace missing_backtrace(stall_detector::capture_result captured,
+                                             bool unwinding) {
+    using result = stall_detector::capture_result;
+    if (captured == result::handler_stuck) return stall_report::no_backtrace::handler_stuck;
+    if (captured == result::captured && unwinding) return stall_report::no_backtrace::unwinding;
+    return stall_report::no_backtrace::signal_not_taken;
+}
+
 }  // namespace
 
 namespace detail {
@@ -73,6 +87,11 @@ namespace detail {
 // Runs on the stalled shard's thread, interrupting whatever it was doing: async-signal-safe
 // operations only (atomics, backtrace into a preallocated buffer once libgcc is loaded). Not in
 // the anonymous namespace so that its frames can be named (and are seen to be cut) in tests.
+//
+// No backtrace while the thread unwinds an exception (as Seastar's stall detector does): the
+// interrupted unwinder may hold libgcc's unwinder lock, which backtrace() would take again and
+// wait for forever. std::uncaught_exceptions() only reads a thread-local counter (warmed up in
+// attach), so it is safe here.
 void stall_signal_handler(int, siginfo_t*, void* uc) {
     int saved_errno = errno;
     stall_detector::slot* s = t_slot;
@@ -81,7 +100,10 @@ void stall_signal_handler(int, siginfo_t*, void* uc) {
                             expected, stall_detector::slot::capturing, std::memory_order_acq_rel)) {
         if (s->turn->load(std::memory_order_relaxed) == s->capture_turn) {
             s->interrupted_pc = interrupted_pc(uc);
-            s->nframes = ::backtrace(s->frames, static_cast<int>(stall_detector::max_frames));
+            s->unwinding = std::uncaught_exceptions() > 0;
+            s->nframes = s->unwinding
+                             ? 0
+                             : ::backtrace(s->frames, static_cast<int>(stall_detector::max_frames));
             s->r->count_stall();
             s->capture_state.store(stall_detector::slot::captured, std::memory_order_release);
         } else {
@@ -142,6 +164,8 @@ void stall_detector::attach(reactor& r) {
     sigemptyset(&set);
     sigaddset(&set, _signal);
     ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    // The handler reads the thread's exception globals: touch them here, outside any handler.
+    [[maybe_unused]] int unwinding = std::uncaught_exceptions();
     std::lock_guard lock(_mutex);
     slot& s = *_slots[k];
     WHARF_ASSERT(s.r == nullptr, "shard {} attached twice to the stall detector", k);
@@ -195,30 +219,46 @@ void stall_detector::sample(slot& s, steady_clock::time_point now) {
     bool blocked = state == 'S' || state == 'D';
     if (cpu < _threshold / 2 && !blocked) return;  // waiting for a CPU: not the shard's doing
     s.caught = true;
-    bool captured = capture(s, turn);
-    if (s.capture_state.load(std::memory_order_acquire) == slot::stale) return;  // it moved on
+    capture_result captured = capture(s, turn);
+    if (captured == capture_result::stale) return;  // it moved on
     report(s, ran, cpu, blocked, captured);
 }
 
-bool stall_detector::capture(slot& s, uint64_t turn) {
+stall_detector::capture_result stall_detector::capture(slot& s, uint64_t turn) {
+    // A handler we gave up on may still write the slot: leave it alone until it finishes.
+    if (s.capture_state.load(std::memory_order_acquire) == slot::capturing) {
+        return capture_result::handler_stuck;
+    }
     s.nframes = 0;
+    s.unwinding = false;
     s.capture_turn = turn;
     s.capture_state.store(slot::requested, std::memory_order_release);
     if (::syscall(SYS_tgkill, ::getpid(), s.tid, _signal) != 0) {
         s.capture_state.store(slot::idle, std::memory_order_relaxed);
-        return false;
+        return capture_result::not_taken;
     }
     auto deadline = steady_clock::now() + capture_timeout;
+    std::optional<steady_clock::time_point> capturing_since;
     for (;;) {
         uint8_t st = s.capture_state.load(std::memory_order_acquire);
-        if (st == slot::captured) return true;
-        if (st == slot::stale) return false;
-        if (steady_clock::now() >= deadline) {
+        if (st == slot::captured) return capture_result::captured;
+        if (st == slot::stale) return capture_result::stale;
+        auto now = steady_clock::now();
+        if (st == slot::capturing && !capturing_since) capturing_since = now;
+        if (capturing_since && now - *capturing_since >= handler_timeout) {
+            shard_logger().error(
+                "stall detector: the signal handler on shard {} has not returned {} ms after it "
+                "began to capture a backtrace; the shard may be deadlocked in it. Giving up on "
+                "its backtrace",
+                s.r->id().value(), duration_cast<milliseconds>(handler_timeout).count());
+            return capture_result::handler_stuck;
+        }
+        if (now >= deadline && st == slot::requested) {
             uint8_t expected = slot::requested;
-            // Withdraw the request unless the handler has already started (it finishes fast).
+            // Withdraw the request unless the handler has just started.
             if (s.capture_state.compare_exchange_strong(expected, slot::idle,
                                                         std::memory_order_acq_rel)) {
-                return false;
+                return capture_result::not_taken;
             }
         }
         std::this_thread::sleep_for(microseconds(100));
@@ -226,9 +266,9 @@ bool stall_detector::capture(slot& s, uint64_t turn) {
 }
 
 void stall_detector::report(slot& s, nanoseconds ran, nanoseconds cpu, bool blocked,
-                            bool captured) {
+                            capture_result captured) {
     size_t first = 0;
-    size_t n = captured ? static_cast<size_t>(s.nframes) : 0;
+    size_t n = captured == capture_result::captured ? static_cast<size_t>(s.nframes) : 0;
     // Drop the handler's own frames and the kernel's signal trampoline: the backtrace starts
     // at the interrupted instruction.
     for (size_t i = 0; i < n; ++i) {
@@ -246,7 +286,8 @@ void stall_detector::report(slot& s, nanoseconds ran, nanoseconds cpu, bool bloc
                    .threshold = _threshold,
                    .blocked = blocked,
                    .suppressed = decision.suppressed,
-                   .frames = symbolize(s.frames + first, n - first)};
+                   .frames = symbolize(s.frames + first, n - first),
+                   .missing = missing_backtrace(captured, s.unwinding)};
     r.text = format_stall(r);
     shard_logger().warn("{}", r.text);
     std::lock_guard lock(g_hook_mutex);

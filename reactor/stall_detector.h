@@ -11,7 +11,9 @@
 // /proc task state); a shard that only waited for a CPU (an overloaded host, --overprovisioned)
 // is not blamed. The watchdog then signals the shard's thread. The handler, on the stuck thread,
 // checks that the stalled turn is still running, captures a backtrace into a preallocated buffer
-// (nothing else: it must be async-signal-safe) and counts the stall in reactor_stats::stalls.
+// (nothing else: it must be async-signal-safe; none while the thread unwinds an exception, where
+// the unwinder's lock may be held) and counts the stall in reactor_stats::stalls. The watchdog
+// waits for the signal to be taken at most 200 ms and for a started handler at most 1 s.
 // The watchdog symbolizes the backtrace and logs it once per site, at most once per shard every
 // 10 s (stall_reporter); each turn is caught at most once.
 //
@@ -91,16 +93,24 @@ public:
         uint64_t capture_turn = 0;
         std::atomic<uint8_t> capture_state{idle};
         void* interrupted_pc = nullptr;
+        bool unwinding = false;  // captured while unwinding an exception: no frames
         int nframes = 0;
         void* frames[max_frames] = {};
+    };
+
+    enum class capture_result {
+        captured,       // the handler ran in the stalled turn (frames valid unless unwinding)
+        stale,          // the handler ran after the turn had ended
+        not_taken,      // the thread did not take the signal in time
+        handler_stuck,  // the handler started but did not return in time
     };
 
 private:
     void watch();
     void sample(slot& s, std::chrono::steady_clock::time_point now);
-    bool capture(slot& s, uint64_t turn);
+    capture_result capture(slot& s, uint64_t turn);
     void report(slot& s, std::chrono::nanoseconds ran, std::chrono::nanoseconds cpu, bool blocked,
-                bool captured);
+                capture_result captured);
 
     std::chrono::milliseconds _threshold;
     std::chrono::nanoseconds _period;

@@ -108,7 +108,19 @@ std::string format_stall(const stall_report& r) {
         r.shard, r.ran.count(), r.cpu.count(), r.blocked ? ", now blocked in the kernel" : "",
         r.threshold.count());
     if (r.frames.empty()) {
-        text += "; no backtrace (the shard did not take the signal in time)";
+        switch (r.missing) {
+            case stall_report::no_backtrace::signal_not_taken:
+                text += "; no backtrace (the shard did not take the signal in time)";
+                break;
+            case stall_report::no_backtrace::unwinding:
+                text +=
+                    "; no backtrace (the shard was unwinding an exception, where taking one "
+                    "could deadlock)";
+                break;
+            case stall_report::no_backtrace::handler_stuck:
+                text += "; no backtrace (the signal handler did not return)";
+                break;
+        }
     } else {
         text += "; backtrace:";
         for (size_t i = 0; i < r.frames.size(); ++i)

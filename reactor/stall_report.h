@@ -21,7 +21,14 @@ struct stall_report {
     bool blocked = false;             // in the kernel (sleeping or waiting for I/O)
     uint64_t suppressed = 0;          // stalls of this shard not reported since the last one
     std::vector<std::string> frames;  // symbolized, innermost first; empty: none captured
-    std::string text;                 // the logged message
+    // Why frames is empty (meaningless otherwise).
+    enum class no_backtrace : uint8_t {
+        signal_not_taken,  // the shard did not take the signal in time (e.g. blocked in I/O)
+        unwinding,         // the shard was unwinding an exception, where backtrace() may deadlock
+        handler_stuck,     // the signal handler did not return
+    };
+    no_backtrace missing = no_backtrace::signal_not_taken;
+    std::string text;  // the logged message
 };
 
 // Deduplication and rate limiting: a site (see stall_site) is reported once; a shard reports at

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -41,6 +42,20 @@ __attribute__((noinline)) void blocking_read_for_stall_test(int fd) {
     char c = 0;
     // Restarted after the detector's signal (SA_RESTART), so it still returns the byte.
     [[maybe_unused]] auto n = ::read(fd, &c, 1);
+}
+
+// Stalls in a destructor run while an exception unwinds the stack, where the detector must not
+// take a backtrace.
+struct stall_while_unwinding {
+    ~stall_while_unwinding() { busy_wait_for_stall_test(std::chrono::milliseconds(100)); }
+};
+
+__attribute__((noinline)) void unwind_slowly_for_stall_test() {
+    try {
+        stall_while_unwinding guard;
+        throw std::runtime_error("unwinding");
+    } catch (const std::runtime_error&) {
+    }
 }
 
 __attribute__((noinline)) int stall_site_probe(int x) {
@@ -132,6 +147,24 @@ TEST(stall_detector, reports_a_shard_blocked_in_a_system_call) {
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_TRUE(reports[0].blocked) << reports[0].text;
     EXPECT_TRUE(names_frame(reports[0], "blocking_read_for_stall_test")) << reports[0].text;
+}
+
+TEST(stall_detector, takes_no_backtrace_while_the_shard_unwinds_an_exception) {
+    report_sink sink;
+    uint64_t stalls = 0;
+    auto rc = smp::run(smp_config{.shards = 1, .stall_threshold = 20ms}, [&]() -> task<int> {
+        co_await sleep_for(5ms);
+        stall_test::unwind_slowly_for_stall_test();
+        stalls = reactor::local().stats().stalls;
+        co_return 0;
+    });
+    ASSERT_TRUE(rc);
+    EXPECT_EQ(stalls, 1u);
+    auto reports = sink.reports();
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_TRUE(reports[0].frames.empty()) << reports[0].text;
+    EXPECT_EQ(reports[0].missing, stall_report::no_backtrace::unwinding);
+    EXPECT_NE(reports[0].text.find("unwinding an exception"), std::string::npos) << reports[0].text;
 }
 
 TEST(stall_detector, a_busy_run_without_long_turns_and_sleeping_shards_report_nothing) {

@@ -43,7 +43,11 @@ class Broker:
         self._lock = threading.Lock()
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def start(self, port=0):
+    def start(self, port=0, running=True):
+        """Starts the broker and returns once it logs 'wharf is running' (self.port is set then).
+        With running=False it returns as soon as the admin API listens (self.admin_port is set;
+        the shards may still be starting, and self.port is set when they are done): for tests
+        that watch the start-up from outside. That needs the admin API (not --admin-addr '')."""
         # The admin API on a free port too, unless the test chooses one: brokers of concurrent
         # tests must not share the default 9644.
         admin = [] if "--admin-addr" in self.flags else ["--admin-addr", "127.0.0.1:0"]
@@ -53,24 +57,34 @@ class Broker:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, start_new_session=True)
         started = threading.Event()
-        threading.Thread(target=self._drain, args=(self.proc, started), daemon=True).start()
-        if not started.wait(START_TIMEOUT_S) or self.port is None:
+        admin_up = threading.Event()
+        threading.Thread(target=self._drain, args=(self.proc, started, admin_up),
+                         daemon=True).start()
+        if running:
+            up = started.wait(START_TIMEOUT_S) and self.port is not None
+        else:
+            up = admin_up.wait(START_TIMEOUT_S) and self.admin_port is not None
+        if not up:
             self.kill()
             raise AssertionError("broker did not start; output:\n" + self.output())
         return self
 
-    def _drain(self, proc, started):
+    def _drain(self, proc, started, admin_up=None):
         for line in proc.stdout:
             with self._lock:
                 self.lines.append(line)
             a = ADMIN.search(line)
             if a:
                 self.admin_port = int(a.group(2))
+                if admin_up is not None:
+                    admin_up.set()
             m = RUNNING.search(line)
             if m:
                 self.port = int(m.group(2))
                 started.set()
         started.set()
+        if admin_up is not None:
+            admin_up.set()
 
     @property
     def bootstrap(self):

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -23,16 +24,28 @@
 // dladdr sees only exported symbols (reactor_tests links with -rdynamic).
 namespace wharf::stall_test {
 
+// How long a test waits for the detector's report before giving up on it: far more than it takes,
+// even on a loaded CI machine.
+constexpr std::chrono::seconds report_timeout(10);
+
 // Busy for d of this thread's CPU time (so at least d of wall time): on a loaded host the stall
-// is still long enough on the CPU to be reported.
-__attribute__((noinline)) void busy_wait_for_stall_test(std::chrono::milliseconds d) {
+// is still long enough on the CPU to be reported. Then, given until, busy until it is set (the
+// detector has reported) or report_timeout has passed: a slow watchdog still sees the stall.
+__attribute__((noinline)) void busy_wait_for_stall_test(std::chrono::milliseconds d,
+                                                        const std::atomic<bool>* until = nullptr) {
     auto cpu_now = [] {
         timespec ts{};
         ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
         return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
     };
     auto deadline = cpu_now() + d;
-    while (cpu_now() < deadline) {
+    auto give_up = std::chrono::steady_clock::now() + report_timeout;
+    auto done = [&] {
+        if (cpu_now() < deadline) return false;
+        if (until == nullptr || until->load(std::memory_order_acquire)) return true;
+        return std::chrono::steady_clock::now() >= give_up;
+    };
+    while (!done()) {
         // Mostly here, between clock reads: the site then is this function.
         for (int i = 0; i < 10000; ++i) asm volatile("" ::: "memory");
     }
@@ -47,12 +60,13 @@ __attribute__((noinline)) void blocking_read_for_stall_test(int fd) {
 // Stalls in a destructor run while an exception unwinds the stack, where the detector must not
 // take a backtrace.
 struct stall_while_unwinding {
-    ~stall_while_unwinding() { busy_wait_for_stall_test(std::chrono::milliseconds(100)); }
+    const std::atomic<bool>* until;
+    ~stall_while_unwinding() { busy_wait_for_stall_test(std::chrono::milliseconds(100), until); }
 };
 
-__attribute__((noinline)) void unwind_slowly_for_stall_test() {
+__attribute__((noinline)) void unwind_slowly_for_stall_test(const std::atomic<bool>* until) {
     try {
-        stall_while_unwinding guard;
+        stall_while_unwinding guard{until};
         throw std::runtime_error("unwinding");
     } catch (const std::runtime_error&) {
     }
@@ -78,6 +92,7 @@ public:
         stall_detector::set_report_hook([this](const stall_report& r) {
             std::lock_guard lock(_mutex);
             _reports.push_back(r);
+            _reported.store(true, std::memory_order_release);
         });
     }
     ~report_sink() { stall_detector::set_report_hook(nullptr); }
@@ -85,10 +100,22 @@ public:
         std::lock_guard lock(_mutex);
         return _reports;
     }
+    // Set once a report has arrived.
+    const std::atomic<bool>& reported() const { return _reported; }
+    // Polls for a report until report_timeout has passed; false if none came.
+    bool wait_for_report() const {
+        auto deadline = std::chrono::steady_clock::now() + stall_test::report_timeout;
+        while (!_reported.load(std::memory_order_acquire)) {
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return true;
+    }
 
 private:
     std::mutex _mutex;
     std::vector<stall_report> _reports;
+    std::atomic<bool> _reported{false};
 };
 
 bool names_frame(const stall_report& r, const std::string& fn) {
@@ -103,7 +130,7 @@ TEST(stall_detector, reports_a_busy_task_with_its_backtrace) {
     uint64_t stalls = 0;
     auto rc = smp::run(smp_config{.shards = 1, .stall_threshold = 20ms}, [&]() -> task<int> {
         co_await sleep_for(5ms);  // let the watchdog see a first turn
-        busy_wait_for_stall_test(100ms);
+        busy_wait_for_stall_test(100ms, &sink.reported());
         stalls = reactor::local().stats().stalls;
         co_return 0;
     });
@@ -127,8 +154,10 @@ TEST(stall_detector, reports_a_shard_blocked_in_a_system_call) {
     report_sink sink;
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
+    // The write ends the stall once it has been reported (or the wait has given up, so that the
+    // test fails rather than hangs).
     std::thread writer([&] {
-        std::this_thread::sleep_for(150ms);
+        sink.wait_for_report();
         [[maybe_unused]] auto n = ::write(fds[1], "x", 1);
     });
     uint64_t stalls = 0;
@@ -154,7 +183,7 @@ TEST(stall_detector, takes_no_backtrace_while_the_shard_unwinds_an_exception) {
     uint64_t stalls = 0;
     auto rc = smp::run(smp_config{.shards = 1, .stall_threshold = 20ms}, [&]() -> task<int> {
         co_await sleep_for(5ms);
-        stall_test::unwind_slowly_for_stall_test();
+        stall_test::unwind_slowly_for_stall_test(&sink.reported());
         stalls = reactor::local().stats().stalls;
         co_return 0;
     });

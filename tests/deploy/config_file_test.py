@@ -5,11 +5,12 @@ the key and the file, and --print-config prints every setting with its source an
 without starting. (The parsing rules themselves are tested in tests/core/config_file_test.cc.)"""
 
 import os
+import socket
 import subprocess
 import tempfile
 import unittest
 
-from deploy_util import free_port, port_open, process, wharf_binary
+from deploy_util import port_open, process, wharf_binary
 
 WHARF = wharf_binary()
 
@@ -39,14 +40,19 @@ class config_file(unittest.TestCase):
                 'overprovisioned = true\nsmp = 2\nmemory = "512MiB"\n')
 
     def test_runs_from_the_file_alone_and_the_command_line_wins(self):
-        port, other = free_port(), free_port()
-        self.write(self.base(port) + 'log-level = "debug"\n')
-        p = process([WHARF, "--config", self.config, "--kafka-addr", f"127.0.0.1:{other}"])
+        # The file names a port this test holds (bound, so no broker can listen on it); the
+        # command line's port 0 must win: the broker serves on the port it got instead.
+        held = socket.socket()
+        self.addCleanup(held.close)
+        held.bind(("127.0.0.1", 0))
+        file_port = held.getsockname()[1]
+        self.write(self.base(file_port) + 'log-level = "debug"\n')
+        p = process([WHARF, "--config", self.config, "--kafka-addr", "127.0.0.1:0"])
         self.procs.append(p)
-        p.wait_for_output("wharf is running")
+        port = p.kafka_port()
         out = p.output()
-        self.assertIn(f"Kafka API on 127.0.0.1:{other}", out)
-        self.assertTrue(port_open(other))
+        self.assertNotEqual(port, file_port, out)
+        self.assertTrue(port_open(port))
         self.assertIn("2 shards", out)
         self.assertIn("data in " + self.data, out)
         self.assertTrue(os.path.isdir(os.path.join(self.data, "shard-1")))
@@ -54,7 +60,7 @@ class config_file(unittest.TestCase):
         self.assertEqual(p.stop(), 0, p.output())
 
     def test_a_bad_unit_stops_start_up_naming_the_key_and_the_file(self):
-        self.write(self.base(free_port()) + 'segment-bytes = "12XB"\n')
+        self.write(self.base(0) + 'segment-bytes = "12XB"\n')
         r = self.run_wharf("--config", self.config)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn(f"{self.config}:7: key 'segment-bytes'", r.stderr)
@@ -62,7 +68,7 @@ class config_file(unittest.TestCase):
         self.assertFalse(os.path.exists(self.data), "nothing may start")
 
     def test_an_unknown_key_stops_start_up_naming_it_and_the_file(self):
-        self.write(self.base(free_port()) + 'kafka-adress = "127.0.0.1:1"\n')
+        self.write(self.base(0) + 'kafka-adress = "127.0.0.1:1"\n')
         r = self.run_wharf("--config", self.config)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn(f"{self.config}:7: key 'kafka-adress'", r.stderr)

@@ -1,8 +1,11 @@
 """Shared by the deployment tests (tests/deploy/*_test.py): where the binaries and the source
-tree are (ctest passes them in the environment), skipping with a reason, a free port, and a
-broker process whose output is read by a thread and that is killed at the end whatever happens."""
+tree are (ctest passes them in the environment), skipping with a reason, and a broker process
+whose output is read by a thread and that is killed at the end whatever happens. Brokers bind
+port 0 and the tests read the port they got from their log (process.kafka_port): a port found
+free beforehand could be taken by another test before the broker binds it."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -12,6 +15,7 @@ import threading
 import time
 
 SKIP = 77  # ctest's SKIP_RETURN_CODE for these tests
+RUNNING = re.compile(r"wharf is running: Kafka API on [0-9.]+:(\d+)")
 SOURCE_DIR = os.environ.get("WHARF_SOURCE_DIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -34,12 +38,6 @@ def skip_unless_tools(*tools):
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         skip(f"{', '.join(missing)} not installed (deploy/install-deps.sh installs them)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port):
@@ -71,17 +69,31 @@ class process:
             return "".join(self._lines)
 
     def wait_for_output(self, needle, timeout_s=60):
+        self._wait_for(lambda out: needle in out, f"'{needle}'", timeout_s)
+
+    def wait_for_match(self, pattern, timeout_s=60):
+        """The first match of the regular expression `pattern` in the output, once there is one."""
+        return self._wait_for(lambda out: re.search(pattern, out), f"/{pattern}/", timeout_s)
+
+    def kafka_port(self, timeout_s=60):
+        """The Kafka port of 'wharf is running: Kafka API on HOST:PORT', once the broker logs it
+        (for --kafka-addr HOST:0, the port it got)."""
+        return int(self.wait_for_match(RUNNING, timeout_s).group(1))
+
+    def _wait_for(self, find, what, timeout_s):
+        """find(output)'s first true value, waiting for it (failing with the output if the
+        program exits or timeout_s passes first)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if needle in self.output():
-                return
+            if found := find(self.output()):
+                return found
             if self.proc.poll() is not None:
                 self._reader.join(5)
-                if needle in self.output():
-                    return
+                if found := find(self.output()):
+                    return found
                 break
             time.sleep(0.05)
-        raise AssertionError(f"'{needle}' not seen; output:\n{self.output()}")
+        raise AssertionError(f"{what} not seen; output:\n{self.output()}")
 
     def stop(self, timeout_s=60):
         """SIGTERM, then the exit code (killed and failed after timeout_s)."""

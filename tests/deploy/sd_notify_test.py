@@ -10,7 +10,7 @@ import socket
 import tempfile
 import unittest
 
-from deploy_util import free_port, port_open, process, wharf_binary
+from deploy_util import port_open, process, wharf_binary
 
 WHARF = wharf_binary()
 RECV_TIMEOUT_S = 60
@@ -26,11 +26,12 @@ class sd_notify(unittest.TestCase):
             p.kill()
         self.tmp.cleanup()
 
-    def start(self, notify_socket, port):
+    def start(self, notify_socket):
+        # Port 0 for both APIs: the Kafka port is read from the log (process.kafka_port).
         env = dict(os.environ, NOTIFY_SOCKET=notify_socket)
         p = process([WHARF, "--data-dir", os.path.join(self.tmp.name, "data"),
                      "--overprovisioned", "--smp", "2", "--memory", "512MiB",
-                     "--kafka-addr", f"127.0.0.1:{port}", "--admin-addr", "127.0.0.1:0"], env=env)
+                     "--kafka-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"], env=env)
         self.procs.append(p)
         return p
 
@@ -42,13 +43,14 @@ class sd_notify(unittest.TestCase):
 
     def check_ready_then_stopping(self, sock, address):
         sock.settimeout(RECV_TIMEOUT_S)
-        port = free_port()
-        p = self.start(address, port)
+        p = self.start(address)
         ready = self.receive(sock, p)
+        # The broker logs its port before it sends READY=1, so the line is there (or on its way
+        # through the pipe) by now.
+        port = p.kafka_port()
         # READY=1 is sent after every shard's listener is open: the port answers at once.
         self.assertTrue(port_open(port), "READY=1 came before the Kafka port was open")
         self.assertIn("READY=1", ready.split("\n"), ready)
-        p.wait_for_output("wharf is running")
         p.proc.send_signal(signal.SIGTERM)
         stopping = self.receive(sock, p)
         self.assertIn("STOPPING=1", stopping.split("\n"), stopping)
@@ -68,9 +70,8 @@ class sd_notify(unittest.TestCase):
             self.check_ready_then_stopping(sock, "@" + name)
 
     def test_an_unreachable_socket_is_logged_and_the_broker_serves(self):
-        port = free_port()
-        p = self.start(os.path.join(self.tmp.name, "nobody-listens.sock"), port)
-        p.wait_for_output("wharf is running")
+        p = self.start(os.path.join(self.tmp.name, "nobody-listens.sock"))
+        port = p.kafka_port()
         p.wait_for_output("cannot notify systemd")
         self.assertTrue(port_open(port))
         self.assertEqual(p.stop(), 0, p.output())

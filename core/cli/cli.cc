@@ -55,6 +55,9 @@ int run_on_reactor(const common_flags& c, std::function<task<void>(context&)> bo
                 co_await body(ctx);
             } catch (const cli_error& e) {
                 error = e.what();
+            } catch (const std::exception& e) {
+                // A failure no check names: still one line, and the client closes.
+                error = fmt::format("unexpected error: {}", e.what());
             }
         }
         co_await client.close();

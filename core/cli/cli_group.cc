@@ -110,9 +110,17 @@ task<void> describe(context& ctx, const group_options& o) {
             }
         }
     }
-    print(members, ctx.json);
-    if (!ctx.json) std::cout << '\n';
-    print(offsets, ctx.json);
+    if (ctx.json) {  // one document: {"members": [...], "offsets": [...]}
+        std::cout << "{\"members\": ";
+        members.print_json(std::cout);
+        std::cout << ", \"offsets\": ";
+        offsets.print_json(std::cout);
+        std::cout << "}\n";
+        co_return;
+    }
+    print(members, false);
+    std::cout << '\n';
+    print(offsets, false);
 }
 
 task<void> remove(context& ctx, const group_options& o) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <iostream>
 #include <map>
 
@@ -174,6 +175,16 @@ std::string format_record(const std::string& fmt, const std::string& topic, int3
     return out;
 }
 
+// A non-negative offset or timestamp of --offset; anything else is a usage error.
+int64_t parse_offset_number(std::string_view text, const std::string& spec) {
+    int64_t n = -1;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n < 0) {
+        throw cli_error("offset '" + spec + "': expected start, end, N or @timestamp-ms");
+    }
+    return n;
+}
+
 }  // namespace
 
 task<kafka::client::topic_info> describe_topic(context& ctx, const std::string& topic) {
@@ -203,18 +214,9 @@ task<std::map<int32_t, int64_t>> resolve_offsets(context& ctx, const std::string
     } else if (spec == "end") {
         timestamp = -1;
     } else if (!spec.empty() && spec[0] == '@') {
-        timestamp = std::stoll(spec.substr(1));
+        timestamp = parse_offset_number(spec.substr(1), spec);
     } else {
-        size_t used = 0;
-        int64_t n = -1;
-        try {
-            n = std::stoll(spec, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != spec.size() || n < 0) {
-            throw cli_error("offset '" + spec + "': expected start, end, N or @timestamp-ms");
-        }
+        int64_t n = parse_offset_number(spec, spec);
         for (int32_t p : partitions) out[p] = n;
         co_return out;
     }
@@ -331,26 +333,14 @@ task<void> join_group(context& ctx, const consume_options& o, kafka::client::gro
     positions.merge(start);
 }
 
-task<void> consume_command(context& ctx, const consume_options& o) {
-    kafka::client::topic_info info = co_await describe_topic(ctx, o.topic);
-    std::vector<int32_t> partitions;
-    std::optional<kafka::client::group_member> member;
-    std::map<int32_t, int64_t> positions;
-    if (o.group) {
-        member.emplace(ctx.bootstrap, "wharf-cli", *o.group,
-                       std::map<std::string, int32_t>{
-                           {o.topic, static_cast<int32_t>(info.partitions.size())}});
-        auto started = co_await member->start();
-        check("group " + *o.group, started.error());
-        co_await join_group(ctx, o, *member, partitions, positions);
-    } else {
-        if (o.partition) {
-            partitions.push_back(*o.partition);
-        } else {
-            for (const auto& p : info.partitions) partitions.push_back(p.partition);
-        }
-        positions = co_await resolve_offsets(ctx, o.topic, partitions, o.offset);
-    }
+namespace {
+
+// Fetches and prints until --num, or the end with --exit; a member commits its positions after
+// every round and rejoins after a rebalance.
+task<void> consume_loop(context& ctx, const consume_options& o,
+                        const kafka::client::topic_info& info,
+                        kafka::client::group_member* member, std::vector<int32_t>& partitions,
+                        std::map<int32_t, int64_t>& positions) {
     int64_t consumed = 0;
     bool done = o.num && *o.num <= 0;
     while (!done) {
@@ -395,7 +385,7 @@ task<void> consume_command(context& ctx, const consume_options& o) {
             }
         }
         std::cout.flush();
-        if (member) {
+        if (member != nullptr) {
             std::map<topic_partition, int64_t> commit;
             for (auto& [p, pos] : positions) commit[{o.topic, p}] = pos;
             auto committed = co_await member->commit(commit);
@@ -410,10 +400,44 @@ task<void> consume_command(context& ctx, const consume_options& o) {
         }
         if (o.exit_at_end && at_end) break;
     }
-    if (member) {
-        co_await member->leave();
-        co_await member->close();
+}
+
+}  // namespace
+
+task<void> consume_command(context& ctx, const consume_options& o) {
+    kafka::client::topic_info info = co_await describe_topic(ctx, o.topic);
+    const auto count = static_cast<int32_t>(info.partitions.size());
+    if (o.partition && (*o.partition < 0 || *o.partition >= count)) {
+        throw cli_error(fmt::format("--partition {}: {} has partitions 0 to {}", *o.partition,
+                                    o.topic, count - 1));
     }
+    std::vector<int32_t> partitions;
+    std::map<int32_t, int64_t> positions;
+    if (!o.group) {
+        if (o.partition) {
+            partitions.push_back(*o.partition);
+        } else {
+            for (const auto& p : info.partitions) partitions.push_back(p.partition);
+        }
+        positions = co_await resolve_offsets(ctx, o.topic, partitions, o.offset);
+        co_await consume_loop(ctx, o, info, nullptr, partitions, positions);
+        co_return;
+    }
+    kafka::client::group_member member(ctx.bootstrap, "wharf-cli", *o.group,
+                                       std::map<std::string, int32_t>{{o.topic, count}});
+    // The member's connections must be closed before it goes, on errors as well.
+    std::exception_ptr failed;
+    try {
+        auto started = co_await member.start();
+        check("group " + *o.group, started.error());
+        co_await join_group(ctx, o, member, partitions, positions);
+        co_await consume_loop(ctx, o, info, &member, partitions, positions);
+        co_await member.leave();
+    } catch (...) {
+        failed = std::current_exception();
+    }
+    co_await member.close();
+    if (failed) std::rethrow_exception(failed);
 }
 
 }  // namespace wharf::cli

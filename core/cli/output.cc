@@ -3,13 +3,22 @@
 #include <algorithm>
 #include <charconv>
 #include <iostream>
+#include <set>
+#include <string_view>
 
 namespace wharf::cli {
 
 namespace {
 
-bool is_integer(const std::string& s) {
+// A cell written as a JSON number: an integer in canonical form (so "007" stays a string) in a
+// column that does not hold names or values chosen by users (a topic called "42" stays "42").
+bool is_number_cell(const std::string& column, const std::string& s) {
+    static const std::set<std::string, std::less<>> named{
+        "topic", "group", "member", "client_id", "host", "id", "config", "value", "result"};
+    if (named.contains(column)) return false;
     if (s.empty() || s.size() > 18) return false;
+    std::string_view digits = s[0] == '-' ? std::string_view(s).substr(1) : std::string_view(s);
+    if (digits.empty() || (digits[0] == '0' && digits.size() > 1)) return false;
     long long v = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     return ec == std::errc() && end == s.data() + s.size();
@@ -79,7 +88,7 @@ void table::print_json(std::ostream& out) const {
             if (i > 0) out << ", ";
             json_string(out, columns[i]);
             out << ": ";
-            if (is_integer(rows[r][i])) {
+            if (is_number_cell(columns[i], rows[r][i])) {
                 out << rows[r][i];
             } else {
                 json_string(out, rows[r][i]);

@@ -16,7 +16,8 @@ struct table {
     void add(std::vector<std::string> row) { rows.push_back(std::move(row)); }
     // Columns padded to their widest cell, separated by two spaces; headers upper-case.
     void print(std::ostream& out) const;
-    // [{"column": "cell", ...}, ...]; cells that are integers are written as numbers.
+    // [{"column": "cell", ...}, ...]; integer cells are numbers, except in the columns of names
+    // and user values (topic, group, member, config value, ...), which stay strings.
     void print_json(std::ostream& out) const;
 };
 

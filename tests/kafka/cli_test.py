@@ -100,6 +100,9 @@ class cli_test(unittest.TestCase):
         lag = sum(int(line.split()[-1]) for line in out.splitlines()
                   if line.startswith("cli-g ") and "cli-groups" in line)
         self.assertEqual(lag, 2)
+        described = self.json("group", "describe", "cli-g")
+        self.assertEqual(described["members"][0]["state"], "Empty")
+        self.assertEqual(sum(o["lag"] for o in described["offsets"]), 2)
         # A second consumer in the group resumes after the commit.
         self.assertEqual(sorted(self.wharf("consume", "cli-groups", "-g", "cli-g", "-e")
                                 .stdout.split()), ["late1", "late2"])
@@ -127,6 +130,18 @@ class cli_test(unittest.TestCase):
                                                  expect=1).stderr)
         self.assertIn("UNKNOWN_TOPIC_OR_PARTITION",
                       self.wharf("produce", "no-such-topic", stdin="x\n", expect=1).stderr)
+        # Bad offsets and partitions, and a group the broker refuses once the member exists:
+        # one line each, and the client closes cleanly (no abort).
+        self.wharf("topic", "create", "cli-bad-input")
+        for args, says in ((("-o", "@soon"), "offset '@soon'"), (("-o", "3x"), "offset '3x'"),
+                           (("-p", "99"), "--partition 99"),
+                           (("-g", "", "-e"), "INVALID_GROUP_ID")):
+            err = self.wharf("consume", "cli-bad-input", *args, expect=1).stderr
+            self.assertIn(says, err)
+            self.assertEqual(err.count("\n"), 1, err)
+        # Names that look like numbers stay strings in JSON.
+        self.wharf("topic", "create", "007")
+        self.assertIn("007", {t["topic"] for t in self.json("topic", "list")})
 
 
 if __name__ == "__main__":

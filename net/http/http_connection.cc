@@ -200,8 +200,6 @@ task<void> connection::refuse(int status, std::string_view why) {
 
 task<bool> connection::answer() {
     request req;
-    req.version_major = _parser.http_major;
-    req.version_minor = _parser.http_minor;
     req.keep_alive = http_should_keep_alive(&_parser) != 0 && _parser.upgrade == 0;
     auto m = static_cast<http_method>(_parser.method);
     req.verb = m == HTTP_GET ? method::get : m == HTTP_HEAD ? method::head : method::other;

@@ -61,8 +61,6 @@ public:
     // Ends the connection: a pending receive or send returns at once. Idempotent.
     void close();
 
-    const std::string& peer() const noexcept { return _peer; }
-
 private:
     // Why a request cannot be answered normally.
     enum class refusal : uint8_t { none, header_too_large, body_too_large, malformed };

@@ -23,8 +23,6 @@ struct request {
     // As sent, not percent-decoded; without the query.
     std::string path;
     std::string query;
-    unsigned version_major = 1;
-    unsigned version_minor = 1;
     bool keep_alive = true;
 };
 

@@ -90,26 +90,34 @@ task<result<std::unique_ptr<connection>>> connection::open(broker_address addr,
     hints.ai_flags = AI_NUMERICSERV;
     addrinfo* found = nullptr;
     std::string port = std::to_string(addr.port);
-    // Blocking, but only while connecting: the tool resolves a handful of brokers at start-up.
+    // Blocking for names (numeric addresses never block): brokers are resolved when a client
+    // first connects to them or reconnects after a failure.
     if (::getaddrinfo(addr.host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
         co_return client_errc::resolve_failed;
     }
-    sockaddr_storage target{};
-    socklen_t target_len = found->ai_addrlen;
-    int family = found->ai_family;
-    std::memcpy(&target, found->ai_addr, found->ai_addrlen);
+    // Every address of the name in turn, as Kafka's clients do ("localhost" may list ::1 first
+    // while the broker listens on 127.0.0.1 only).
+    std::vector<std::pair<sockaddr_storage, socklen_t>> targets;
+    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+        sockaddr_storage target{};
+        std::memcpy(&target, a->ai_addr, a->ai_addrlen);
+        targets.emplace_back(target, a->ai_addrlen);
+    }
     ::freeaddrinfo(found);
 
-    int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = -1;
+    for (auto& [target, target_len] : targets) {
+        fd = ::socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        auto* sa = reinterpret_cast<sockaddr*>(&target);
+        int rc = co_await io::connect_for(fd, sa, target_len, timeout);
+        if (rc == 0) break;
+        ::close(fd);
+        fd = -1;
+    }
     if (fd < 0) co_return client_errc::connect_failed;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    int rc =
-        co_await io::connect_for(fd, reinterpret_cast<sockaddr*>(&target), target_len, timeout);
-    if (rc < 0) {
-        ::close(fd);
-        co_return client_errc::connect_failed;
-    }
     std::unique_ptr<connection> c(new connection(fd, std::move(addr), std::move(client_id)));
     spawn(c->read_loop(), "bench connection reader");
     co_return c;
@@ -141,8 +149,8 @@ void connection::enqueue(iobuf frame) {
     }
 }
 
-task<std::optional<iobuf>> connection::roundtrip(kafka::api_key key, int16_t version, iobuf body) {
-    if (_error) co_return std::nullopt;
+task<result<iobuf>> connection::roundtrip(kafka::api_key key, int16_t version, iobuf body) {
+    if (_error) co_return _error;
     waiter w;
     w.correlation_id = _next_correlation++;
     enqueue(frame_request(key, version, w.correlation_id, std::move(body)));
@@ -154,7 +162,10 @@ task<std::optional<iobuf>> connection::roundtrip(kafka::api_key key, int16_t ver
         void await_resume() const noexcept {}
     };
     co_await awaiter{w};
-    co_return std::move(w.frame);
+    // Only the waiter is read now: the connection may be gone (a failed connection's owner can
+    // replace it before every waiting call has resumed).
+    if (!w.frame) co_return w.error;
+    co_return std::move(*w.frame);
 }
 
 result<void> connection::send_only(kafka::api_key key, int16_t version, iobuf body) {
@@ -165,6 +176,7 @@ result<void> connection::send_only(kafka::api_key key, int16_t version, iobuf bo
 
 void connection::complete(waiter& w, std::optional<iobuf> frame) {
     w.frame = std::move(frame);
+    if (!w.frame) w.error = _error;
     w.done = true;
     if (w.handle) reactor::local().schedule(w.handle);
 }

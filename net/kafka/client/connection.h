@@ -66,9 +66,9 @@ public:
     // Sends `req` in `version` and waits for the response.
     template <typename Req, typename Resp>
     task<result<Resp>> call(const Req& req, int16_t version) {
-        std::optional<iobuf> frame =
-            co_await roundtrip(Req::key, version, encode_body(req, version));
-        if (!frame) co_return _error;
+        iobuf body = encode_body(req, version);
+        result<iobuf> frame = co_await roundtrip(Req::key, version, std::move(body));
+        if (!frame) co_return frame.error();  // `this` may be gone after a failure
         Resp resp;
         if (!decode_response(*frame, Req::key, version, resp)) {
             co_return client_errc::malformed_response;
@@ -79,11 +79,7 @@ public:
     // Sends a request that gets no response (Produce with acks=0). Completes once queued.
     result<void> send_only(kafka::api_key key, int16_t version, iobuf body);
 
-    // Requests sent and not yet answered.
-    size_t in_flight() const noexcept { return _waiting.size(); }
     bool broken() const noexcept { return static_cast<bool>(_error); }
-    std::error_code error() const noexcept { return _error; }
-    const broker_address& address() const noexcept { return _addr; }
 
     // Stops the connection: the socket is shut down, waiting calls fail with connection_closed.
     task<void> close();
@@ -96,19 +92,19 @@ public:
         return w.release();
     }
 
-    // Sends an already encoded body and waits for the response frame (header included), or
-    // nullopt on failure (error() says why).
-    task<std::optional<iobuf>> roundtrip(kafka::api_key key, int16_t version, iobuf body);
-
 private:
     struct waiter {
         int32_t correlation_id = 0;
         std::optional<iobuf> frame;
+        std::error_code error;  // why frame is empty
         bool done = false;
         std::coroutine_handle<> handle;
     };
 
     connection(int fd, broker_address addr, std::string client_id);
+    // Sends an encoded body and waits for the response frame (header included). After it
+    // resumes it touches only its own frame, never the connection.
+    task<result<iobuf>> roundtrip(kafka::api_key key, int16_t version, iobuf body);
     iobuf frame_request(kafka::api_key key, int16_t version, int32_t correlation_id, iobuf body);
     void enqueue(iobuf frame);
     void fail(std::error_code ec);

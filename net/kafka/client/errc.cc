@@ -24,8 +24,6 @@ public:
                 return "malformed response";
             case client_errc::unsupported_version:
                 return "the broker serves no version of an API that this client speaks";
-            case client_errc::no_leader:
-                return "partition without a leader";
             case client_errc::unknown_broker:
                 return "a broker id the metadata does not list";
             case client_errc::timed_out:

@@ -20,7 +20,6 @@ enum class client_errc : int {
     connection_closed,    // the broker closed the connection, or close() was called
     malformed_response,   // a response that does not decode, or answers another request
     unsupported_version,  // the broker does not serve a version this client can speak
-    no_leader,            // a partition without a leader in the metadata
     unknown_broker,       // a node id the metadata does not list
     timed_out,            // an operation did not finish within its deadline
 };

@@ -55,7 +55,6 @@ public:
     task<void> leave();
 
     int32_t generation() const noexcept { return _generation; }
-    const std::string& member_id() const noexcept { return _member_id; }
     const std::string& group_id() const noexcept { return _group_id; }
 
 private:

@@ -72,9 +72,6 @@ public:
         co_return co_await (*c)->template call<Req, Resp>(req, v);
     }
 
-    const std::string& client_id() const noexcept { return _client_id; }
-    std::chrono::milliseconds timeout() const noexcept { return _timeout; }
-
 private:
     std::vector<broker_address> _bootstrap;
     std::string _client_id;

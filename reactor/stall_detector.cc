@@ -84,6 +84,10 @@ stall_report::no_backtrace missing_backtrace(stall_detector::capture_result capt
 
 namespace detail {
 
+static_assert(std::atomic<uint64_t>::is_always_lock_free &&
+                  std::atomic<uint8_t>::is_always_lock_free,
+              "the signal handler may only use lock-free atomics");
+
 // Runs on the stalled shard's thread, interrupting whatever it was doing: async-signal-safe
 // operations only (atomics, backtrace into a preallocated buffer once libgcc is loaded). Not in
 // the anonymous namespace so that its frames can be named (and are seen to be cut) in tests.
@@ -92,23 +96,34 @@ namespace detail {
 // interrupted unwinder may hold libgcc's unwinder lock, which backtrace() would take again and
 // wait for forever. std::uncaught_exceptions() only reads a thread-local counter (warmed up in
 // attach), so it is safe here.
+//
+// Whatever it finds, it adds the stalls the watchdog has detected since the last handler to
+// reactor_stats::stalls: every detection sends a signal, and a thread that did not take it in
+// time (uninterruptible I/O) takes it when the kernel lets go, before the stalled code goes on.
 void stall_signal_handler(int, siginfo_t*, void* uc) {
     int saved_errno = errno;
     stall_detector::slot* s = t_slot;
     uint8_t expected = stall_detector::slot::requested;
-    if (s != nullptr && s->capture_state.compare_exchange_strong(
-                            expected, stall_detector::slot::capturing, std::memory_order_acq_rel)) {
+    if (s == nullptr) {
+        errno = saved_errno;
+        return;
+    }
+    if (s->capture_state.compare_exchange_strong(expected, stall_detector::slot::capturing,
+                                                 std::memory_order_acq_rel)) {
         if (s->turn->load(std::memory_order_relaxed) == s->capture_turn) {
             s->interrupted_pc = interrupted_pc(uc);
             s->unwinding = std::uncaught_exceptions() > 0;
             s->nframes = s->unwinding
                              ? 0
                              : ::backtrace(s->frames, static_cast<int>(stall_detector::max_frames));
-            s->r->count_stall();
             s->capture_state.store(stall_detector::slot::captured, std::memory_order_release);
         } else {
             s->capture_state.store(stall_detector::slot::stale, std::memory_order_release);
         }
+    }
+    // Last, so that a handler that was slow to return still counts what was detected meanwhile.
+    for (uint64_t n = s->uncounted.exchange(0, std::memory_order_acquire); n > 0; --n) {
+        s->r->count_stall();
     }
     errno = saved_errno;
 }
@@ -177,6 +192,7 @@ void stall_detector::attach(reactor& r) {
     s.seen_turn = reactor::not_in_turn;
     s.caught = false;
     s.capture_state.store(slot::idle, std::memory_order_relaxed);
+    s.uncounted.store(0, std::memory_order_relaxed);
     s.r = &r;
     t_slot = &s;
 }
@@ -219,13 +235,19 @@ void stall_detector::sample(slot& s, steady_clock::time_point now) {
     bool blocked = state == 'S' || state == 'D';
     if (cpu < _threshold / 2 && !blocked) return;  // waiting for a CPU: not the shard's doing
     s.caught = true;
+    // Counted once per caught turn, whether or not a backtrace follows (the handler adds it to
+    // the shard's stats; the signal capture() sends guarantees that one runs).
+    s.uncounted.fetch_add(1, std::memory_order_release);
     capture_result captured = capture(s, turn);
-    if (captured == capture_result::stale) return;  // it moved on
+    // It moved on before the handler ran: counted, but not reported, as there is no backtrace of
+    // the stalled turn to show.
+    if (captured == capture_result::stale) return;
     report(s, ran, cpu, blocked, captured);
 }
 
 stall_detector::capture_result stall_detector::capture(slot& s, uint64_t turn) {
-    // A handler we gave up on may still write the slot: leave it alone until it finishes.
+    // A handler we gave up on may still write the slot: leave it alone until it finishes (it
+    // then counts this stall too).
     if (s.capture_state.load(std::memory_order_acquire) == slot::capturing) {
         return capture_result::handler_stuck;
     }

@@ -12,8 +12,11 @@
 // is not blamed. The watchdog then signals the shard's thread. The handler, on the stuck thread,
 // checks that the stalled turn is still running, captures a backtrace into a preallocated buffer
 // (nothing else: it must be async-signal-safe; none while the thread unwinds an exception, where
-// the unwinder's lock may be held) and counts the stall in reactor_stats::stalls. The watchdog
-// waits for the signal to be taken at most 200 ms and for a started handler at most 1 s.
+// the unwinder's lock may be held). The watchdog waits for the signal to be taken at most 200 ms
+// and for a started handler at most 1 s. Every caught turn is counted once in
+// reactor_stats::stalls, with or without a backtrace: the watchdog notes it in the slot and the
+// handler, which the signal runs even when the thread takes it late (blocked in uninterruptible
+// I/O), adds it on the shard's own thread, where the stats are read.
 // The watchdog symbolizes the backtrace and logs it once per site, at most once per shard every
 // 10 s (stall_reporter); each turn is caught at most once.
 //
@@ -92,6 +95,8 @@ public:
         // handler moves it to capturing and then captured (frames valid) or stale.
         uint64_t capture_turn = 0;
         std::atomic<uint8_t> capture_state{idle};
+        // Stalls detected by the watchdog and not yet added to the shard's stats by a handler.
+        std::atomic<uint64_t> uncounted{0};
         void* interrupted_pc = nullptr;
         bool unwinding = false;  // captured while unwinding an exception: no frames
         int nframes = 0;

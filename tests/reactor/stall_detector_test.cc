@@ -4,6 +4,8 @@
 // sleep, report nothing. Deduplication and rate limiting are checked on stall_reporter directly.
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +72,18 @@ __attribute__((noinline)) void unwind_slowly_for_stall_test(const std::atomic<bo
         throw std::runtime_error("unwinding");
     } catch (const std::runtime_error&) {
     }
+}
+
+// Stalls with every signal blocked, as a thread in uninterruptible I/O would, so that the
+// detector's signal is taken only after it has given up waiting for it.
+__attribute__((noinline)) void stall_with_signals_blocked_for_stall_test(
+    const std::atomic<bool>* until) {
+    sigset_t all;
+    sigset_t old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &old);
+    busy_wait_for_stall_test(std::chrono::milliseconds(100), until);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 __attribute__((noinline)) int stall_site_probe(int x) {
@@ -176,6 +190,26 @@ TEST(stall_detector, reports_a_shard_blocked_in_a_system_call) {
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_TRUE(reports[0].blocked) << reports[0].text;
     EXPECT_TRUE(names_frame(reports[0], "blocking_read_for_stall_test")) << reports[0].text;
+}
+
+TEST(stall_detector, counts_a_stall_whose_signal_is_taken_late) {
+    report_sink sink;
+    uint64_t stalls = 0;
+    auto rc = smp::run(smp_config{.shards = 1, .stall_threshold = 20ms}, [&]() -> task<int> {
+        co_await sleep_for(5ms);
+        stall_test::stall_with_signals_blocked_for_stall_test(&sink.reported());
+        stalls = reactor::local().stats().stalls;
+        co_return 0;
+    });
+    ASSERT_TRUE(rc);
+    // Reported without a backtrace, and still counted once.
+    EXPECT_EQ(stalls, 1u);
+    auto reports = sink.reports();
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_TRUE(reports[0].frames.empty()) << reports[0].text;
+    EXPECT_EQ(reports[0].missing, stall_report::no_backtrace::signal_not_taken);
+    EXPECT_NE(reports[0].text.find("did not take the signal in time"), std::string::npos)
+        << reports[0].text;
 }
 
 TEST(stall_detector, takes_no_backtrace_while_the_shard_unwinds_an_exception) {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "log/batch_layout.h"
 #include "log/compression.h"
+#include "log/record_batch.h"
 
 namespace wharf::client {
 
@@ -12,7 +12,6 @@ namespace {
 
 // Decompressed records sections above this are not read (no broker accepts such batches).
 constexpr size_t max_decompressed_bytes = 256u << 20;
-constexpr uint8_t control_batch_bit = 0x20;
 
 }  // namespace
 
@@ -20,30 +19,22 @@ int64_t for_each_record(std::span<const std::byte> bytes, int64_t position,
                         const std::function<void(const fetched_record&)>& fn) {
     size_t pos = 0;
     std::vector<std::byte> decompressed;
-    while (pos + batch_header_bytes <= bytes.size()) {
-        auto batch = bytes.subspan(pos);
-        auto base = batch_layout::get<int64_t>(batch, batch_layout::base_offset);
-        auto length = batch_layout::get<int32_t>(batch, batch_layout::batch_length);
-        if (length < 0) break;
-        size_t total = batch_log_overhead_bytes + static_cast<size_t>(length);
-        if (total < batch_header_bytes || total > batch.size()) break;  // partial: the byte limit
-        batch = batch.first(total);
-        pos += total;
-        auto attributes = batch_layout::get<int16_t>(batch, batch_layout::attributes);
-        auto last_delta = batch_layout::get<int32_t>(batch, batch_layout::last_offset_delta);
-        auto count = batch_layout::get<int32_t>(batch, batch_layout::records_count);
-        auto base_ts = batch_layout::get<int64_t>(batch, batch_layout::base_timestamp);
-        auto max_ts = batch_layout::get<int64_t>(batch, batch_layout::max_timestamp);
-        bool log_append_time = (attributes & batch_layout::timestamp_type_bit) != 0;
-        int64_t next = base + last_delta + 1;
-        if (next <= position || (attributes & control_batch_bit) != 0) {
+    while (pos < bytes.size()) {
+        // Stops at a partial batch (the fetch's byte limit) and at framing it cannot trust
+        // (a magic other than 2).
+        auto h = read_batch_header(bytes.subspan(pos));
+        if (!h) break;
+        auto batch = bytes.subspan(pos, h->total_bytes());
+        pos += h->total_bytes();
+        const int64_t base = h->base_offset.value();
+        const int64_t next = base + h->last_offset_delta + 1;
+        if (next <= position || h->is_control()) {
             position = std::max(position, next);
             continue;
         }
-        auto section = batch.subspan(batch_layout::records);
-        auto codec = static_cast<compression_type>(attributes & batch_layout::compression_mask);
-        if (codec != compression_type::none) {
-            auto d = decompress(codec, section, max_decompressed_bytes);
+        auto section = batch_records(batch);
+        if (h->compression() != compression_type::none) {
+            auto d = decompress(h->compression(), section, max_decompressed_bytes);
             if (!d) {
                 position = next;
                 continue;
@@ -51,7 +42,10 @@ int64_t for_each_record(std::span<const std::byte> bytes, int64_t position,
             decompressed = std::move(*d);
             section = decompressed;
         }
-        record_reader reader(section, count);
+        const bool log_append_time = h->ts_type() == timestamp_type::log_append_time;
+        const int64_t base_ts = h->base_timestamp;
+        const int64_t max_ts = h->max_timestamp;
+        record_reader reader(section, h->records_count);
         while (!reader.at_end()) {
             auto r = reader.next();
             if (!r) break;

@@ -44,6 +44,7 @@ json config_json(const broker_config& cfg) {
     j["cpuset"] = cfg.cpus;
     j["overprovisioned"] = cfg.overprovisioned;
     j["poll-us"] = cfg.poll_us.count();
+    j["stall-threshold"] = cfg.stall_threshold.count();
     j["memory"] = cfg.memory_bytes;
     // Storage.
     j["data-dir"] = cfg.data_dir;

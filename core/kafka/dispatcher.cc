@@ -6,6 +6,7 @@
 
 #include "core/kafka/handlers.h"
 #include "core/metrics/kafka_metrics.h"
+#include "reactor/clock.h"
 #include "reactor/logger.h"
 
 namespace wharf::kafka {
@@ -101,10 +102,9 @@ task<handler_result> dispatch(const broker_config& cfg, net::connection_info& co
         co_return std::make_error_code(std::errc::operation_not_supported);
     }
     request_context ctx{header, connection, cfg};
-    auto start = std::chrono::steady_clock::now();
+    auto start = steady_now();
     auto r = co_await h->handle(ctx, reader);
-    auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - start);
+    auto took = std::chrono::duration_cast<std::chrono::microseconds>(steady_now() - start);
     metrics::record_kafka_request(static_cast<int16_t>(header.key), header.version,
                                   static_cast<uint64_t>(took.count()), !r || ctx.response_error);
     if (!r) {

@@ -18,7 +18,7 @@ import unittest
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from wharf_broker import Broker, wait_until
+from wharf_broker import Broker, wait_until, wharf_binary
 
 TIMEOUT_S = 60
 TOPIC = "admin-metrics"
@@ -220,6 +220,14 @@ class admin_api_test(unittest.TestCase):
         self.assertEqual(config["admin-addr"], "127.0.0.1:0")
         self.assertEqual(config["smp"], 2)
         self.assertEqual(config["fsync"], "always")
+        # Every setting --print-config knows is in /v1/config (the list there is kept by hand).
+        printed = subprocess.run([wharf_binary(), "--print-config", "--smp", "1",
+                                  "--overprovisioned"], capture_output=True, text=True,
+                                 timeout=60, check=True).stdout
+        keys = {line.split(" = ")[0] for line in printed.splitlines()
+                if " = " in line and not line.startswith("#")}
+        self.assertGreater(len(keys), 20, printed)
+        self.assertEqual(keys - set(config), set(), "settings missing from /v1/config")
 
         for path in ("/metrics", "/v1/health"):
             status, headers, body = http_get(self.port, path, method="HEAD")

@@ -84,7 +84,10 @@ struct run_result {
     uint64_t consumed_total = 0;    // records of this run consumed, summed over groups
     uint64_t duplicates = 0;        // records a group consumed more than once
     uint64_t missing = 0;           // acknowledged records some group never consumed
-    bool delivery_checked = false;  // false: no consumers, or the drain timed out (see missing)
+    // False when the run had no consumers, or ran with acks=0 (nothing is acknowledged, so the
+    // counts above say nothing); the report then shows "not checked" whatever they hold. A drain
+    // that timed out leaves it true: its records show in `missing`, and the run fails.
+    bool delivery_checked = false;
 
     latency_summary produce_latency;  // request to acknowledgement, per record
     latency_summary e2e_latency;      // publish (the producer's stamp) to consume, per record

@@ -177,6 +177,12 @@ TEST(report_html, delivery_failures_are_plain) {
     std::string html = render_run_report(r);
     EXPECT_NE(html.find("<td class=\"unchecked\">not checked</td>"), std::string::npos);
     EXPECT_EQ(html.find(">OK<"), std::string::npos);
+    // acks=0: nothing was acknowledged, so counts that look like losses are not a failure.
+    r.missing = 7;
+    r.duplicates = 2;
+    html = render_run_report(r);
+    EXPECT_NE(html.find("<td class=\"unchecked\">not checked</td>"), std::string::npos);
+    EXPECT_EQ(html.find("FAILED"), std::string::npos);
 }
 
 TEST(report_html, compare_report_has_every_run_and_the_ratios) {

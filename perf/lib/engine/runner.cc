@@ -328,9 +328,10 @@ task<void> run_load(run_state& st) {
                 interval_sample s = co_await take_sample(st, true);
                 st.out.result.timeline.push_back(s);
             }
+            // The totals baseline is the last sample's, so the window starts at that sample too.
             at_start = st.last_totals;
             cpu_at_start = cpu_seconds();
-            measured_since = clock_type::now();
+            measured_since = st.last_tick;
             measuring = true;
         }
         if (now >= end) break;

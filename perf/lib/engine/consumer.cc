@@ -19,6 +19,17 @@ std::map<std::string, int32_t> topic_partitions(const consumer_config& cfg) {
     return out;
 }
 
+// The leader of tp as the client's metadata has it, or -1 when unknown: the topic or partition
+// is missing (a topic-level error such as LEADER_NOT_AVAILABLE leaves no partitions) or has no
+// leader right now.
+int32_t leader_of(const kafka::client::cluster_metadata& md, const topic_partition& tp) {
+    auto it = md.topics.find(tp.topic);
+    if (it == md.topics.end() || tp.partition < 0) return -1;
+    auto index = static_cast<size_t>(tp.partition);
+    if (index >= it->second.partitions.size()) return -1;
+    return it->second.partitions[index].leader;
+}
+
 }  // namespace
 
 consumer::consumer(std::vector<kafka::client::broker_address> bootstrap, std::string client_id,
@@ -83,8 +94,11 @@ task<result<void>> consumer::start_positions() {
     for (const auto& [tp, offset] : *committed) {
         _positions[tp] = offset;
         if (offset >= 0) continue;
-        const auto& info = _client.metadata().topics.at(tp.topic);
-        int32_t leader = info.partitions.at(static_cast<size_t>(tp.partition)).leader;
+        int32_t leader = leader_of(_client.metadata(), tp);
+        if (leader < 0) {
+            // No leader yet: run() pauses, joins again and asks the refreshed metadata.
+            co_return kafka::client::kafka_error(kafka::error_code::leader_not_available);
+        }
         kafka::list_offsets_request& req = by_leader[leader];
         req.replica_id = -1;
         if (req.topics.empty() || req.topics.back().name != tp.topic) {
@@ -134,17 +148,27 @@ task<void> consumer::heartbeat_loop(const bool& stop) {
 task<void> consumer::fetch_loop(const bool& stop) {
     while (!stop && !_rejoin) {
         std::map<int32_t, std::vector<topic_partition>> by_leader;
+        bool leaderless = false;
         for (const auto& [tp, pos] : _positions) {
-            const auto& info = _client.metadata().topics.at(tp.topic);
-            by_leader[info.partitions.at(static_cast<size_t>(tp.partition)).leader].push_back(tp);
+            int32_t leader = leader_of(_client.metadata(), tp);
+            if (leader < 0) {
+                leaderless = true;  // skipped this round
+                continue;
+            }
+            by_leader[leader].push_back(tp);
         }
-        if (by_leader.empty()) {
+        if (!by_leader.empty()) {
+            std::vector<task<void>> fetches;
+            for (auto& [leader, parts] : by_leader) fetches.push_back(fetch_from(leader, parts));
+            co_await when_all(std::move(fetches));
+        }
+        if (leaderless) {
+            co_await sleep_for(retry_pause);
+            auto md = co_await _client.refresh_metadata(_cfg.topic_names);
+            (void)md;  // still unknown: skipped again next round
+        } else if (by_leader.empty()) {
             co_await sleep_for(retry_pause);  // no partitions in this generation
-            continue;
         }
-        std::vector<task<void>> fetches;
-        for (auto& [leader, parts] : by_leader) fetches.push_back(fetch_from(leader, parts));
-        co_await when_all(std::move(fetches));
     }
 }
 
@@ -196,8 +220,9 @@ task<void> consumer::fetch_from(int32_t broker, std::vector<topic_partition> par
 
 void consumer::consume_records(const topic_partition& tp, iobuf& records, uint64_t now_ns) {
     auto position_it = _positions.find(tp);
-    if (position_it == _positions.end()) return;
-    size_t global = _topic_index.at(tp.topic) * static_cast<size_t>(_cfg.partitions) +
+    auto topic_it = _topic_index.find(tp.topic);
+    if (position_it == _positions.end() || topic_it == _topic_index.end()) return;
+    size_t global = topic_it->second * static_cast<size_t>(_cfg.partitions) +
                     static_cast<size_t>(tp.partition);
     uint64_t counted = 0;
     auto count = [&](const client::fetched_record& f) {

@@ -1,11 +1,15 @@
 // The pure parts of wharf-bench's engines: the range assignor and the consumer protocol
-// assignment, the delivery check, version negotiation, bootstrap parsing and the latency stamp.
+// assignment, the delivery check, version negotiation, bootstrap parsing, the latency stamp and
+// the producer's reading of produce responses.
 // The engines themselves run against the real broker in tests/kafka/bench_test.py.
 
 #include <gtest/gtest.h>
 
+#include <unordered_map>
+
 #include "net/kafka/client/kafka_client.h"
 #include "net/kafka/client/group_member.h"
+#include "perf/lib/engine/producer.h"
 #include "perf/lib/engine/stamp.h"
 #include "perf/lib/engine/stats.h"
 
@@ -97,6 +101,44 @@ TEST(bench_stamp, only_this_runs_records_carry_a_publish_time) {
     EXPECT_EQ(read_stamp(value, 0x1234), 987654321u);
     EXPECT_FALSE(read_stamp(value, 0x1235));
     EXPECT_FALSE(read_stamp(std::span(value).first(15), 0x1234));
+}
+
+TEST(bench_produce_response, errors_by_partition_maps_every_answer_to_its_global_index) {
+    kafka::produce_response resp;
+    auto answer = [&](const std::string& topic, std::vector<std::pair<int32_t, int16_t>> parts) {
+        resp.responses.emplace_back();
+        resp.responses.back().name = topic;
+        for (auto [index, error] : parts) {
+            kafka::produce_response::partition_produce_response p;
+            p.index = index;
+            p.error_code = error;
+            resp.responses.back().partition_responses.push_back(p);
+        }
+    };
+    answer("b", {{0, 0}, {3, 6}});
+    answer("a", {{2, 0}, {4, 0}, {-1, 0}});  // out of range: left out
+    answer("other", {{1, 0}});               // not this run's topic
+    answer("b", {{1, 0}});                   // the same topic again
+    std::map<std::string, size_t> topics = {{"a", 0}, {"b", 1}};
+    auto errors = errors_by_partition(resp, topics, 4);
+    std::unordered_map<size_t, int16_t> expected = {{4, 0}, {7, 6}, {2, 0}, {5, 0}};
+    EXPECT_EQ(errors, expected);
+    // 10,000 partitions in one response: one pass, every partition found.
+    kafka::produce_response big;
+    big.responses.emplace_back();
+    big.responses.back().name = "a";
+    for (int32_t i = 0; i < 10'000; ++i) {
+        kafka::produce_response::partition_produce_response p;
+        p.index = i;
+        p.error_code = static_cast<int16_t>(i % 7 == 0 ? 6 : 0);
+        big.responses.back().partition_responses.push_back(p);
+    }
+    auto many = errors_by_partition(big, topics, 10'000);
+    ASSERT_EQ(many.size(), 10'000u);
+    EXPECT_EQ(many.at(0), 6);
+    EXPECT_EQ(many.at(1), 0);
+    EXPECT_EQ(many.at(9'997), 0);
+    EXPECT_EQ(many.at(9'996), 6);  // 7 * 1428
 }
 
 }  // namespace

@@ -23,8 +23,29 @@ constexpr int32_t produce_timeout_ms = 30'000;
 
 }  // namespace
 
+std::unordered_map<size_t, int16_t> errors_by_partition(
+    const kafka::produce_response& resp, const std::map<std::string, size_t>& topic_index,
+    int32_t partitions) {
+    std::unordered_map<size_t, int16_t> out;
+    size_t answers = 0;
+    for (const auto& t : resp.responses) answers += t.partition_responses.size();
+    out.reserve(answers);
+    for (const auto& t : resp.responses) {
+        auto it = topic_index.find(t.name);
+        if (it == topic_index.end()) continue;
+        for (const auto& p : t.partition_responses) {
+            if (p.index < 0 || p.index >= partitions) continue;
+            size_t global = it->second * static_cast<size_t>(partitions) +
+                            static_cast<size_t>(p.index);
+            out[global] = p.error_code;
+        }
+    }
+    return out;
+}
+
 producer::producer(kafka::client::kafka_client& client, producer_config cfg, shard_stats& stats)
     : _client(client), _cfg(std::move(cfg)), _stats(stats), _rng(_cfg.seed) {
+    for (size_t i = 0; i < _cfg.topic_names.size(); ++i) _topic_index[_cfg.topic_names[i]] = i;
     uint32_t largest = *std::max_element(_cfg.message_sizes.begin(), _cfg.message_sizes.end());
     _payload.resize(std::max<size_t>(largest, stamp_bytes));
     for (auto& b : _payload) b = static_cast<std::byte>(_rng());
@@ -282,21 +303,16 @@ task<void> producer::send(int32_t broker, std::vector<sealed_batch> batches) {
 
 void producer::on_response(std::vector<sealed_batch>& batches, const kafka::produce_response* resp,
                            uint64_t now_ns) {
-    auto partitions = static_cast<size_t>(_cfg.partitions);
+    std::unordered_map<size_t, int16_t> errors;
+    if (resp != nullptr) errors = errors_by_partition(*resp, _topic_index, _cfg.partitions);
     for (sealed_batch& s : batches) {
         _buffered -= s.payload_bytes;
         bool ok = false;
         if (resp == nullptr) {
             ok = now_ns != 0 && _cfg.acks == 0;  // acks=0: sent is all there is
         } else {
-            const std::string& topic = _cfg.topic_names[s.partition / partitions];
-            auto index = static_cast<int32_t>(s.partition % partitions);
-            for (const auto& t : resp->responses) {
-                if (t.name != topic) continue;
-                for (const auto& p : t.partition_responses) {
-                    if (p.index == index) ok = p.error_code == 0;
-                }
-            }
+            auto it = errors.find(s.partition);  // no answer for a partition: it failed
+            ok = it != errors.end() && it->second == 0;
         }
         if (!ok) {
             _stats.totals.produce_errors += s.records;

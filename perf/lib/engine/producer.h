@@ -26,6 +26,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "log/record_batch.h"
@@ -55,6 +56,14 @@ struct producer_config {
     uint64_t nonce = 0;
     uint64_t seed = 1;
 };
+
+// The error code of every partition a produce response answers, by global partition index
+// (topic_index * partitions + partition). Built once per response so that looking up each batch
+// costs O(1) (a request can carry 10,000 partitions). Topics not in topic_index and partition
+// indexes out of range are left out; of two answers for one partition the last one counts.
+std::unordered_map<size_t, int16_t> errors_by_partition(
+    const kafka::produce_response& resp, const std::map<std::string, size_t>& topic_index,
+    int32_t partitions);
 
 class producer {
 public:
@@ -110,6 +119,7 @@ private:
     int64_t _producer_id = -1;
     int16_t _producer_epoch = -1;
     size_t _buffered = 0;
+    std::map<std::string, size_t> _topic_index;  // by name, into topic_names
     size_t _next_topic = 0;
     size_t _sticky = SIZE_MAX;  // partition of keyless records
     uint64_t _round_robin_key = 0;

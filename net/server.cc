@@ -116,27 +116,20 @@ task<void> server::accept_loop([[maybe_unused]] gate::holder hold) {
 task<bool> server::on_accept_error(int32_t err) {
     if (_stopping || reactor::local().stopping()) co_return false;
     ++_stats.accept_errors;
-    switch (-err) {
-        case ECONNABORTED:
-        case EPROTO:
-        case EPERM:
-        case EINTR:
-        case EAGAIN:
+    switch (classify_accept_error(err)) {
+        case accept_error_action::retry:
             co_return true;  // that connection is gone; the listener is fine
-        case EMFILE:
-        case ENFILE:
-        case ENOBUFS:
-        case ENOMEM:
-            // Out of descriptors or memory: pause instead of spinning on the same error.
+        case accept_error_action::pause:
             shard_logger().warn("kafka listener on port {}: accept failed: {}; retrying", _port,
                                 errno_code(err).message());
             co_await sleep_for(10ms);
             co_return !_stopping;
-        default:
-            shard_logger().error("kafka listener on port {}: accept failed: {}; not accepting",
-                                 _port, errno_code(err).message());
-            co_return false;
+        case accept_error_action::stop:
+            break;
     }
+    shard_logger().error("kafka listener on port {}: accept failed: {}; not accepting", _port,
+                         errno_code(err).message());
+    co_return false;
 }
 
 task<void> server::serve([[maybe_unused]] gate::holder hold, int fd, connection_info info) {

@@ -60,6 +60,24 @@ std::string to_string(const sockaddr_storage& s) {
     return "unknown";
 }
 
+accept_error_action classify_accept_error(int32_t err) noexcept {
+    switch (-err) {
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM:
+        case EINTR:
+        case EAGAIN:
+            return accept_error_action::retry;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            return accept_error_action::pause;
+        default:
+            return accept_error_action::stop;
+    }
+}
+
 int set_socket_flag(int fd, int level, int name) noexcept {
     int one = 1;
     return ::setsockopt(fd, level, name, &one, sizeof(one));

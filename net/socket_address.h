@@ -1,8 +1,8 @@
 #pragma once
 
 // Numeric socket addresses for the listeners (the Kafka server, the admin HTTP server): parsing
-// a host and port into a sockaddr, printing one back, and binding a listening socket. No name
-// lookups: a DNS query could block the shard.
+// a host and port into a sockaddr, printing one back, binding a listening socket, and what a
+// listener does when accept fails. No name lookups: a DNS query could block the shard.
 
 #include <sys/socket.h>
 
@@ -41,6 +41,22 @@ struct bound_listener {
 // connections of the previous one linger in TIME_WAIT). The socket is blocking for accept, which
 // only io_uring calls. Errors: the system's (EADDRINUSE, EACCES, ...).
 result<bound_listener> listen_on(const socket_address& addr, int backlog, reuse_port reuse);
+
+// What a listener does after accept failed. Shared by both servers so that they agree.
+enum class accept_error_action : uint8_t {
+    // That connection is gone (aborted, refused by a firewall rule, interrupted); the listener is
+    // fine: accept again at once.
+    retry,
+    // Out of descriptors or memory: pause a little, then accept again, instead of spinning on
+    // the same error.
+    pause,
+    // Anything else means the listener itself is broken (EBADF, EINVAL, ENOTSOCK, ...): retrying
+    // would fail forever, so stop accepting and say so once.
+    stop,
+};
+
+// REQUIRES: err < 0, the -errno an io::accept completed with.
+accept_error_action classify_accept_error(int32_t err) noexcept;
 
 // setsockopt(fd, level, name, 1).
 int set_socket_flag(int fd, int level, int name) noexcept;

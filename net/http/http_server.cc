@@ -95,14 +95,8 @@ task<void> server::accept_loop([[maybe_unused]] gate::holder hold) {
         socklen_t peer_len = sizeof(peer);
         int32_t fd = co_await io::accept(_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len);
         if (fd < 0) {
-            if (_stopping || reactor::local().stopping()) break;
-            if (fd == -ECONNABORTED || fd == -EPROTO || fd == -EINTR || fd == -EAGAIN) continue;
-            // Out of descriptors or memory (or worse): pause instead of spinning on the error.
-            shard_logger().warn("admin API on {}: accept failed: {}; retrying", _address,
-                                errno_code(fd).message());
-            bool slept = co_await sleep_for(100ms);
-            if (!slept) break;
-            continue;
+            if (co_await on_accept_error(fd)) continue;
+            break;
         }
         auto conn_hold = _gate.hold();
         if (_stopping || !conn_hold) {
@@ -117,6 +111,25 @@ task<void> server::accept_loop([[maybe_unused]] gate::holder hold) {
         ++_stats.connections_accepted;
         spawn(serve(std::move(conn_hold), fd, to_string(peer)), "http connection");
     }
+}
+
+task<bool> server::on_accept_error(int32_t err) {
+    if (_stopping || reactor::local().stopping()) co_return false;
+    switch (classify_accept_error(err)) {
+        case accept_error_action::retry:
+            co_return true;  // that connection is gone; the listener is fine
+        case accept_error_action::pause: {
+            shard_logger().warn("admin API on {}: accept failed: {}; retrying", _address,
+                                errno_code(err).message());
+            bool slept = co_await sleep_for(100ms);
+            co_return slept && !_stopping;
+        }
+        case accept_error_action::stop:
+            break;
+    }
+    shard_logger().error("admin API on {}: accept failed: {}; not accepting", _address,
+                         errno_code(err).message());
+    co_return false;
 }
 
 task<void> server::serve([[maybe_unused]] gate::holder hold, int fd, std::string peer) {

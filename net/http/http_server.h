@@ -61,6 +61,8 @@ private:
 
     task<void> accept_loop(gate::holder hold);
     task<void> serve(gate::holder hold, int fd, std::string peer);
+    // true: accept again; false: the listener is done (classify_accept_error decides).
+    task<bool> on_accept_error(int32_t err);
     void check_shard() const;
 
     int _fd;

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "net/http/http_server.h"
+#include "net/socket_address.h"
 #include "reactor/timer.h"
 #include "tests/net/server_test_util.h"
 
@@ -411,6 +412,20 @@ TEST(http_server, stop_ends_open_connections) {
         co_return 0;
     });
     EXPECT_EQ(rc, 0);
+}
+
+// Both listeners (Kafka and HTTP) act on accept errors through this one classification: a broken
+// listening socket stops its accept loop instead of being retried forever.
+TEST(http_server, accept_errors_retry_pause_or_stop) {
+    for (int e : {ECONNABORTED, EPROTO, EPERM, EINTR, EAGAIN}) {
+        EXPECT_EQ(classify_accept_error(-e), accept_error_action::retry) << e;
+    }
+    for (int e : {EMFILE, ENFILE, ENOBUFS, ENOMEM}) {
+        EXPECT_EQ(classify_accept_error(-e), accept_error_action::pause) << e;
+    }
+    for (int e : {EBADF, EINVAL, ENOTSOCK, EOPNOTSUPP}) {
+        EXPECT_EQ(classify_accept_error(-e), accept_error_action::stop) << e;
+    }
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // The pure parts of wharf-bench's engines: the range assignor and the consumer protocol
-// assignment, the delivery check, version negotiation, bootstrap parsing, the latency stamp and
-// the producer's reading of produce responses.
+// assignment, the delivery check, version negotiation, bootstrap parsing, the latency stamp, the
+// sticky partitioner and the producer's reading of produce responses.
 // The engines themselves run against the real broker in tests/kafka/bench_test.py.
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <set>
 #include <unordered_map>
 
 #include "net/kafka/client/kafka_client.h"
@@ -101,6 +103,36 @@ TEST(bench_stamp, only_this_runs_records_carry_a_publish_time) {
     EXPECT_EQ(read_stamp(value, 0x1234), 987654321u);
     EXPECT_FALSE(read_stamp(value, 0x1235));
     EXPECT_FALSE(read_stamp(std::span(value).first(15), 0x1234));
+}
+
+TEST(bench_sticky_partitioner, keeps_one_partition_per_topic_until_its_batch_seals) {
+    // Two topics of 8 partitions written in turn, as a producer of two topics does: each topic
+    // keeps its own partition instead of picking a new one at every record.
+    sticky_partitioner sticky(2, 8);
+    std::mt19937_64 rng(7);
+    size_t first = sticky.next(0, rng);
+    size_t second = sticky.next(1, rng);
+    EXPECT_LT(first, 8u);
+    EXPECT_GE(second, 8u);
+    EXPECT_LT(second, 16u);
+    for (int i = 0; i < 100; ++i) {
+        EXPECT_EQ(sticky.next(0, rng), first);
+        EXPECT_EQ(sticky.next(1, rng), second);
+    }
+    // Sealing another partition changes nothing; sealing topic 0's moves only topic 0 on.
+    sticky.sealed(second == 15 ? 14 : 15);
+    sticky.sealed(first == 0 ? 1 : 0);
+    EXPECT_EQ(sticky.next(0, rng), first);
+    EXPECT_EQ(sticky.next(1, rng), second);
+    std::set<size_t> seen;
+    for (int i = 0; i < 200; ++i) {
+        sticky.sealed(first);
+        first = sticky.next(0, rng);
+        EXPECT_LT(first, 8u);
+        seen.insert(first);
+        EXPECT_EQ(sticky.next(1, rng), second);
+    }
+    EXPECT_EQ(seen.size(), 8u);  // a new pick each time, over every partition
 }
 
 TEST(bench_produce_response, errors_by_partition_maps_every_answer_to_its_global_index) {

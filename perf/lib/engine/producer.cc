@@ -23,6 +23,24 @@ constexpr int32_t produce_timeout_ms = 30'000;
 
 }  // namespace
 
+sticky_partitioner::sticky_partitioner(size_t topics, size_t partitions)
+    : _partitions(partitions), _sticky(topics, SIZE_MAX) {
+    WHARF_ASSERT(partitions > 0, "a topic without partitions");
+}
+
+size_t sticky_partitioner::next(size_t topic, std::mt19937_64& rng) {
+    WHARF_ASSERT(topic < _sticky.size(), "topic {} of {}", topic, _sticky.size());
+    size_t& sticky = _sticky[topic];
+    if (sticky == SIZE_MAX) sticky = topic * _partitions + rng() % _partitions;
+    return sticky;
+}
+
+void sticky_partitioner::sealed(size_t partition) {
+    size_t topic = partition / _partitions;
+    WHARF_ASSERT(topic < _sticky.size(), "partition {} beyond the topics", partition);
+    if (_sticky[topic] == partition) _sticky[topic] = SIZE_MAX;  // this topic moves on
+}
+
 std::unordered_map<size_t, int16_t> errors_by_partition(
     const kafka::produce_response& resp, const std::map<std::string, size_t>& topic_index,
     int32_t partitions) {
@@ -44,7 +62,11 @@ std::unordered_map<size_t, int16_t> errors_by_partition(
 }
 
 producer::producer(kafka::client::kafka_client& client, producer_config cfg, shard_stats& stats)
-    : _client(client), _cfg(std::move(cfg)), _stats(stats), _rng(_cfg.seed) {
+    : _client(client),
+      _cfg(std::move(cfg)),
+      _stats(stats),
+      _rng(_cfg.seed),
+      _sticky(_cfg.topic_names.size(), static_cast<size_t>(_cfg.partitions)) {
     for (size_t i = 0; i < _cfg.topic_names.size(); ++i) _topic_index[_cfg.topic_names[i]] = i;
     uint32_t largest = *std::max_element(_cfg.message_sizes.begin(), _cfg.message_sizes.end());
     _payload.resize(std::max<size_t>(largest, stamp_bytes));
@@ -125,10 +147,7 @@ size_t producer::choose_partition(std::string* key) {
     _next_topic = (_next_topic + 1) % _cfg.topics.size();
     switch (_cfg.keys) {
         case key_distribution::none:
-            if (_sticky == SIZE_MAX || _sticky / partitions != topic) {
-                _sticky = topic * partitions + _rng() % partitions;
-            }
-            return _sticky;
+            return _sticky.next(topic, _rng);
         case key_distribution::random:
             *key = std::to_string(_rng() % 100'000'000);
             break;
@@ -190,7 +209,7 @@ producer::sealed_batch producer::seal(size_t partition) {
     s.payload_bytes = b.bytes;
     s.publish_ns = std::move(b.publish_ns);
     s.bytes = iobuf::copy_of(bytes);
-    if (partition == _sticky) _sticky = SIZE_MAX;  // the sticky partitioner moves on
+    _sticky.sealed(partition);  // the sticky partitioner moves on
     _open.erase(it);
     return s;
 }

@@ -10,9 +10,10 @@
 // up to buffer_bytes; past that the producer stops generating until acknowledgements free room (the
 // Java client's buffer.memory).
 //
-// Partitioning: records without a key stick to one partition until its batch is sealed, then move
-// to another (Kafka's sticky partitioner, KIP-480); keyed records go where the Java client would
-// put them (murmur2). Idempotence: a producer id from InitProducerId and per-partition sequences.
+// Partitioning: records without a key stick to one partition of their topic until its batch is
+// sealed, then move to another (Kafka's sticky partitioner, KIP-480); keyed records go where the
+// Java client would put them (murmur2). Idempotence: a producer id from InitProducerId and
+// per-partition sequences.
 //
 // Rate: unlimited, or a fixed schedule (rate_limiter) whose due times are the records' publish
 // stamps, so latencies of a fixed-rate run are corrected for coordinated omission.
@@ -55,6 +56,23 @@ struct producer_config {
     size_t buffer_bytes = 32u << 20;
     uint64_t nonce = 0;
     uint64_t seed = 1;
+};
+
+// Kafka's sticky partitioner (KIP-480) for records without a key: every topic has its own sticky
+// partition, kept until that partition's batch is sealed, so a producer that writes several
+// topics in turn keeps one per topic. Partitions are global indexes (topic * partitions + p).
+class sticky_partitioner {
+public:
+    sticky_partitioner(size_t topics, size_t partitions);
+
+    // The partition of the next keyless record of `topic`.
+    size_t next(size_t topic, std::mt19937_64& rng);
+    // The batch of `partition` was sealed: the next record of its topic picks a partition anew.
+    void sealed(size_t partition);
+
+private:
+    size_t _partitions;
+    std::vector<size_t> _sticky;  // per topic; SIZE_MAX: none yet
 };
 
 // The error code of every partition a produce response answers, by global partition index
@@ -121,7 +139,7 @@ private:
     size_t _buffered = 0;
     std::map<std::string, size_t> _topic_index;  // by name, into topic_names
     size_t _next_topic = 0;
-    size_t _sticky = SIZE_MAX;  // partition of keyless records
+    sticky_partitioner _sticky;  // partitions of keyless records
     uint64_t _round_robin_key = 0;
     event _completed;
     gate _requests;

@@ -230,14 +230,47 @@ task<interval_sample> take_sample(run_state& st, bool warmup) {
     co_return s;
 }
 
-// Produces until the backlog is acknowledged (catch-up runs).
-task<void> produce_backlog(run_state& st) {
+// Moves the failures every shard reported so far into the outcome; true when there were any.
+task<bool> collect_failures(run_state& st) {
+    auto failures = co_await on_every_shard([] { return shard_engine::take_failures(); });
+    bool any = false;
+    for (auto& f : failures) {
+        any = any || !f.empty();
+        st.out.failures.insert(st.out.failures.end(), f.begin(), f.end());
+    }
+    co_return any;
+}
+
+// Produces until the backlog is acknowledged (catch-up runs). Gives up (false, the reason in
+// the outcome's failures) when a shard reports a failure, or when nothing more was acknowledged
+// for the ready timeout (every batch failing, or a broker that stopped answering).
+task<bool> produce_backlog(run_state& st) {
     uint64_t target = st.opts.load.backlog_bytes;
+    uint64_t progress_bytes = st.last_totals.produced_bytes;
+    auto progress_at = clock_type::now();
     while (st.last_totals.produced_bytes < target) {
         co_await sleep_for(tick);
         interval_sample s = co_await take_sample(st, true);
         st.out.result.timeline.push_back(s);
+        bool failed = co_await collect_failures(st);
+        if (failed) {
+            st.out.failures.push_back(
+                fmt::format("backlog: gave up after {} of {} bytes acknowledged",
+                            st.last_totals.produced_bytes, target));
+            co_return false;
+        }
+        if (st.last_totals.produced_bytes > progress_bytes) {
+            progress_bytes = st.last_totals.produced_bytes;
+            progress_at = st.last_tick;
+        } else if (st.last_tick - progress_at >= st.opts.ready_timeout) {
+            st.out.failures.push_back(fmt::format(
+                "backlog: nothing acknowledged for {} s ({} of {} bytes, {} produce errors)",
+                st.opts.ready_timeout.count(), st.last_totals.produced_bytes, target,
+                st.last_totals.produce_errors));
+            co_return false;
+        }
     }
+    co_return true;
 }
 
 task<void> drain(run_state& st) {
@@ -306,7 +339,8 @@ task<void> run_load(run_state& st) {
         co_return;
     }
     if (backlog) {
-        co_await produce_backlog(st);
+        bool produced = co_await produce_backlog(st);
+        if (!produced) co_return;
         if (consumers) {
             co_await start_consumers(st, true);
             if (!co_await wait_groups_stable(st)) co_return;

@@ -155,6 +155,11 @@ private:
 inline auto recv_for(int fd, void* buf, size_t len, std::chrono::nanoseconds d) {
     return op_with_timeout([=](io_uring_sqe* s) { io_uring_prep_recv(s, fd, buf, len, 0); }, d);
 }
+// sendmsg with MSG_NOSIGNAL, cancelled when the peer has not taken the bytes within `d`.
+inline auto sendmsg_for(int fd, const msghdr* msg, std::chrono::nanoseconds d) {
+    return op_with_timeout(
+        [=](io_uring_sqe* s) { io_uring_prep_sendmsg(s, fd, msg, MSG_NOSIGNAL); }, d);
+}
 inline auto connect_for(int fd, const sockaddr* addr, socklen_t len, std::chrono::nanoseconds d) {
     return op_with_timeout([=](io_uring_sqe* s) { io_uring_prep_connect(s, fd, addr, len); }, d);
 }

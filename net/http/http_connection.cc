@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <exception>
 #include <utility>
@@ -258,31 +259,38 @@ task<bool> connection::send_response(const response& resp, bool head_only, bool 
         resp.status, reason_phrase(resp.status), resp.content_type, resp.body.size());
     if (resp.status == 405) out += "Allow: GET, HEAD\r\n";
     out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-    // One send for small answers; a large body (/metrics) goes out after the head.
-    if (!head_only && resp.body.size() <= 16 * 1024) {
-        out += resp.body;
-        co_return co_await send_all(out);
+    // Head and body leave in one sendmsg: no copy of the body (/metrics is large), and no
+    // write-write-read pattern for Nagle and delayed ACKs to stall.
+    std::array<iovec, 2> iov{};
+    iov[0] = {.iov_base = out.data(), .iov_len = out.size()};
+    size_t count = 1;
+    if (!head_only && !resp.body.empty()) {
+        // sendmsg only reads the body; iovec has no const pointer.
+        iov[1] = {.iov_base = const_cast<char*>(resp.body.data()), .iov_len = resp.body.size()};
+        count = 2;
     }
-    bool sent = co_await send_all(out);
-    if (!sent || head_only) co_return sent;
-    co_return co_await send_all(resp.body);
+    co_return co_await send_all(std::span<iovec>(iov.data(), count));
 }
 
-task<bool> connection::send_all(std::string_view bytes) {
-    while (!bytes.empty() && !_closing) {
-        const char* data = bytes.data();
-        size_t len = bytes.size();
-        int fd = _fd;
-        io::op_with_timeout send_op(
-            [fd, data, len](io_uring_sqe* s) {
-                io_uring_prep_send(s, fd, data, len, MSG_NOSIGNAL);
-            },
-            _ctx.cfg.send_timeout);
+task<bool> connection::send_all(std::span<iovec> iov) {
+    size_t i = 0;
+    while (i < iov.size() && !_closing) {
+        msghdr msg{};
+        msg.msg_iov = &iov[i];
+        msg.msg_iovlen = iov.size() - i;
+        // Named before the co_await (GCC 12 destroys temporaries in its operands twice).
+        auto send_op = io::sendmsg_for(_fd, &msg, _ctx.cfg.send_timeout);
         int32_t n = co_await send_op;
         if (n <= 0) co_return false;
-        bytes.remove_prefix(static_cast<size_t>(n));
+        // Skip what went out; a short send continues from the middle of an iovec.
+        auto left = static_cast<size_t>(n);
+        while (i < iov.size() && left >= iov[i].iov_len) left -= iov[i++].iov_len;
+        if (left > 0) {
+            iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + left;
+            iov[i].iov_len -= left;
+        }
     }
-    co_return bytes.empty();
+    co_return i == iov.size();
 }
 
 }  // namespace wharf::net::http

@@ -22,11 +22,13 @@
 // parser points back at it).
 
 #include <http_parser.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -70,7 +72,8 @@ private:
     task<bool> answer();
     task<response> route(const request& req);
     task<bool> send_response(const response& resp, bool head_only, bool keep_alive);
-    task<bool> send_all(std::string_view bytes);
+    // Sends every byte of iov (which it consumes), continuing after short sends.
+    task<bool> send_all(std::span<iovec> iov);
     task<void> refuse(int status, std::string_view why);
     task<void> linger();
     std::string refusal_reason() const;

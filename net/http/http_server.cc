@@ -1,5 +1,7 @@
 #include "net/http/http_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -108,6 +110,8 @@ task<void> server::accept_loop([[maybe_unused]] gate::holder hold) {
             ::close(fd);
             continue;
         }
+        // Each response is written whole; pipelined answers must not wait for Nagle.
+        (void)set_socket_flag(fd, IPPROTO_TCP, TCP_NODELAY);
         ++_stats.connections_accepted;
         spawn(serve(std::move(conn_hold), fd, to_string(peer)), "http connection");
     }

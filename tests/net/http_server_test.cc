@@ -220,6 +220,34 @@ TEST(http_server, pipelined_requests_are_answered_in_order_and_queries_split_off
     EXPECT_EQ(queries, (std::vector<std::string>{"a=1", "b=2&c"}));
 }
 
+// A body larger than the socket buffer leaves with its head in one sendmsg, which the kernel may
+// take in parts: every byte arrives, in order, and the connection stays usable.
+TEST(http_server, a_large_body_arrives_whole_after_its_head) {
+    std::string big(4 << 20, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+    auto setup = [&big](server& s) {
+        s.route("/big",
+                [&big](const request&) -> task<response> { co_return response::text(200, big); });
+    };
+    int rc = with_http_server(test_config(), setup, [&big](uint16_t port, const server_stats&) {
+        http_client c(port);
+        ASSERT_TRUE(c.send(get("/big")));
+        auto r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->headers["content-length"], std::to_string(big.size()));
+        EXPECT_TRUE(r->body == big);
+        ASSERT_TRUE(c.send("HEAD /big HTTP/1.1\r\n\r\n" + get("/hello")));
+        r = c.read(true);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->headers["content-length"], std::to_string(big.size()));
+        r = c.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "hello\n");
+    });
+    EXPECT_EQ(rc, 0);
+}
+
 TEST(http_server, malformed_requests_get_400_and_a_closed_connection) {
     int rc = with_http_server(
         test_config(), {},

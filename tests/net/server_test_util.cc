@@ -134,6 +134,17 @@ std::optional<std::string> client::read_frame() {
     return body;
 }
 
+bool client::read_some(std::string& out) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::recv(_fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        out.append(buf, static_cast<size_t>(n));
+        return true;
+    }
+}
+
 bool client::wait_closed() {
     char b;
     for (;;) {

@@ -78,6 +78,9 @@ public:
     bool send_frame(std::string_view body) { return send_raw(frame(body)); }
     // One response frame's body; nullopt at end of stream, on an error or a timeout.
     std::optional<std::string> read_frame();
+    // Appends what one receive returns (up to 4 KiB) to out; false at end of stream, on an error
+    // or a timeout. For protocols without frames (HTTP), whose reader keeps what it over-read.
+    bool read_some(std::string& out);
     // True when the server closed the connection (end of stream or reset) before any more bytes
     // arrived, within the timeout.
     bool wait_closed();

@@ -11,10 +11,10 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "net/http/http_server.h"
 #include "net/socket_address.h"
-#include "reactor/timer.h"
 #include "tests/net/server_test_util.h"
 
 namespace wharf::net::http::test {
@@ -160,20 +160,22 @@ TEST(http_server, unknown_paths_404_other_methods_405_and_the_connection_stays) 
     EXPECT_EQ(rc, 0);
 }
 
-TEST(http_server, pipelined_requests_are_answered_in_order_and_queries_split_off) {
+// Three requests in one send: the parser stops after each, the rest of the buffer is parsed
+// after the answer, and the query is split off the path. (The order of the answers is not what
+// this checks: one connection's requests are answered strictly one after the other.)
+TEST(http_server, pipelined_requests_in_one_send_are_each_parsed_and_queries_split_off) {
     std::vector<std::string> queries;
     auto setup = [&queries](server& s) {
-        s.route("/slow", [&queries](const request& r) -> task<response> {
+        s.route("/query", [&queries](const request& r) -> task<response> {
             queries.push_back(r.query);
-            co_await sleep_for(20ms);  // answered after /hello would be, were order not kept
-            co_return response::text(200, "slow\n");
+            co_return response::text(200, "query\n");
         });
     };
     int rc = with_http_server(test_config(), setup, [](uint16_t port, const server_stats&) {
         client c(port);
         std::string c_in;
-        ASSERT_TRUE(c.send_raw(get("/slow?a=1") + get("/hello") + get("/slow?b=2&c")));
-        for (const char* want : {"slow\n", "hello\n", "slow\n"}) {
+        ASSERT_TRUE(c.send_raw(get("/query?a=1") + get("/hello") + get("/query?b=2&c")));
+        for (const char* want : {"query\n", "hello\n", "query\n"}) {
             auto r = read_response(c, c_in);
             ASSERT_TRUE(r);
             EXPECT_EQ(r->body, want);

@@ -56,4 +56,18 @@ void encode_response_header(protocol_writer& w, api_key key, int16_t version,
     }
 }
 
+bool decode_response_header(protocol_reader& r, api_key key, int16_t version,
+                            response_header& out) {
+    out.correlation_id = r.read_int32();
+    out.unknown_tagged_fields.clear();
+    if (r.ok() && response_header_version(key, version) >= 1) {
+        const uint32_t count = r.read_tag_count();
+        for (uint32_t i = 0; i < count && r.ok(); ++i) {
+            const auto t = r.begin_tagged_field();
+            r.read_unknown_tagged_field(t, out.unknown_tagged_fields);
+        }
+    }
+    return r.ok();
+}
+
 }  // namespace wharf::kafka

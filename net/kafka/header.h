@@ -28,6 +28,13 @@ struct request_header {
     bool operator==(const request_header&) const = default;
 };
 
+struct response_header {
+    int32_t correlation_id = 0;
+    std::vector<tagged_field> unknown_tagged_fields;  // v1 only
+
+    bool operator==(const response_header&) const = default;
+};
+
 // 1 or 2 for requests (unknown APIs: 1); 0 or 1 for responses.
 int16_t request_header_version(api_key key, int16_t version);
 int16_t response_header_version(api_key key, int16_t version);
@@ -39,5 +46,9 @@ bool decode_request_header(protocol_reader& r, request_header& out);
 void encode_request_header(protocol_writer& w, const request_header& h);
 void encode_response_header(protocol_writer& w, api_key key, int16_t version,
                             int32_t correlation_id);
+// Reads the header of the response to a request of `key` in `version`, in the header version
+// response_header_version gives. False (and r.ok() false) on malformed input; the correlation id
+// is filled in as soon as it is read, so that a reader can still match the response to its call.
+bool decode_response_header(protocol_reader& r, api_key key, int16_t version, response_header& out);
 
 }  // namespace wharf::kafka

@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 namespace wharf::kafka::test {
 
@@ -110,19 +109,13 @@ std::string kafka_client::must_read_frame() {
 
 void kafka_client::read_response_header(protocol_reader& r, api_key key, int16_t version,
                                         int32_t correlation_id) {
-    int32_t id = r.read_int32();
-    if (response_header_version(key, version) >= 1) {
-        uint32_t n = r.read_tag_count();
-        std::vector<tagged_field> ignored;
-        for (uint32_t i = 0; i < n && r.ok(); ++i) {
-            auto t = r.begin_tagged_field();
-            r.read_unknown_tagged_field(t, ignored);
-        }
+    response_header h;
+    if (!decode_response_header(r, key, version, h)) {
+        throw client_error(std::string("bad response header: ") + r.error());
     }
-    if (!r.ok()) throw client_error(std::string("bad response header: ") + r.error());
-    if (id != correlation_id) {
-        throw client_error("response to correlation id " + std::to_string(id) + ", expected " +
-                           std::to_string(correlation_id));
+    if (h.correlation_id != correlation_id) {
+        throw client_error("response to correlation id " + std::to_string(h.correlation_id) +
+                           ", expected " + std::to_string(correlation_id));
     }
 }
 

@@ -121,7 +121,7 @@ public:
     // Reads a frame within the client's timeout; throws client_error when none comes.
     std::string must_read_frame();
 
-    // Reads and checks a response header (v0: correlation id; v1: then tagged fields).
+    // Reads a response header (decode_response_header) and checks its correlation id.
     static void read_response_header(protocol_reader& r, api_key key, int16_t version,
                                      int32_t correlation_id);
 

@@ -245,6 +245,41 @@ TEST(kafka_header, response_headers) {
               "00");
 }
 
+TEST(kafka_header, decode_response_headers) {
+    // ApiVersions answers header v0 even in a flexible version; Metadata v12 answers v1 (tags).
+    protocol_writer w;
+    encode_response_header(w, api_key::api_versions, 3, 7);
+    encode_response_header(w, api_key::metadata, 12, 8);
+    encode_response_header(w, api_key::metadata, 8, 9);
+    iobuf frame = w.release();
+    protocol_reader r(frame);
+    response_header h;
+    ASSERT_TRUE(decode_response_header(r, api_key::api_versions, 3, h)) << r.error();
+    EXPECT_EQ(h.correlation_id, 7);
+    EXPECT_EQ(r.position(), 4u);
+    ASSERT_TRUE(decode_response_header(r, api_key::metadata, 12, h)) << r.error();
+    EXPECT_EQ(h.correlation_id, 8);
+    EXPECT_EQ(r.position(), 9u);
+    ASSERT_TRUE(decode_response_header(r, api_key::metadata, 8, h)) << r.error();
+    EXPECT_EQ(h.correlation_id, 9);
+    EXPECT_EQ(r.remaining(), 0u);
+
+    // Unknown tagged fields of a v1 header are kept; a truncated one is malformed, with the
+    // correlation id already read.
+    const std::string tagged = be32(5) + uvarint(1) + uvarint(4) + uvarint(2) + "ab";
+    iobuf with_tags = iobuf_of(tagged);
+    protocol_reader rt(with_tags);
+    ASSERT_TRUE(decode_response_header(rt, api_key::metadata, 12, h)) << rt.error();
+    EXPECT_EQ(h.correlation_id, 5);
+    ASSERT_EQ(h.unknown_tagged_fields.size(), 1u);
+    EXPECT_EQ(h.unknown_tagged_fields[0].tag, 4u);
+    EXPECT_EQ(rt.remaining(), 0u);
+    iobuf truncated = iobuf_of(be32(6) + uvarint(1) + uvarint(4) + uvarint(2) + "a");
+    protocol_reader rb(truncated);
+    EXPECT_FALSE(decode_response_header(rb, api_key::metadata, 12, h));
+    EXPECT_EQ(h.correlation_id, 6);
+}
+
 TEST(kafka_apis, table_matches_the_message_types) {
     auto apis = all_apis();
     ASSERT_EQ(apis.size(), 26u);

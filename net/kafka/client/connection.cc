@@ -23,14 +23,12 @@ namespace {
 constexpr size_t read_ahead_bytes = 64 * 1024;
 constexpr size_t max_iov_per_send = 512;
 
-uint32_t load_be32(const iobuf& buf, size_t pos) {
-    std::array<uint8_t, 4> b{};
-    buf.copy_to(pos, b.data(), 4);
-    return (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3];
-}
-
-std::array<uint8_t, 4> be32(uint32_t v) {
-    return {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
+// The size prefix of the frame at the front of buf, read as the protocol's int32 (negative sizes
+// come out huge and are refused as too big). REQUIRES: buf.size() >= 4.
+uint32_t frame_size(const iobuf& buf) {
+    iobuf prefix = buf.share(0, 4);
+    kafka::protocol_reader r(prefix);
+    return static_cast<uint32_t>(r.read_int32());
 }
 
 }  // namespace
@@ -125,20 +123,18 @@ task<result<std::unique_ptr<connection>>> connection::open(broker_address addr,
 
 iobuf connection::frame_request(kafka::api_key key, int16_t version, int32_t correlation_id,
                                 iobuf body) {
-    kafka::protocol_writer w;
+    kafka::protocol_writer header;
     kafka::request_header h;
     h.key = key;
     h.version = version;
     h.correlation_id = correlation_id;
     h.client_id = _client_id;
-    kafka::encode_request_header(w, h);
-    iobuf header = w.release();
-    iobuf frame;
-    auto size = be32(static_cast<uint32_t>(header.size() + body.size()));
-    frame.append(size.data(), size.size());
-    frame.append(std::move(header));
-    frame.append(std::move(body));
-    return frame;
+    kafka::encode_request_header(header, h);
+    kafka::protocol_writer frame;
+    frame.write_int32(static_cast<int32_t>(header.buffer().size() + body.size()));
+    frame.buffer().append(header.release());
+    frame.buffer().append(std::move(body));
+    return frame.release();
 }
 
 void connection::enqueue(iobuf frame) {
@@ -153,6 +149,8 @@ task<result<iobuf>> connection::roundtrip(kafka::api_key key, int16_t version, i
     if (_error) co_return _error;
     waiter w;
     w.correlation_id = _next_correlation++;
+    w.key = key;
+    w.version = version;
     enqueue(frame_request(key, version, w.correlation_id, std::move(body)));
     _waiting.push_back(&w);
     struct awaiter {
@@ -164,8 +162,8 @@ task<result<iobuf>> connection::roundtrip(kafka::api_key key, int16_t version, i
     co_await awaiter{w};
     // Only the waiter is read now: the connection may be gone (a failed connection's owner can
     // replace it before every waiting call has resumed).
-    if (!w.frame) co_return w.error;
-    co_return std::move(*w.frame);
+    if (!w.body) co_return w.error;
+    co_return std::move(*w.body);
 }
 
 result<void> connection::send_only(kafka::api_key key, int16_t version, iobuf body) {
@@ -174,9 +172,9 @@ result<void> connection::send_only(kafka::api_key key, int16_t version, iobuf bo
     return {};
 }
 
-void connection::complete(waiter& w, std::optional<iobuf> frame) {
-    w.frame = std::move(frame);
-    if (!w.frame) w.error = _error;
+void connection::complete(waiter& w, std::optional<iobuf> body, std::error_code ec) {
+    w.body = std::move(body);
+    if (!w.body) w.error = ec ? ec : _error;
     w.done = true;
     if (w.handle) reactor::local().schedule(w.handle);
 }
@@ -243,7 +241,7 @@ task<void> connection::read_loop() {
             if (!co_await receive_into(in, 4 - in.size())) break;
             continue;
         }
-        uint32_t size = load_be32(in, 0);
+        uint32_t size = frame_size(in);
         if (size < 4 || size > max_response_bytes) {
             fail(client_errc::malformed_response);
             break;
@@ -264,29 +262,35 @@ task<void> connection::read_loop() {
         }
         iobuf frame = in.share(0, size);
         in.trim_front(size);
-        auto correlation = static_cast<int32_t>(load_be32(frame, 0));
-        if (_waiting.empty() || _waiting.front()->correlation_id != correlation) {
+        if (_waiting.empty()) {
             fail(client_errc::malformed_response);
             break;
         }
+        // The header is read here, once: its version follows from the oldest call's request,
+        // and its correlation id must be that call's (Kafka answers in order).
         waiter* w = _waiting.front();
+        kafka::response_header header;
+        size_t header_bytes = 0;
+        bool header_ok = false;
+        {
+            kafka::protocol_reader r(frame);
+            header_ok = kafka::decode_response_header(r, w->key, w->version, header);
+            header_bytes = r.position();
+        }
+        if (header.correlation_id != w->correlation_id) {
+            fail(client_errc::malformed_response);
+            break;
+        }
         _waiting.pop_front();
+        if (!header_ok) {
+            // The frame ends where its size says, so only this call fails.
+            complete(*w, std::nullopt, client_errc::malformed_response);
+            continue;
+        }
+        frame.trim_front(header_bytes);
         complete(*w, std::move(frame));
     }
     fail(client_errc::connection_closed);
-}
-
-bool connection::skip_response_header(kafka::protocol_reader& r, kafka::api_key key,
-                                      int16_t version) {
-    (void)r.read_int32();  // the correlation id, checked by the reader
-    if (kafka::response_header_version(key, version) >= 1) {
-        uint32_t tags = r.read_tag_count();
-        for (uint32_t i = 0; i < tags && r.ok(); ++i) {
-            std::vector<kafka::tagged_field> ignored;
-            r.read_unknown_tagged_field(r.begin_tagged_field(), ignored);
-        }
-    }
-    return r.ok();
 }
 
 task<void> connection::close() {

@@ -67,10 +67,10 @@ public:
     template <typename Req, typename Resp>
     task<result<Resp>> call(const Req& req, int16_t version) {
         iobuf body = encode_body(req, version);
-        result<iobuf> frame = co_await roundtrip(Req::key, version, std::move(body));
-        if (!frame) co_return frame.error();  // `this` may be gone after a failure
+        result<iobuf> answer = co_await roundtrip(Req::key, version, std::move(body));
+        if (!answer) co_return answer.error();  // `this` may be gone after a failure
         Resp resp;
-        if (!decode_response(*frame, Req::key, version, resp)) {
+        if (!decode_response(*answer, version, resp)) {
             co_return client_errc::malformed_response;
         }
         co_return resp;
@@ -95,31 +95,32 @@ public:
 private:
     struct waiter {
         int32_t correlation_id = 0;
-        std::optional<iobuf> frame;
-        std::error_code error;  // why frame is empty
+        // The request's API and version, which give the response header's version.
+        kafka::api_key key{};
+        int16_t version = 0;
+        std::optional<iobuf> body;  // the response after its header
+        std::error_code error;      // why body is empty
         bool done = false;
         std::coroutine_handle<> handle;
     };
 
     connection(int fd, broker_address addr, std::string client_id);
-    // Sends an encoded body and waits for the response frame (header included). After it
-    // resumes it touches only its own frame, never the connection.
+    // Sends an encoded body and waits for the response body (the reader has consumed the
+    // header). After it resumes it touches only its own waiter, never the connection.
     task<result<iobuf>> roundtrip(kafka::api_key key, int16_t version, iobuf body);
     iobuf frame_request(kafka::api_key key, int16_t version, int32_t correlation_id, iobuf body);
     void enqueue(iobuf frame);
     void fail(std::error_code ec);
-    void complete(waiter& w, std::optional<iobuf> frame);
+    // Hands w the response body, or (nullopt) the error `ec`, else the connection's error.
+    void complete(waiter& w, std::optional<iobuf> body, std::error_code ec = {});
     task<void> write_loop();
     task<void> read_loop();
     task<bool> receive_into(iobuf& buf, size_t min_bytes);
     template <typename Resp>
-    static bool decode_response(iobuf& frame, kafka::api_key key, int16_t version, Resp& out) {
-        kafka::protocol_reader r(frame);
-        if (!skip_response_header(r, key, version)) return false;
+    static bool decode_response(iobuf& body, int16_t version, Resp& out) {
+        kafka::protocol_reader r(body);
         return out.decode(r, version) && r.ok();
     }
-    static bool skip_response_header(kafka::protocol_reader& r, kafka::api_key key,
-                                     int16_t version);
 
     int _fd;
     broker_address _addr;

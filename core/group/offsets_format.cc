@@ -4,6 +4,7 @@
 
 #include "core/group/codec.h"
 #include "reactor/base/assert.h"
+#include "reactor/base/utf8.h"
 
 namespace wharf::groups {
 
@@ -166,32 +167,13 @@ namespace {
 
 // The next code point of UTF-8 text, U+FFFD for a malformed sequence (one byte consumed).
 uint32_t next_code_point(std::string_view s, size_t& i) {
-    auto byte = [&](size_t k) { return uint8_t(s[k]); };
-    uint8_t c = byte(i);
-    if (c < 0x80) {
+    utf8::sequence seq = utf8::decode(s, i);
+    if (seq.length == 0) {
         ++i;
-        return c;
+        return utf8::replacement_character;
     }
-    size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) {
-        ++i;
-        return 0xfffd;
-    }
-    uint32_t cp = c & (0x7f >> len);
-    for (size_t k = 1; k < len; ++k) {
-        if ((byte(i + k) & 0xc0) != 0x80) {
-            ++i;
-            return 0xfffd;
-        }
-        cp = (cp << 6) | (byte(i + k) & 0x3f);
-    }
-    static constexpr uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_for_len[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-        ++i;
-        return 0xfffd;
-    }
-    i += len;
-    return cp;
+    i += seq.length;
+    return seq.code_point;
 }
 
 }  // namespace

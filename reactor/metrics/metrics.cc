@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "reactor/base/assert.h"
+#include "reactor/base/utf8.h"
 
 namespace wharf {
 
@@ -203,24 +204,6 @@ void write_prometheus(const metric_families& families, std::string& out) {
     }
 }
 
-// The length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.
-static size_t utf8_sequence(std::string_view s, size_t i) noexcept {
-    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = b(i);
-    if (c < 0x80) return 1;
-    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-    if (n == 0 || (n == 3 && c > 0xef) || i + n > s.size()) return 0;
-    for (size_t k = 1; k < n; ++k) {
-        if ((b(i + k) & 0xc0) != 0x80) return 0;
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF.
-    if ((c == 0xe0 && b(i + 1) < 0xa0) || (c == 0xed && b(i + 1) > 0x9f) ||
-        (c == 0xf0 && b(i + 1) < 0x90) || (c == 0xf4 && b(i + 1) > 0x8f)) {
-        return 0;
-    }
-    return n;
-}
-
 std::string escape_label_value(std::string_view s) {
     // Label values come from clients (group ids); the format requires UTF-8, so bytes that are
     // not become U+FFFD.
@@ -228,7 +211,7 @@ std::string escape_label_value(std::string_view s) {
     out.reserve(s.size());
     for (size_t i = 0; i < s.size();) {
         char c = s[i];
-        size_t n = utf8_sequence(s, i);
+        size_t n = utf8::decode(s, i).length;
         if (n == 0) {
             out += "\xEF\xBF\xBD";
             ++i;

@@ -110,6 +110,12 @@ TEST(prometheus_text, invalid_utf8_in_label_values_becomes_the_replacement_chara
     EXPECT_EQ(escape_label_value("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong '/'
     EXPECT_EQ(escape_label_value("\xed\xa0\x80"),                           // a surrogate
               "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    // The rules of reactor/base/utf8.h, which the __consumer_offsets hash shares.
+    EXPECT_EQ(escape_label_value("\xe0\x9f\xbf"),  // overlong U+07FF
+              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    EXPECT_EQ(escape_label_value("\xf4\x90\x80\x80"),  // past U+10FFFF
+              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    EXPECT_EQ(escape_label_value("\xf4\x8f\xbf\xbf"), "\xf4\x8f\xbf\xbf");  // U+10FFFF
 }
 
 TEST(merge_families, sums_equal_label_sets_and_keeps_distinct_ones) {

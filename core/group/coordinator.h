@@ -26,6 +26,7 @@
 
 #include "core/config/broker_config.h"
 #include "core/group/registry.h"
+#include "reactor/base/assert.h"
 #include "reactor/base/ids.h"
 #include "reactor/sync.h"
 #include "reactor/task.h"
@@ -45,6 +46,21 @@ public:
     // The groups of a loaded partition (null while loading or for a partition elsewhere).
     group_registry* registry(int32_t offsets_partition);
     std::vector<group_listing> list() const;
+    // Calls fn(const group&) for every group list() lists (those of the loaded partitions), in
+    // partition then id order, without the caller hashing ids back to their partitions. fn
+    // only reads: it must not change the coordinator or its groups.
+    template <typename Fn>
+    void for_each_group(Fn&& fn) const {
+        for (const auto& [index, p] : _partitions) {
+            if (!p.loaded) continue;
+            const group_registry& groups = *p.groups;
+            for (const auto& l : groups.list()) {
+                const group* g = groups.find(l.group_id);
+                WHARF_ASSERT(g != nullptr, "listed group {} not found", l.group_id);
+                fn(*g);
+            }
+        }
+    }
 
     // Appends the records to the group's partition; returns once they are committed.
     task<error_code> write(int32_t offsets_partition, std::vector<offsets_record> records);

@@ -5,7 +5,6 @@
 
 #include "core/cluster/metadata_service.h"
 #include "core/group/coordinator.h"
-#include "core/group/offsets_format.h"
 #include "core/kafka/dispatcher.h"
 #include "core/kafka/listener.h"
 #include "core/metrics/kafka_metrics.h"
@@ -203,19 +202,11 @@ void group_families(metric_families& out) {
                                            {"CompletingRebalance", 0},
                                            {"Stable", 0},
                                            {"Dead", 0}};
-    auto* c = groups::local_coordinator();
-    const auto& snapshot = metadata_snapshot();
-    const topic_metadata* offsets = snapshot ? snapshot->find(groups::offsets_topic) : nullptr;
-    if (c != nullptr && offsets != nullptr && !offsets->partitions.empty()) {
-        for (const auto& l : c->list()) {
-            ++by_state[l.state];
-            int32_t p = groups::offsets_partition_for(
-                l.group_id, static_cast<int32_t>(offsets->partitions.size()));
-            groups::group_registry* reg = c->registry(p);
-            const groups::group* g = reg != nullptr ? reg->find(l.group_id) : nullptr;
-            if (g != nullptr)
-                members.add({{"group", l.group_id}}, static_cast<double>(g->member_count()));
-        }
+    if (const groups::coordinator* c = groups::local_coordinator()) {
+        c->for_each_group([&](const groups::group& g) {
+            ++by_state[groups::state_name(g.state())];
+            members.add({{"group", g.id()}}, static_cast<double>(g.member_count()));
+        });
     }
     for (const auto& [state, n] : by_state) states.add({{"state", state}}, static_cast<double>(n));
     out.push_back(std::move(states));

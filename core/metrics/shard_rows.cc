@@ -2,7 +2,6 @@
 
 #include "core/cluster/metadata_service.h"
 #include "core/group/coordinator.h"
-#include "core/group/offsets_format.h"
 #include "core/kafka/listener.h"
 #include "core/metrics/shard_report.h"
 #include "core/shard_services.h"
@@ -40,24 +39,16 @@ std::vector<partition_row> local_partitions() {
 
 std::vector<group_offset_row> local_group_offsets() {
     std::vector<group_offset_row> rows;
-    auto* c = groups::local_coordinator();
-    const auto& snapshot = metadata_snapshot();
-    if (c == nullptr || !snapshot) return rows;
-    const topic_metadata* offsets = snapshot->find(groups::offsets_topic);
-    if (offsets == nullptr || offsets->partitions.empty()) return rows;
-    for (const auto& l : c->list()) {
-        int32_t p = groups::offsets_partition_for(l.group_id,
-                                                  static_cast<int32_t>(offsets->partitions.size()));
-        groups::group_registry* reg = c->registry(p);
-        const groups::group* g = reg != nullptr ? reg->find(l.group_id) : nullptr;
-        if (g == nullptr) continue;
-        for (const auto& [tp, committed] : g->offsets()) {
-            rows.push_back(group_offset_row{.group = l.group_id,
+    const groups::coordinator* c = groups::local_coordinator();
+    if (c == nullptr) return rows;
+    c->for_each_group([&rows](const groups::group& g) {
+        for (const auto& [tp, committed] : g.offsets()) {
+            rows.push_back(group_offset_row{.group = g.id(),
                                             .topic = tp.topic,
                                             .partition = tp.partition,
                                             .committed_offset = committed.offset});
         }
-    }
+    });
     return rows;
 }
 

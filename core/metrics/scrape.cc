@@ -20,12 +20,6 @@ namespace {
 const double process_start_seconds =
     std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 
-struct shard_scrape {
-    metric_families families;
-    std::vector<partition_row> partitions;
-    std::vector<group_offset_row> offsets;
-};
-
 // Resident memory from /proc/self/statm: a read of kernel memory that cannot block on a disk,
 // once per scrape on shard 0.
 double resident_bytes() {
@@ -89,9 +83,7 @@ metric_family consumer_lag_family(const std::vector<group_offset_row>& offsets,
 }
 
 task<std::string> scrape_prometheus(metric_families extra) {
-    auto collect = [] {
-        return shard_scrape{local_metric_families(), local_partitions(), local_group_offsets()};
-    };
+    auto collect = [] { return local_scrape(); };
     auto reports = co_await ask_every_shard<shard_scrape>(collect);
     std::vector<metric_families> parts;
     parts.push_back(process_families());

@@ -192,7 +192,9 @@ void memory_families(metric_families& out, const shard_services* svc, size_t req
     out.push_back(std::move(used));
 }
 
-void group_families(metric_families& out) {
+// One walk of the coordinator's groups: the families by state and by members, and each
+// group's committed offsets appended to `offsets`.
+void group_families(metric_families& out, std::vector<group_offset_row>& offsets) {
     metric_family states("wharf_consumer_groups", "Consumer groups by state", metric_type::gauge);
     metric_family members("wharf_consumer_group_members", "Members of a consumer group",
                           metric_type::gauge);
@@ -206,6 +208,12 @@ void group_families(metric_families& out) {
         c->for_each_group([&](const groups::group& g) {
             ++by_state[groups::state_name(g.state())];
             members.add({{"group", g.id()}}, static_cast<double>(g.member_count()));
+            for (const auto& [tp, committed] : g.offsets()) {
+                offsets.push_back(group_offset_row{.group = g.id(),
+                                                   .topic = tp.topic,
+                                                   .partition = tp.partition,
+                                                   .committed_offset = committed.offset});
+            }
         });
     }
     for (const auto& [state, n] : by_state) states.add({{"state", state}}, static_cast<double>(n));
@@ -230,13 +238,15 @@ double local_utilization() {
     return m.value;
 }
 
-metric_families local_metric_families() {
-    metric_families out;
+shard_scrape local_scrape() {
+    shard_scrape r;
+    r.partitions = local_partitions();
+    metric_families& out = r.families;
     reactor_families(out);
     const shard_services* svc = local_services();
     if (svc != nullptr) log_families(out, *svc);
     out.push_back(shard_gauge("wharf_partitions", "Kafka partitions the shard owns",
-                              static_cast<double>(local_shard_summary().partitions)));
+                              static_cast<double>(r.partitions.size())));
     size_t requests_bytes = 0;
     listener_families(out, requests_bytes);
     refusal_families(out);
@@ -245,8 +255,8 @@ metric_families local_metric_families() {
         return snapshot != nullptr && snapshot->find(topic) != nullptr;
     });
     memory_families(out, svc, requests_bytes);
-    group_families(out);
-    return out;
+    group_families(out, r.offsets);
+    return r;
 }
 
 }  // namespace wharf::metrics

@@ -54,10 +54,20 @@ struct shard_summary {
 // second that ended at a previous call (the first call: since the shard started).
 double local_utilization();
 
+// This shard's part of a scrape: every family (reactor, log, raft, Kafka listener and requests,
+// memory, groups), its partitions and its groups' committed offsets. The partitions are walked
+// once (their count is a family) and so are the groups (states, members and offsets).
+struct shard_scrape {
+    metric_families families;
+    std::vector<partition_row> partitions;
+    std::vector<group_offset_row> offsets;
+};
+
 shard_summary local_shard_summary();
+// The Kafka partitions this shard owns: a count over the metadata snapshot, nothing read from
+// the log or raft.
+size_t local_partition_count();
 std::vector<partition_row> local_partitions();
-std::vector<group_offset_row> local_group_offsets();
-// Every family of this shard: reactor, log, raft, Kafka listener and requests, memory, groups.
-metric_families local_metric_families();
+shard_scrape local_scrape();
 
 }  // namespace wharf::metrics

@@ -1,7 +1,6 @@
-// The rows of shard_report.h: partitions, committed group offsets and the shard summary.
+// The rows of shard_report.h: partitions and the shard summary.
 
 #include "core/cluster/metadata_service.h"
-#include "core/group/coordinator.h"
 #include "core/kafka/listener.h"
 #include "core/metrics/shard_report.h"
 #include "core/shard_services.h"
@@ -37,19 +36,14 @@ std::vector<partition_row> local_partitions() {
     return rows;
 }
 
-std::vector<group_offset_row> local_group_offsets() {
-    std::vector<group_offset_row> rows;
-    const groups::coordinator* c = groups::local_coordinator();
-    if (c == nullptr) return rows;
-    c->for_each_group([&rows](const groups::group& g) {
-        for (const auto& [tp, committed] : g.offsets()) {
-            rows.push_back(group_offset_row{.group = g.id(),
-                                            .topic = tp.topic,
-                                            .partition = tp.partition,
-                                            .committed_offset = committed.offset});
+size_t local_partition_count() {
+    size_t n = 0;
+    if (const auto& snapshot = metadata_snapshot()) {
+        for (const topic_metadata* t : snapshot->topics()) {
+            for (const auto& a : t->partitions) n += a.shard == this_shard() ? 1 : 0;
         }
-    });
-    return rows;
+    }
+    return n;
 }
 
 shard_summary local_shard_summary() {
@@ -57,11 +51,7 @@ shard_summary local_shard_summary() {
     s.shard = this_shard().value();
     s.memory_budget_bytes = smp::memory_per_shard_bytes();
     s.utilization = local_utilization();
-    if (const auto& snapshot = metadata_snapshot()) {
-        for (const topic_metadata* t : snapshot->topics()) {
-            for (const auto& a : t->partitions) s.partitions += a.shard == this_shard() ? 1 : 0;
-        }
-    }
+    s.partitions = local_partition_count();
     if (const net::server* srv = kafka::local_kafka_server()) {
         s.kafka_connections = srv->connection_count();
     }

@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <system_error>
+
+#include "reactor/placement.h"
 
 namespace wharf::tune {
 
@@ -20,13 +21,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
     return s;
-}
-
-std::optional<unsigned> parse_unsigned(std::string_view s) {
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-    return v;
 }
 
 }  // namespace
@@ -110,23 +104,12 @@ std::string sys_root::write_file(std::string_view host_path, std::string_view co
 }
 
 std::optional<std::vector<unsigned>> parse_cpu_list(std::string_view text) {
-    std::vector<unsigned> cpus;
+    // The kernel writes an empty list for no CPUs, which parse_cpuset refuses.
     text = trim(text);
-    if (text.empty()) return cpus;
-    while (!text.empty()) {
-        size_t comma = text.find(',');
-        std::string_view part = trim(text.substr(0, comma));
-        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-        size_t dash = part.find('-');
-        auto first = parse_unsigned(part.substr(0, dash));
-        auto last = dash == std::string_view::npos ? first : parse_unsigned(part.substr(dash + 1));
-        // A bound keeps a corrupt file from allocating without limit.
-        if (!first || !last || *last < *first || *last >= 65536) return std::nullopt;
-        for (unsigned c = *first; c <= *last; ++c) cpus.push_back(c);
-    }
-    std::sort(cpus.begin(), cpus.end());
-    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
-    return cpus;
+    if (text.empty()) return std::vector<unsigned>{};
+    auto cpus = parse_cpuset(std::string(text));
+    if (!cpus) return std::nullopt;
+    return std::move(cpus).value();
 }
 
 std::string format_cpu_list(const std::vector<unsigned>& cpus) {

@@ -38,7 +38,9 @@ private:
     std::filesystem::path _root;
 };
 
-// "0-3,8,10-11" -> {0,1,2,3,8,10,11}; nothing on a malformed list.
+// A kernel CPU list (/sys/devices/system/cpu/online, smp_affinity_list): "0-3,8,10-11" ->
+// {0,1,2,3,8,10,11}, by parse_cpuset's rules (CPUs up to 4095); white space around it is ignored
+// and an empty list is no CPUs; nothing on a malformed list.
 std::optional<std::vector<unsigned>> parse_cpu_list(std::string_view text);
 // The inverse, with ranges collapsed: {0,1,2,3,8} -> "0-3,8".
 std::string format_cpu_list(const std::vector<unsigned>& cpus);

@@ -50,6 +50,8 @@ TEST(tune, cpu_lists_and_choice_files) {
     EXPECT_EQ(*parse_cpu_list("0-3,8,10-11"), (std::vector<unsigned>{0, 1, 2, 3, 8, 10, 11}));
     EXPECT_EQ(*parse_cpu_list("5"), (std::vector<unsigned>{5}));
     EXPECT_TRUE(parse_cpu_list("")->empty());
+    EXPECT_TRUE(parse_cpu_list(" \n")->empty());
+    EXPECT_EQ(*parse_cpu_list(" 0-1,4\n"), (std::vector<unsigned>{0, 1, 4}));
     for (const char* bad : {"3-1", "a", "1,,2", "0-99999999", "-1"}) {
         EXPECT_FALSE(parse_cpu_list(bad)) << bad;
     }

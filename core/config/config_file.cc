@@ -2,10 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -16,6 +12,8 @@
 #define TOML_HEADER_ONLY 1
 #include <toml++/toml.h>
 
+#include "core/config/read_file.h"
+
 namespace wharf {
 
 namespace {
@@ -24,19 +22,13 @@ std::string key_of(const CLI::Option& opt) {
     return opt.get_lnames().empty() ? std::string() : opt.get_lnames().front();
 }
 
-std::string read_whole_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+std::string read_config_text(const std::string& path) {
+    auto text = read_whole_file(path);
+    if (!text) {
         throw config_file_error{
-            fmt::format("cannot read config file {}: {}", path, std::strerror(errno))};
+            fmt::format("cannot read config file {}: {}", path, text.error().message())};
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) {
-        throw config_file_error{
-            fmt::format("cannot read config file {}: {}", path, std::strerror(errno))};
-    }
-    return std::move(text).str();
+    return std::move(text).value();
 }
 
 // The value as the flag would have been typed on the command line. Only scalars: every setting
@@ -87,7 +79,7 @@ setting_sources command_line_sources(const CLI::App& app) {
 }
 
 void apply_config_file(CLI::App& app, const std::string& path, setting_sources& sources) {
-    std::string text = read_whole_file(path);
+    std::string text = read_config_text(path);
     toml::table table;
     try {
         table = toml::parse(text, path);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/config/read_file.h"
 #include "reactor/placement.h"
 
 namespace wharf::tune {
@@ -39,13 +40,9 @@ std::filesystem::path sys_root::path_of(std::string_view host_path) const {
 }
 
 std::optional<std::string> sys_root::read(std::string_view host_path) const {
-    // /proc and /sys files report a size of 0 or 4096; read until the end instead of trusting it.
-    std::ifstream in(path_of(host_path), std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) return std::nullopt;
-    return std::string(trim(text.str()));
+    auto text = read_whole_file(path_of(host_path));
+    if (!text) return std::nullopt;
+    return std::string(trim(*text));
 }
 
 bool sys_root::exists(std::string_view host_path) const {

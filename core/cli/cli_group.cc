@@ -31,7 +31,7 @@ task<int32_t> coordinator(context& ctx, const std::string& group) {
         node = resp->coordinators.front().node_id;
     }
     if (error != 0) kafka_failure("coordinator of " + group, error);
-    auto md = co_await ctx.client->refresh_metadata({});
+    auto md = co_await ctx.client->refresh_brokers();
     check("metadata", md.error());
     co_return node;
 }
@@ -66,7 +66,7 @@ task<std::map<std::pair<std::string, int32_t>, int64_t>> committed(context& ctx,
 
 task<void> list(context& ctx) {
     list_groups_request req;
-    auto md = co_await ctx.client->refresh_metadata({});
+    auto md = co_await ctx.client->refresh_brokers();
     check("metadata", md.error());
     table t{{"group", "state", "protocol_type", "broker"}, {}};
     for (const auto& [id, addr] : ctx.client->metadata().brokers) {

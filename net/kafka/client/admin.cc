@@ -34,7 +34,7 @@ bool all_led(const kafka_client& c, const std::vector<topic_spec>& topics) {
 
 task<result<void>> create_topics(kafka_client& c, const std::vector<topic_spec>& topics,
                                  std::chrono::milliseconds timeout) {
-    auto md = co_await c.refresh_metadata({});
+    auto md = co_await c.refresh_brokers();  // the controller and its address
     if (!md) co_return md.error();
     for (size_t first = 0; first < topics.size(); first += topics_per_request) {
         kafka::create_topics_request req;

@@ -109,7 +109,7 @@ task<result<void>> group_member::find_coordinator() {
         node = resp->coordinators.front().node_id;
     }
     if (error != 0) co_return kafka_error(as_kafka(error));
-    auto md = co_await _client.refresh_metadata({});
+    auto md = co_await _client.refresh_brokers();
     if (!md) co_return md.error();
     _coordinator = node;
     co_return result<void>();

@@ -107,6 +107,17 @@ task<result<void>> kafka_client::refresh_metadata(const std::vector<std::string>
             req.topics->push_back(std::move(rt));
         }
     }
+    co_return co_await fetch_metadata(req);
+}
+
+task<result<void>> kafka_client::refresh_brokers() {
+    kafka::metadata_request req;
+    req.allow_auto_topic_creation = false;
+    req.topics.emplace();  // empty, not null: no topics
+    co_return co_await fetch_metadata(req);
+}
+
+task<result<void>> kafka_client::fetch_metadata(const kafka::metadata_request& req) {
     auto resp = co_await call<kafka::metadata_request, kafka::metadata_response>(-1, req);
     if (!resp) co_return resp.error();
     _metadata.controller = resp->controller_id;

@@ -56,6 +56,11 @@ public:
 
     // Metadata for `topics` (all topics when empty), merged into metadata().
     task<result<void>> refresh_metadata(const std::vector<std::string>& topics);
+    // Only the brokers and the controller, merged into metadata(): for callers that need a
+    // broker's address (a coordinator's), where every topic's partitions would make a large
+    // response on a big cluster. An empty (not null) topic list asks for no topics from v1 on;
+    // v0 has no such request and answers every topic.
+    task<result<void>> refresh_brokers();
     const cluster_metadata& metadata() const noexcept { return _metadata; }
 
     // The connection to broker `node_id` (-1: the bootstrap connection), opened on first use and
@@ -73,6 +78,9 @@ public:
     }
 
 private:
+    // Sends req to any broker and merges the answer into _metadata.
+    task<result<void>> fetch_metadata(const kafka::metadata_request& req);
+
     std::vector<broker_address> _bootstrap;
     std::string _client_id;
     std::chrono::milliseconds _timeout;

@@ -17,51 +17,29 @@ namespace {
 
 using namespace kafka;
 
-task<int32_t> coordinator(context& ctx, const std::string& group) {
-    find_coordinator_request req;
-    req.coordinator_key = group;
-    req.coordinator_keys = {group};
-    auto resp =
-        co_await ctx.client->call<find_coordinator_request, find_coordinator_response>(-1, req);
-    check("find coordinator", resp.error());
-    int16_t error = resp->error_code;
-    int32_t node = resp->node_id;
-    if (!resp->coordinators.empty()) {
-        error = resp->coordinators.front().error_code;
-        node = resp->coordinators.front().node_id;
+// Fails the command on ec: a broker's Kafka error as `kafka_what` and its name, anything else
+// (the connection, a malformed answer) as `what` and the error's message.
+void check_group_call(const std::string& what, const std::string& kafka_what,
+                      const std::error_code& ec) {
+    if (ec && ec.category() == kafka::client::kafka_category()) {
+        kafka_failure(kafka_what, static_cast<int16_t>(ec.value()));
     }
-    if (error != 0) kafka_failure("coordinator of " + group, error);
-    auto md = co_await ctx.client->refresh_brokers();
-    check("metadata", md.error());
-    co_return node;
+    check(what, ec);
 }
 
-// Committed offsets of every topic-partition the group has (null topics: all).
-task<std::map<std::pair<std::string, int32_t>, int64_t>> committed(context& ctx,
-                                                                   const std::string& group,
-                                                                   int32_t node) {
-    offset_fetch_request req;
-    req.group_id = group;
-    req.topics.reset();
-    offset_fetch_request::offset_fetch_request_group g;
-    g.group_id = group;
-    g.topics.reset();
-    req.groups.push_back(std::move(g));
-    auto resp = co_await ctx.client->call<offset_fetch_request, offset_fetch_response>(node, req);
-    check("offset fetch", resp.error());
-    std::map<std::pair<std::string, int32_t>, int64_t> out;
-    if (resp->error_code != 0) kafka_failure("offsets of " + group, resp->error_code);
-    for (const auto& t : resp->topics) {
-        for (const auto& p : t.partitions) out[{t.name, p.partition_index}] = p.committed_offset;
-    }
-    for (const auto& grp : resp->groups) {
-        if (grp.error_code != 0) kafka_failure("offsets of " + group, grp.error_code);
-        for (const auto& t : grp.topics) {
-            for (const auto& p : t.partitions)
-                out[{t.name, p.partition_index}] = p.committed_offset;
-        }
-    }
-    co_return out;
+task<int32_t> coordinator(context& ctx, const std::string& group) {
+    auto node = co_await kafka::client::find_coordinator(*ctx.client, group);
+    check_group_call("find coordinator", "coordinator of " + group, node.error());
+    co_return *node;
+}
+
+// Committed offsets of every topic-partition the group has.
+task<std::map<kafka::client::topic_partition, int64_t>> committed(context& ctx,
+                                                                  const std::string& group,
+                                                                  int32_t node) {
+    auto offsets = co_await kafka::client::fetch_all_committed(*ctx.client, node, group);
+    check_group_call("offset fetch", "offsets of " + group, offsets.error());
+    co_return std::move(*offsets);
 }
 
 task<void> list(context& ctx) {
@@ -99,7 +77,7 @@ task<void> describe(context& ctx, const group_options& o) {
         }
         auto offs = co_await committed(ctx, group, node);
         std::map<std::string, std::vector<int32_t>> by_topic;
-        for (const auto& [tp, off] : offs) by_topic[tp.first].push_back(tp.second);
+        for (const auto& [tp, off] : offs) by_topic[tp.topic].push_back(tp.partition);
         for (const auto& [topic, parts] : by_topic) {
             auto ends = co_await resolve_offsets(ctx, topic, parts, "end");
             for (int32_t p : parts) {

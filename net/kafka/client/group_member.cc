@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace wharf::kafka::client {
 
 namespace {
@@ -22,7 +21,6 @@ iobuf encode_subscription(const std::vector<std::string>& topics) {
     return w.release();
 }
 
-
 kafka::error_code as_kafka(int16_t code) {
     return static_cast<kafka::error_code>(code);
 }
@@ -31,6 +29,62 @@ kafka::error_code as_kafka(int16_t code) {
 bool coordinator_moved(kafka::error_code e) {
     return e == kafka::error_code::not_coordinator ||
            e == kafka::error_code::coordinator_not_available;
+}
+
+// OffsetFetch for `parts`, or (nullptr) for everything the group has committed; see
+// fetch_committed and fetch_all_committed for which errors fail it.
+task<result<std::map<topic_partition, int64_t>>> offset_fetch(
+    kafka_client& c, int32_t node, const std::string& group,
+    const std::vector<topic_partition>* parts) {
+    kafka::offset_fetch_request req;
+    req.group_id = group;
+    kafka::offset_fetch_request::offset_fetch_request_group g;  // v8 batches groups
+    g.group_id = group;
+    std::map<topic_partition, int64_t> out;
+    if (parts == nullptr) {
+        req.topics.reset();  // null: every topic
+        g.topics.reset();
+    } else {
+        std::map<std::string, std::vector<int32_t>> by_topic;
+        for (const topic_partition& tp : *parts) {
+            by_topic[tp.topic].push_back(tp.partition);
+            out[tp] = -1;
+        }
+        for (const auto& [topic, ps] : by_topic) {
+            kafka::offset_fetch_request::offset_fetch_request_topic t;
+            t.name = topic;
+            t.partition_indexes = ps;
+            req.topics->push_back(t);
+            kafka::offset_fetch_request::offset_fetch_request_topics t8;
+            t8.name = topic;
+            t8.partition_indexes = ps;
+            g.topics->push_back(std::move(t8));
+        }
+    }
+    req.groups.push_back(std::move(g));
+    auto resp =
+        co_await c.call<kafka::offset_fetch_request, kafka::offset_fetch_response>(node, req);
+    if (!resp) co_return resp.error();
+    // A partition's error counts only when the caller named the partition.
+    const bool partition_errors = parts != nullptr;
+    int16_t error = resp->error_code;
+    for (const auto& t : resp->topics) {
+        for (const auto& p : t.partitions) {
+            if (p.error_code != 0 && partition_errors) error = p.error_code;
+            out[{t.name, p.partition_index}] = p.committed_offset;
+        }
+    }
+    for (const auto& grp : resp->groups) {
+        if (grp.error_code != 0) error = grp.error_code;
+        for (const auto& t : grp.topics) {
+            for (const auto& p : t.partitions) {
+                if (p.error_code != 0 && partition_errors) error = p.error_code;
+                out[{t.name, p.partition_index}] = p.committed_offset;
+            }
+        }
+    }
+    if (error != 0) co_return kafka_error(as_kafka(error));
+    co_return out;
 }
 
 }  // namespace
@@ -87,20 +141,12 @@ std::optional<std::vector<topic_partition>> decode_assignment(iobuf bytes) {
     return out;
 }
 
-group_member::group_member(std::vector<kafka::client::broker_address> bootstrap,
-                           std::string client_id, std::string group_id,
-                           std::map<std::string, int32_t> topics)
-    : _client(std::move(bootstrap), std::move(client_id)),
-      _group_id(std::move(group_id)),
-      _topics(std::move(topics)) {}
-
-task<result<void>> group_member::find_coordinator() {
+task<result<int32_t>> find_coordinator(kafka_client& c, const std::string& group) {
     kafka::find_coordinator_request req;
-    req.coordinator_key = _group_id;
-    req.coordinator_keys = {_group_id};
+    req.coordinator_key = group;
+    req.coordinator_keys = {group};
     auto resp =
-        co_await _client.call<kafka::find_coordinator_request, kafka::find_coordinator_response>(
-            -1, req);
+        co_await c.call<kafka::find_coordinator_request, kafka::find_coordinator_response>(-1, req);
     if (!resp) co_return resp.error();
     int16_t error = resp->error_code;
     int32_t node = resp->node_id;
@@ -109,11 +155,28 @@ task<result<void>> group_member::find_coordinator() {
         node = resp->coordinators.front().node_id;
     }
     if (error != 0) co_return kafka_error(as_kafka(error));
-    auto md = co_await _client.refresh_brokers();
+    auto md = co_await c.refresh_brokers();
     if (!md) co_return md.error();
-    _coordinator = node;
-    co_return result<void>();
+    co_return node;
 }
+
+task<result<std::map<topic_partition, int64_t>>> fetch_committed(
+    kafka_client& c, int32_t node, const std::string& group,
+    const std::vector<topic_partition>& parts) {
+    co_return co_await offset_fetch(c, node, group, &parts);
+}
+
+task<result<std::map<topic_partition, int64_t>>> fetch_all_committed(kafka_client& c, int32_t node,
+                                                                     const std::string& group) {
+    co_return co_await offset_fetch(c, node, group, nullptr);
+}
+
+group_member::group_member(std::vector<kafka::client::broker_address> bootstrap,
+                           std::string client_id, std::string group_id,
+                           std::map<std::string, int32_t> topics)
+    : _client(std::move(bootstrap), std::move(client_id)),
+      _group_id(std::move(group_id)),
+      _topics(std::move(topics)) {}
 
 task<result<std::vector<topic_partition>>> group_member::join() {
     std::vector<std::string> topic_names;
@@ -121,8 +184,9 @@ task<result<std::vector<topic_partition>>> group_member::join() {
     iobuf subscription = encode_subscription(topic_names);
     for (int attempt = 0; attempt < 20; ++attempt) {
         if (_coordinator < 0) {
-            auto found = co_await find_coordinator();
+            auto found = co_await find_coordinator(_client, _group_id);
             if (!found) co_return found.error();
+            _coordinator = *found;
         }
         kafka::join_group_request join;
         join.group_id = _group_id;
@@ -205,46 +269,7 @@ task<result<void>> group_member::heartbeat() {
 
 task<result<std::map<topic_partition, int64_t>>> group_member::committed(
     const std::vector<topic_partition>& parts) {
-    std::map<std::string, std::vector<int32_t>> by_topic;
-    for (const topic_partition& tp : parts) by_topic[tp.topic].push_back(tp.partition);
-    kafka::offset_fetch_request req;
-    req.group_id = _group_id;
-    kafka::offset_fetch_request::offset_fetch_request_group g;  // v8 batches groups
-    g.group_id = _group_id;
-    for (const auto& [topic, ps] : by_topic) {
-        kafka::offset_fetch_request::offset_fetch_request_topic t;
-        t.name = topic;
-        t.partition_indexes = ps;
-        req.topics->push_back(t);
-        kafka::offset_fetch_request::offset_fetch_request_topics t8;
-        t8.name = topic;
-        t8.partition_indexes = ps;
-        g.topics->push_back(std::move(t8));
-    }
-    req.groups.push_back(std::move(g));
-    auto resp = co_await _client.call<kafka::offset_fetch_request, kafka::offset_fetch_response>(
-        _coordinator, req);
-    if (!resp) co_return resp.error();
-    std::map<topic_partition, int64_t> out;
-    for (const topic_partition& tp : parts) out[tp] = -1;
-    int16_t error = resp->error_code;
-    for (const auto& t : resp->topics) {
-        for (const auto& p : t.partitions) {
-            if (p.error_code != 0) error = p.error_code;
-            out[{t.name, p.partition_index}] = p.committed_offset;
-        }
-    }
-    for (const auto& grp : resp->groups) {
-        if (grp.error_code != 0) error = grp.error_code;
-        for (const auto& t : grp.topics) {
-            for (const auto& p : t.partitions) {
-                if (p.error_code != 0) error = p.error_code;
-                out[{t.name, p.partition_index}] = p.committed_offset;
-            }
-        }
-    }
-    if (error != 0) co_return kafka_error(as_kafka(error));
-    co_return out;
+    co_return co_await fetch_committed(_client, _coordinator, _group_id, parts);
 }
 
 task<result<void>> group_member::commit(const std::map<topic_partition, int64_t>& positions) {

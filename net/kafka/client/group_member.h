@@ -1,9 +1,11 @@
 #pragma once
 
-// A member of a Kafka consumer group (`wharf bench` consumers, `wharf consume --group`): the classic group protocol as
-// the Java consumer speaks it (FindCoordinator, JoinGroup with the MEMBER_ID_REQUIRED round trip,
-// SyncGroup, Heartbeat, OffsetFetch, OffsetCommit, LeaveGroup), protocol type "consumer" with the
-// "range" assignor, so that the group looks like any other to the broker and to admin tools.
+// A member of a Kafka consumer group (`wharf bench` consumers, `wharf consume --group`): the
+// classic group protocol as the Java consumer speaks it (FindCoordinator, JoinGroup with the
+// MEMBER_ID_REQUIRED round trip, SyncGroup, Heartbeat, OffsetFetch, OffsetCommit, LeaveGroup),
+// protocol type "consumer" with the "range" assignor, so that the group looks like any other to
+// the broker and to admin tools. FindCoordinator and OffsetFetch are free functions too, for
+// admin tools (`wharf group`) that ask about a group without joining it.
 // The leader computes the assignment itself (Kafka's RangeAssignor: per topic, partitions in
 // order, members by member id, the first partitions % members members get one more).
 //
@@ -35,10 +37,27 @@ iobuf encode_assignment(const std::vector<topic_partition>& parts);
 // Nullopt when the bytes do not decode; an empty buffer is an empty assignment.
 std::optional<std::vector<topic_partition>> decode_assignment(iobuf bytes);
 
+// The node id of `group`'s coordinator (FindCoordinator; v4 and later batch keys), after a
+// refresh_brokers so that c.broker() knows its address. A Kafka error in the answer
+// (COORDINATOR_NOT_AVAILABLE while the offsets topic is being created) is a kafka_error.
+task<result<int32_t>> find_coordinator(kafka_client& c, const std::string& group);
+
+// The offsets `group` has committed for `parts`, -1 where it has none, asked of its coordinator
+// `node` (OffsetFetch; v8 and later batch groups). A Kafka error for the group or for any of the
+// partitions is a kafka_error, as the Java consumer's committed() fails.
+task<result<std::map<topic_partition, int64_t>>> fetch_committed(
+    kafka_client& c, int32_t node, const std::string& group,
+    const std::vector<topic_partition>& parts);
+// Every offset `group` has committed (null topic lists), as an admin tool lists them. A Kafka
+// error for the group is a kafka_error; a partition's error is not (its offset is kept as the
+// broker gave it, -1), so that one bad partition does not hide the others.
+task<result<std::map<topic_partition, int64_t>>> fetch_all_committed(kafka_client& c, int32_t node,
+                                                                     const std::string& group);
+
 class group_member {
 public:
-    group_member(std::vector<broker_address> bootstrap, std::string client_id,
-                 std::string group_id, std::map<std::string, int32_t> topics);
+    group_member(std::vector<broker_address> bootstrap, std::string client_id, std::string group_id,
+                 std::map<std::string, int32_t> topics);
 
     task<result<void>> start() { return _client.start(); }
     task<void> close() { return _client.close(); }
@@ -58,8 +77,6 @@ public:
     const std::string& group_id() const noexcept { return _group_id; }
 
 private:
-    task<result<void>> find_coordinator();
-
     kafka_client _client;
     std::string _group_id;
     std::map<std::string, int32_t> _topics;

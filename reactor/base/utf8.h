@@ -1,10 +1,10 @@
 #pragma once
 
 // UTF-8 decoding by the rules of RFC 3629, shared by whoever must judge bytes that came from a
-// client: a sequence is valid when its lead byte announces its length, its continuation bytes
-// are 10xxxxxx, and the code point it encodes is neither overlong, a surrogate (U+D800..DFFF)
-// nor past U+10FFFF. Callers decide what an invalid sequence becomes (usually U+FFFD in place
-// of its first byte).
+// client: a sequence is valid when its lead byte announces its length, each following byte has
+// the top bits 10, and the code point it encodes is neither overlong, a surrogate
+// (U+D800..DFFF) nor past U+10FFFF. Callers decide what an invalid sequence becomes (usually
+// U+FFFD in place of its first byte).
 
 #include <cstddef>
 #include <cstdint>

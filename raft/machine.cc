@@ -1,0 +1,237 @@
+// raft_machine: roles, time, and the routing of messages by term (thesis sections 3.3-3.4).
+// Elections are in election.cc, log replication and commit in replication.cc.
+
+#include "raft/machine.h"
+
+#include <algorithm>
+
+#include "raft/errc.h"
+
+namespace wharf {
+
+const char* to_string(raft_role r) noexcept {
+    switch (r) {
+        case raft_role::follower: return "follower";
+        case raft_role::pre_candidate: return "pre-candidate";
+        case raft_role::candidate: return "candidate";
+        case raft_role::leader: return "leader";
+    }
+    return "?";
+}
+
+raft_machine::raft_machine(machine_config cfg, machine_start_state state)
+    : _cfg(std::move(cfg)), _rng(_cfg.seed), _vote(state.vote), _log(std::move(state.log)) {
+    WHARF_ASSERT(std::find(_cfg.voters.begin(), _cfg.voters.end(), _cfg.self) !=
+                     _cfg.voters.end(),
+                 "raft_machine: node {} is not among its voters", _cfg.self.value());
+    WHARF_ASSERT(_cfg.election_timeout_ticks > _cfg.heartbeat_ticks &&
+                     _cfg.heartbeat_ticks > 0 && _cfg.max_inflight_appends > 0,
+                 "raft_machine: bad timing settings");
+    // What the log holds at start is durable (the driver starts from the recovered log), and
+    // what retention removed was committed.
+    _durable = _log.last_index();
+    _commit = _log.snapshot_index();
+    // A lost or stale vote file must not let the term go back behind the log's last term.
+    if (_log.last_term() > _vote.term) set_vote({_log.last_term(), std::nullopt});
+    reset_election_timer();
+}
+
+void raft_machine::reset_election_timer() {
+    _election_elapsed = 0;
+    int base = _cfg.election_timeout_ticks;
+    _election_timeout = base + static_cast<int>(_rng() % static_cast<uint64_t>(base));
+}
+
+bool raft_machine::in_lease() const noexcept {
+    // Thesis 4.2.3: while a replica believes a leader is alive (it heard from it within the
+    // minimum election timeout), it disregards requests to elect another. A leader is in its
+    // own lease as long as check-quorum keeps it leader.
+    if (!_cfg.check_quorum || !_leader) return false;
+    return _role == raft_role::leader || _election_elapsed < _cfg.election_timeout_ticks;
+}
+
+void raft_machine::set_vote(vote_state v) {
+    _vote = v;
+    _ready.vote = v;
+}
+
+void raft_machine::send(node_id to, decltype(raft_message::body) body) {
+    _ready.messages.push_back(raft_message{_cfg.self, to, std::move(body)});
+}
+
+void raft_machine::append_local(raft_entry e) {
+    _log.append(e.index, e.term);
+    _ready.entries.push_back(std::move(e));
+}
+
+void raft_machine::become_follower(term_id term, std::optional<node_id> leader) {
+    if (term > _vote.term) {
+        set_vote({term, std::nullopt});
+        _matched = raft_index(0);
+        _replied_match = raft_index(0);
+    } else if (_role != raft_role::follower) {
+        _matched = raft_index(0);
+        _replied_match = raft_index(0);
+    }
+    _role = raft_role::follower;
+    _leader = leader;
+    _votes.clear();
+    _peers.clear();
+    reset_election_timer();
+}
+
+void raft_machine::become_pre_candidate() {
+    // Thesis 9.6: ask first whether an election could be won, without touching the term, so a
+    // replica that was cut off cannot raise every term when it returns.
+    _role = raft_role::pre_candidate;
+    _leader.reset();
+    _votes.clear();
+    _peers.clear();
+    reset_election_timer();
+    count_vote(_cfg.self, true);
+    if (_role != raft_role::pre_candidate) return;  // a group of one moved on
+    for (node_id v : _cfg.voters) {
+        if (v == _cfg.self) continue;
+        send(v, vote_request{_vote.term + 1, _log.last_index(), _log.last_term(), true, false});
+    }
+}
+
+void raft_machine::become_candidate(bool transfer) {
+    // Section 3.4: a new term, a vote for itself, made durable before the requests leave.
+    set_vote({_vote.term + 1, _cfg.self});
+    _role = raft_role::candidate;
+    _leader.reset();
+    _votes.clear();
+    _peers.clear();
+    _matched = raft_index(0);
+    _replied_match = raft_index(0);
+    reset_election_timer();
+    count_vote(_cfg.self, true);
+    if (_role != raft_role::candidate) return;
+    for (node_id v : _cfg.voters) {
+        if (v == _cfg.self) continue;
+        send(v, vote_request{_vote.term, _log.last_index(), _log.last_term(), false, transfer});
+    }
+}
+
+void raft_machine::become_leader() {
+    _role = raft_role::leader;
+    _leader = _cfg.self;
+    _votes.clear();
+    _peers.clear();
+    for (node_id v : _cfg.voters) {
+        if (v == _cfg.self) continue;
+        progress p;
+        p.id = v;
+        p.next = _log.last_index() + 1;
+        _peers.push_back(std::move(p));
+    }
+    _heartbeat_elapsed = 0;
+    _election_elapsed = 0;
+    // Section 3.6.2: entries of earlier terms are committed only through an entry of this
+    // term, so the term starts with a no-op that commits them all.
+    _term_start = _log.last_index() + 1;
+    append_local(raft_entry{_term_start, _vote.term, entry_type::raft_noop, partition_id(0), {}});
+    broadcast(false);
+}
+
+void raft_machine::campaign() {
+    if (_role == raft_role::leader) return;
+    if (_cfg.pre_vote) {
+        become_pre_candidate();
+    } else {
+        become_candidate(false);
+    }
+}
+
+void raft_machine::tick() {
+    ++_now;
+    ++_election_elapsed;
+    if (_role == raft_role::leader) {
+        if (++_heartbeat_elapsed >= _cfg.heartbeat_ticks) {
+            _heartbeat_elapsed = 0;
+            broadcast(true);
+        }
+        if (_election_elapsed >= _cfg.election_timeout_ticks) {
+            _election_elapsed = 0;
+            check_quorum_now();
+        }
+        if (_role == raft_role::leader) check_retransmits();
+        return;
+    }
+    if (_election_elapsed >= _election_timeout) campaign();
+}
+
+result<raft_index> raft_machine::propose() {
+    if (_role != raft_role::leader) return raft_errc::not_leader;
+    raft_index i = _log.last_index() + 1;
+    _log.append(i, _vote.term);
+    // Plans go out at take_ready(), so the proposals of one reactor turn share requests.
+    _pending_broadcast = true;
+    return i;
+}
+
+void raft_machine::on_durable(raft_index index, term_id term) {
+    // A notice for entries since cut off (a truncation overtook their write) names a term the
+    // log no longer has at that index; (index, term) identifies an entry and its whole prefix.
+    auto t = _log.term_at(index);
+    if (!t || *t != term || index <= _durable) return;
+    _durable = index;
+    if (_role == raft_role::leader) {
+        maybe_commit();
+    } else {
+        reply_to_leader();
+    }
+}
+
+void raft_machine::step(raft_message m) {
+    if (m.to != _cfg.self) return;
+    if (std::find(_cfg.voters.begin(), _cfg.voters.end(), m.from) == _cfg.voters.end()) return;
+    term_id t = m.term();
+    if (auto* vr = std::get_if<vote_request>(&m.body)) {
+        // Terms are handled there: pre-votes and leased replicas do not move terms.
+        if (t < _vote.term) {
+            send(m.from, vote_reply{_vote.term, false, vr->pre_vote});
+            return;
+        }
+        handle_vote_request(m.from, *vr);
+        return;
+    }
+    if (t > _vote.term) {
+        auto* reply = std::get_if<vote_reply>(&m.body);
+        if (reply && reply->pre_vote && reply->granted) {
+            // A granted pre-vote carries the term asked for; no term moves.
+        } else if (std::holds_alternative<append_request>(m.body)) {
+            become_follower(t, m.from);
+        } else {
+            become_follower(t, std::nullopt);
+        }
+    } else if (t < _vote.term) {
+        // A deposed leader learns of the newer term from the rejection and steps down.
+        if (std::holds_alternative<append_request>(m.body)) {
+            send(m.from, append_reply{_vote.term, false, raft_index(0), _log.last_index()});
+        }
+        return;
+    }
+    if (auto* ar = std::get_if<append_request>(&m.body)) {
+        handle_append_request(m.from, *ar);
+    } else if (auto* rep = std::get_if<append_reply>(&m.body)) {
+        handle_append_reply(m.from, *rep);
+    } else if (auto* vrep = std::get_if<vote_reply>(&m.body)) {
+        handle_vote_reply(m.from, *vrep);
+    } else if (std::holds_alternative<timeout_now>(m.body)) {
+        if (_role == raft_role::follower && _leader == m.from) become_candidate(true);
+    }
+}
+
+raft_ready raft_machine::take_ready() {
+    if (_pending_broadcast) {
+        _pending_broadcast = false;
+        if (_role == raft_role::leader) broadcast(false);
+    }
+    raft_ready r = std::move(_ready);
+    _ready = raft_ready{};
+    return r;
+}
+
+}  // namespace wharf

@@ -1,0 +1,234 @@
+#pragma once
+
+// raft_machine: the raft protocol of one replica of one group, as a deterministic state machine
+// without I/O, clocks or coroutines (the shape of etcd's raft package; thesis chapter 3 and
+// section 9.6). Its inputs are ticks, messages, local appends and durability notices; its outputs
+// are collected in a raft_ready that the driver acts on. The same code runs in the broker
+// (raft/consensus.h drives it over the shard log and the RPC transport) and in the
+// deterministic simulator (tests/sim), which is how its safety is tested.
+//
+// What it implements:
+//   - elections with randomized timeouts (section 3.4), pre-vote (9.6), check-quorum and leader
+//     stickiness (4.2.3: a replica that hears from a leader ignores vote requests for one
+//     election timeout, so a flapping or partitioned replica cannot depose a stable leader);
+//   - a new leader appends a no-op of its term and commits nothing of earlier terms by counting
+//     (section 3.6.2, Figure 3.7);
+//   - AppendEntries with pipelining: several requests in flight per follower, bounded by count
+//     and bytes; a follower that rejects is probed one request at a time (etcd's probe and
+//     replicate states); lost requests are resent after a retransmit timeout;
+//   - followers acknowledge only what is durable, so commit = a majority has it on disk.
+//
+// The driver's contract, for each raft_ready taken with take_ready():
+//   1. make `vote` durable (term and vote) before anything else of this ready leaves the replica;
+//   2. truncate the log after `truncate_after`, then append `entries` in order, and report each
+//      durable point with on_durable(index, term);
+//   3. send `messages`; for each `appends` plan, read the entries from `from` on (up to its
+//      bytes budget), send them as an append_request and report what went with on_append_sent
+//      (or on_append_unsendable when the entries are gone from the log).
+// Readies must be acted on in the order they were taken.
+//
+// Lives on its group's shard; not thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "raft/messages.h"
+#include "raft/term_index.h"
+#include "raft/vote_state.h"
+#include "reactor/base/ids.h"
+#include "reactor/base/result.h"
+
+namespace wharf {
+
+// Deliberate bugs for the simulator's canary (STYLE.md rule 17): the checker must catch each.
+// Never set outside tests.
+enum class planted_bug : uint8_t {
+    none,
+    // A follower acknowledges entries before they are durable.
+    ack_before_durable,
+    // A voter grants its vote whatever the candidate's log.
+    vote_ignores_log,
+};
+
+struct machine_config {
+    node_id self{0};
+    // Every voter, self included.
+    std::vector<node_id> voters;
+    // An election starts after a random timeout in [election_timeout_ticks, 2 x that).
+    int election_timeout_ticks = 10;
+    int heartbeat_ticks = 2;
+    // A request unanswered for this long is presumed lost: the follower is probed again.
+    int retransmit_ticks = 5;
+    // Pipelining bounds per follower.
+    int max_inflight_appends = 8;
+    uint64_t max_inflight_bytes = 32ULL << 20;
+    // The bytes one append request may carry (the driver reads up to this much).
+    uint64_t max_append_bytes = 1ULL << 20;
+    bool pre_vote = true;
+    bool check_quorum = true;
+    // Seeds the election timeout randomization (the simulator passes its own).
+    uint64_t seed = 0;
+    planted_bug bug = planted_bug::none;
+};
+
+enum class raft_role : uint8_t { follower, pre_candidate, candidate, leader };
+
+const char* to_string(raft_role r) noexcept;
+
+// What a leader wants sent to one follower: entries from `from` on, after (prev_index,
+// prev_term). An empty plan (from > the leader's last index) is a heartbeat.
+struct append_plan {
+    node_id to{0};
+    term_id term{0};
+    raft_index prev_index{0};
+    term_id prev_term{0};
+    raft_index from{0};
+    raft_index leader_commit{0};
+    uint64_t max_bytes = 0;
+};
+
+struct raft_ready {
+    // Term and vote to make durable first (set when either changed).
+    std::optional<vote_state> vote;
+    // Log changes, in this order: cut everything after truncate_after, then append entries.
+    std::optional<raft_index> truncate_after;
+    std::vector<raft_entry> entries;
+    std::vector<raft_message> messages;
+    std::vector<append_plan> appends;
+
+    bool empty() const noexcept {
+        return !vote && !truncate_after && entries.empty() && messages.empty() && appends.empty();
+    }
+};
+
+// The replica's durable state at start: the persisted vote and the log's terms (snapshot point,
+// runs) up to its last durable entry.
+struct machine_start_state {
+    vote_state vote;
+    term_index log;
+};
+
+class raft_machine {
+public:
+    raft_machine(machine_config cfg, machine_start_state state);
+
+    // Time: the driver calls tick() every tick period (the unit of every *_ticks setting).
+    void tick();
+    // A message from a peer (any order, duplicates and stale terms welcome).
+    void step(raft_message m);
+    // Starts an election now (a group of one elects itself at once).
+    void campaign();
+    // Leader: the index a new entry of the current term gets. The driver appends the entry to
+    // its log with that index and term (and reports durability like any other entry).
+    // not_leader when this replica does not lead.
+    result<raft_index> propose();
+    // Everything up to (index, term) is durable in the local log. Stale notices (for entries
+    // since replaced) are recognised by the term and ignored.
+    void on_durable(raft_index index, term_id term);
+    // The driver sent the plan's entries up to `last` (inclusive; from - 1 when none), `bytes`
+    // of them.
+    void on_append_sent(const append_plan& plan, raft_index last, uint64_t bytes);
+    // The plan's entries are no longer in the log (the follower needs a snapshot).
+    void on_append_unsendable(const append_plan& plan);
+
+    // Moves the accumulated outputs out.
+    raft_ready take_ready();
+    bool has_ready() const noexcept { return !_ready.empty(); }
+
+    raft_role role() const noexcept { return _role; }
+    bool is_leader() const noexcept { return _role == raft_role::leader; }
+    term_id term() const noexcept { return _vote.term; }
+    const vote_state& vote() const noexcept { return _vote; }
+    std::optional<node_id> leader() const noexcept { return _leader; }
+    node_id self() const noexcept { return _cfg.self; }
+    // Committed: on a majority's disks. Entries up to it never change on any replica.
+    raft_index commit_index() const noexcept { return _commit; }
+    // The leader's commit as clients may see it: only once an entry of its own term has
+    // committed (before that the commit index may lag what earlier leaders showed).
+    std::optional<raft_index> leader_commit() const noexcept {
+        if (!is_leader() || _commit < _term_start) return std::nullopt;
+        return _commit;
+    }
+    // The first index of this leader's term (its no-op).
+    raft_index term_start() const noexcept { return _term_start; }
+    raft_index durable_index() const noexcept { return _durable; }
+    const term_index& log() const noexcept { return _log; }
+
+private:
+    struct inflight {
+        raft_index last;
+        uint64_t bytes;
+        int64_t sent_tick;
+    };
+    struct progress {
+        node_id id{0};
+        raft_index next{1};
+        raft_index match{0};
+        // probe: one request at a time until the follower's position is known; replicate:
+        // pipelined.
+        bool replicating = false;
+        bool plan_out = false;  // a plan handed to the driver, not yet reported sent
+        bool active = false;    // heard from since the last check-quorum
+        std::vector<inflight> inflights;
+        uint64_t inflight_bytes = 0;
+        int64_t last_heartbeat_tick = 0;
+    };
+
+    // machine.cc
+    void become_follower(term_id term, std::optional<node_id> leader);
+    void become_pre_candidate();
+    void become_candidate(bool transfer);
+    void become_leader();
+    void set_vote(vote_state v);
+    void reset_election_timer();
+    bool in_lease() const noexcept;
+    size_t quorum() const noexcept { return _cfg.voters.size() / 2 + 1; }
+    void send(node_id to, decltype(raft_message::body) body);
+    void append_local(raft_entry e);
+
+    // election.cc
+    void handle_vote_request(node_id from, const vote_request& r);
+    void handle_vote_reply(node_id from, const vote_reply& r);
+    bool log_up_to_date(raft_index last_index, term_id last_term) const noexcept;
+    void count_vote(node_id from, bool granted);
+
+    // replication.cc
+    void handle_append_request(node_id from, append_request& r);
+    void handle_append_reply(node_id from, const append_reply& r);
+    void reply_to_leader();
+    progress* find_progress(node_id id) noexcept;
+    void plan_appends(progress& p, bool heartbeat);
+    void broadcast(bool heartbeat);
+    void maybe_commit();
+    void check_retransmits();
+    void check_quorum_now();
+
+    machine_config _cfg;
+    std::mt19937_64 _rng;
+    raft_ready _ready;
+    vote_state _vote;
+    term_index _log;
+    raft_role _role = raft_role::follower;
+    std::optional<node_id> _leader;
+    raft_index _commit{0};
+    raft_index _durable{0};
+    int64_t _now = 0;
+    // Ticks since the election timer was reset, and its current random timeout.
+    int _election_elapsed = 0;
+    int _election_timeout = 0;
+    int _heartbeat_elapsed = 0;
+    // Follower: the highest index known to match the current leader's log (this term).
+    raft_index _matched{0};
+    raft_index _replied_match{0};
+    // Candidate / pre-candidate: votes received.
+    std::vector<std::pair<node_id, bool>> _votes;
+    // Leader: per-follower progress and the index of the term's no-op.
+    std::vector<progress> _peers;
+    raft_index _term_start{0};
+    // Proposals made since the last take_ready(), not yet planned for the followers.
+    bool _pending_broadcast = false;
+};
+
+}  // namespace wharf

@@ -1,0 +1,201 @@
+// raft_machine: log replication and commit (Raft paper section 5.3 and 5.4.2; thesis 3.5,
+// 3.6.2 and 10.2 for pipelining; etcd's probe and replicate states for flow control).
+
+#include <algorithm>
+
+#include "raft/machine.h"
+
+namespace wharf {
+
+raft_machine::progress* raft_machine::find_progress(node_id id) noexcept {
+    for (auto& p : _peers) {
+        if (p.id == id) return &p;
+    }
+    return nullptr;
+}
+
+void raft_machine::handle_append_request(node_id from, append_request& r) {
+    // REQUIRES (step): r.term == the current term, so `from` leads this term.
+    if (_role != raft_role::follower) become_follower(_vote.term, from);
+    _leader = from;
+    _election_elapsed = 0;
+
+    // Entries at or below the snapshot point are committed, hence the leader's: skip them.
+    auto& entries = r.entries;
+    if (r.prev_index < _log.snapshot_index()) {
+        auto keep = std::find_if(entries.begin(), entries.end(), [&](const raft_entry& e) {
+            return e.index > _log.snapshot_index();
+        });
+        if (keep == entries.end()) {
+            _matched = std::max(_matched, std::min(_log.snapshot_index(), _log.last_index()));
+            reply_to_leader();
+            return;
+        }
+        r.prev_index = keep->index - 1;
+        r.prev_term = *_log.term_at(r.prev_index);
+        entries.erase(entries.begin(), keep);
+    }
+    auto prev_term = _log.term_at(r.prev_index);
+    if (!prev_term || *prev_term != r.prev_term) {
+        // Section 5.3: no match at prev. The hint lets the leader skip the conflicting term in
+        // one step (thesis 3.5) instead of one entry per round trip.
+        raft_index hint = r.prev_index > _log.last_index()
+                              ? _log.last_index()
+                              : _log.run_start(r.prev_index) - 1;
+        hint = std::max(hint, _log.snapshot_index());
+        send(from, append_reply{_vote.term, false, raft_index(0), hint});
+        return;
+    }
+    raft_index request_last = entries.empty() ? r.prev_index : entries.back().index;
+    bool appended = false;
+    for (auto& e : entries) {
+        if (e.index <= _log.last_index()) {
+            if (_log.term_at(e.index) == e.term) continue;  // already held
+            // Section 5.3 step 3: a conflict; everything from here on goes. Committed entries
+            // never conflict (the simulator's checker watches exactly that).
+            raft_index cut = e.index - 1;
+            _log.truncate_after(cut);
+            _ready.truncate_after = std::min(_ready.truncate_after.value_or(cut), cut);
+            std::erase_if(_ready.entries, [&](const raft_entry& q) { return q.index > cut; });
+            _durable = std::min(_durable, cut);
+        }
+        append_local(std::move(e));
+        appended = true;
+    }
+    _matched = std::max(_matched, request_last);
+    raft_index commit = std::min(r.leader_commit, _matched);
+    if (commit > _commit) _commit = commit;
+    // An acknowledgement names only durable entries, so it goes when the new ones are synced
+    // (on_durable); a request that brought nothing new is answered now (heartbeats included,
+    // which is how the leader knows this replica is alive).
+    if (!appended || _cfg.bug == planted_bug::ack_before_durable) {
+        reply_to_leader();
+    }
+}
+
+void raft_machine::reply_to_leader() {
+    if (_role != raft_role::follower || !_leader) return;
+    raft_index match = _cfg.bug == planted_bug::ack_before_durable
+                           ? _matched
+                           : std::min(_matched, _durable);
+    _replied_match = std::max(_replied_match, match);
+    send(*_leader, append_reply{_vote.term, true, match, _log.last_index()});
+}
+
+void raft_machine::handle_append_reply(node_id from, const append_reply& r) {
+    if (_role != raft_role::leader) return;
+    progress* p = find_progress(from);
+    if (!p) return;
+    p->active = true;
+    if (r.success) {
+        if (r.match_index > p->match) {
+            p->match = r.match_index;
+            p->next = std::max(p->next, p->match + 1);
+            maybe_commit();
+        }
+        std::erase_if(p->inflights, [&](const inflight& f) {
+            if (f.last > p->match) return false;
+            p->inflight_bytes -= f.bytes;
+            return true;
+        });
+        p->replicating = true;
+        plan_appends(*p, false);
+        return;
+    }
+    // A refusal below what is known to match is a late answer to an older request.
+    if (r.last_index < p->match) return;
+    p->replicating = false;
+    p->inflights.clear();
+    p->inflight_bytes = 0;
+    p->next = std::max(p->match + 1, std::min(p->next, r.last_index + 1));
+    plan_appends(*p, false);
+}
+
+void raft_machine::plan_appends(progress& p, bool heartbeat) {
+    if (p.plan_out) return;  // the driver is still reading the previous plan's entries
+    bool window = p.replicating
+                      ? static_cast<int>(p.inflights.size()) < _cfg.max_inflight_appends &&
+                            p.inflight_bytes < _cfg.max_inflight_bytes
+                      : p.inflights.empty();
+    if (window && p.next <= _log.last_index()) {
+        auto prev_term = _log.term_at(p.next - 1);
+        if (prev_term) {
+            _ready.appends.push_back(append_plan{p.id, _vote.term, p.next - 1, *prev_term, p.next,
+                                                 _commit, _cfg.max_append_bytes});
+            p.plan_out = true;
+            p.last_heartbeat_tick = _now;
+            return;
+        }
+        // Below the snapshot point: the follower needs a snapshot; until snapshots are sent it
+        // only gets heartbeats.
+    }
+    if (!heartbeat) return;
+    // A heartbeat is anchored at what is known to match, so it never asks for a truncation,
+    // and carries the commit index only up to there.
+    auto match_term = _log.term_at(p.match);
+    raft_index anchor = match_term ? p.match : _log.snapshot_index();
+    send(p.id, append_request{_vote.term, anchor, *_log.term_at(anchor), std::min(_commit, anchor),
+                              {}});
+    p.last_heartbeat_tick = _now;
+}
+
+void raft_machine::on_append_sent(const append_plan& plan, raft_index last, uint64_t bytes) {
+    if (_role != raft_role::leader || plan.term != _vote.term) return;
+    progress* p = find_progress(plan.to);
+    if (!p) return;
+    p->plan_out = false;
+    if (last < plan.from) return;
+    p->inflights.push_back({last, bytes, _now});
+    p->inflight_bytes += bytes;
+    p->next = std::max(p->next, last + 1);
+    if (p->replicating) plan_appends(*p, false);
+}
+
+void raft_machine::on_append_unsendable(const append_plan& plan) {
+    if (_role != raft_role::leader || plan.term != _vote.term) return;
+    if (progress* p = find_progress(plan.to)) p->plan_out = false;
+}
+
+void raft_machine::broadcast(bool heartbeat) {
+    for (auto& p : _peers) plan_appends(p, heartbeat);
+}
+
+void raft_machine::maybe_commit() {
+    // The highest index a quorum holds durably (the leader's own disk counts once it synced).
+    std::vector<raft_index> matches;
+    matches.reserve(_peers.size() + 1);
+    matches.push_back(_durable);
+    for (const auto& p : _peers) matches.push_back(p.match);
+    std::sort(matches.begin(), matches.end(), std::greater<>());
+    raft_index candidate = matches[quorum() - 1];
+    // Section 5.4.2: only an entry of the leader's own term commits by counting replicas.
+    if (candidate > _commit && _log.term_at(candidate) == _vote.term) _commit = candidate;
+}
+
+void raft_machine::check_retransmits() {
+    for (auto& p : _peers) {
+        if (p.inflights.empty() || _now - p.inflights.front().sent_tick < _cfg.retransmit_ticks) {
+            continue;
+        }
+        // The request or its answer was lost: start again from what is known to match.
+        p.inflights.clear();
+        p.inflight_bytes = 0;
+        p.replicating = false;
+        p.next = p.match + 1;
+        plan_appends(p, false);
+    }
+}
+
+void raft_machine::check_quorum_now() {
+    // Thesis 6.2: a leader that has not heard from a quorum within an election timeout steps
+    // down, so clients stop waiting on a leader that can no longer commit.
+    if (!_cfg.check_quorum) return;
+    size_t active = 1;
+    for (auto& p : _peers) {
+        if (p.active) ++active;
+        p.active = false;
+    }
+    if (active < quorum()) become_follower(_vote.term, std::nullopt);
+}
+
+}  // namespace wharf

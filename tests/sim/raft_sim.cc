@@ -1,0 +1,187 @@
+// raft_sim: the deterministic simulation of raft (tests/sim/README.md).
+//
+//   raft_sim --seeds N [--first-seed S]   N seeds from S (default: a random S, printed)
+//   raft_sim --seed S                     one seed, replayed exactly
+//   --nodes 3|5        force the group size (default: drawn per seed)
+//   --planted-bug B    ack_before_durable | vote_ignores_log: a deliberate bug in raft_machine
+//   --expect-violation succeed only if some seed finds a violation (the canary)
+//   --verbose          one line per seed
+//
+// Exit status: 0 when every seed passed (or, with --expect-violation, when one failed as it
+// should), 1 on a violation (or a canary that found none), 2 on bad arguments.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "tests/sim/sim_checker.h"
+#include "tests/sim/sim_world.h"
+
+namespace {
+
+using namespace wharf;
+using namespace wharf::sim;
+
+struct options {
+    uint64_t first_seed = 0;
+    bool first_given = false;
+    uint64_t seeds = 1;
+    int nodes = 0;
+    planted_bug bug = planted_bug::none;
+    std::string bug_name;
+    bool expect_violation = false;
+    bool verbose = false;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+    fmt::print(stderr, "raft_sim: {}\nusage: raft_sim [--seed S | --seeds N [--first-seed S]] "
+               "[--nodes 3|5] [--planted-bug ack_before_durable|vote_ignores_log] "
+               "[--expect-violation] [--verbose]\n", why);
+    std::exit(2);
+}
+
+uint64_t number(const char* flag, const char* v) {
+    if (!v) usage(fmt::format("{} needs a value", flag));
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(v, &end, 10);
+    if (*v == '\0' || *end != '\0') usage(fmt::format("{}: '{}' is not a number", flag, v));
+    return n;
+}
+
+options parse(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+        if (a == "--seed") {
+            o.first_seed = number("--seed", v), o.first_given = true, o.seeds = 1, ++i;
+        } else if (a == "--first-seed") {
+            o.first_seed = number("--first-seed", v), o.first_given = true, ++i;
+        } else if (a == "--seeds") {
+            o.seeds = number("--seeds", v), ++i;
+            if (o.seeds == 0) usage("--seeds must be at least 1");
+        } else if (a == "--nodes") {
+            o.nodes = static_cast<int>(number("--nodes", v)), ++i;
+            if (o.nodes != 3 && o.nodes != 5) usage("--nodes must be 3 or 5");
+        } else if (a == "--planted-bug") {
+            if (!v) usage("--planted-bug needs a value");
+            o.bug_name = v, ++i;
+            if (o.bug_name == "ack_before_durable") {
+                o.bug = planted_bug::ack_before_durable;
+            } else if (o.bug_name == "vote_ignores_log") {
+                o.bug = planted_bug::vote_ignores_log;
+            } else {
+                usage(fmt::format("unknown planted bug '{}'", o.bug_name));
+            }
+        } else if (a == "--expect-violation") {
+            o.expect_violation = true;
+        } else if (a == "--verbose") {
+            o.verbose = true;
+        } else {
+            usage(fmt::format("unknown argument '{}'", a));
+        }
+    }
+    if (!o.first_given) o.first_seed = std::random_device{}() % 1000000000ULL;
+    return o;
+}
+
+// Heals the world and requires it to converge: a leader that has committed its whole log, every
+// replica caught up, and a fresh proposal acknowledged.
+std::optional<std::string> liveness(sim_world& w, sim_checker& checker) {
+    w.heal();
+    size_t proposals_before = w.proposals().size();
+    for (int ms = 0; ms < w.params().liveness_ms; ++ms) {
+        w.step(false);
+        if (auto v = checker.check(w)) return v;
+        if (ms % 200 == 0) w.propose_once();
+        const sim_world::node* leader = nullptr;
+        for (const auto& n : w.nodes()) {
+            if (n.machine->is_leader()) leader = &n;
+        }
+        if (!leader) continue;
+        auto visible = leader->machine->leader_commit();
+        if (!visible || *visible != leader->machine->log().last_index()) continue;
+        bool caught_up = true;
+        for (const auto& n : w.nodes()) {
+            caught_up = caught_up && n.machine->commit_index() == *visible &&
+                        n.log.size() == leader->log.size();
+        }
+        bool fresh_acked = false;
+        for (size_t i = proposals_before; i < w.proposals().size(); ++i) {
+            fresh_acked = fresh_acked || w.proposals()[i].acked;
+        }
+        if (caught_up && fresh_acked) return checker.check_acknowledged(w);
+    }
+    std::string state;
+    for (const auto& n : w.nodes()) {
+        const auto& m = *n.machine;
+        state += fmt::format("\n  replica {}: {} in term {}, leader {}, log {} (durable {}), "
+                             "commit {}",
+                             n.number, to_string(m.role()), m.term().value(),
+                             m.leader() ? m.leader()->value() - 1 : -1, n.log.size(),
+                             m.durable_index().value(), m.commit_index().value());
+    }
+    return fmt::format("liveness: no convergence within {} ms of healing:{}",
+                       w.params().liveness_ms, state);
+}
+
+std::optional<std::string> run_seed(uint64_t seed, const options& o, size_t* committed) {
+    world_params p = draw_params(seed, o.nodes, o.bug);
+    if (o.verbose) fmt::print("seed {}: {}\n", seed, describe(p));
+    sim_world w(seed, p);
+    sim_checker checker(static_cast<size_t>(p.nodes));
+    for (int ms = 0; ms < p.safety_ms; ++ms) {
+        w.step(true);
+        if (auto v = checker.check(w)) return fmt::format("at {} ms: {}", w.now_ms(), *v);
+    }
+    auto v = liveness(w, checker);
+    *committed = checker.committed().size();
+    if (v) return fmt::format("at {} ms: {}", w.now_ms(), *v);
+    return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options o = parse(argc, argv);
+    // The seed comes first, so that any failure, even a crash, can be replayed.
+    fmt::print("raft_sim: seeds {}..{}{}\n", o.first_seed, o.first_seed + o.seeds - 1,
+               o.bug == planted_bug::none ? "" : fmt::format(" with planted bug {}", o.bug_name));
+    std::fflush(stdout);
+    auto started = std::chrono::steady_clock::now();
+    uint64_t total_committed = 0;
+    for (uint64_t s = o.first_seed; s < o.first_seed + o.seeds; ++s) {
+        size_t committed = 0;
+        auto v = run_seed(s, o, &committed);
+        total_committed += committed;
+        if (v) {
+            std::string replay = fmt::format(
+                "raft_sim --seed {}{}{}", s, o.nodes ? fmt::format(" --nodes {}", o.nodes) : "",
+                o.bug_name.empty() ? "" : " --planted-bug " + o.bug_name);
+            fmt::print("seed {}: VIOLATION {}\nreplay: {}\n", s, *v, replay);
+            if (o.expect_violation) {
+                fmt::print("raft_sim: the checker caught the planted bug (as it must)\n");
+                return 0;
+            }
+            return 1;
+        }
+        if (o.verbose) fmt::print("seed {}: ok, {} entries committed\n", s, committed);
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                      .count();
+    if (o.expect_violation) {
+        fmt::print("raft_sim: planted bug {} went unnoticed over {} seeds\n", o.bug_name,
+                   o.seeds);
+        return 1;
+    }
+    fmt::print("raft_sim: {} seeds passed, {} entries committed, {:.1f} s\n", o.seeds,
+               total_committed, secs);
+    return 0;
+}

@@ -1,0 +1,339 @@
+#include "tests/sim/sim_world.h"
+
+#include <algorithm>
+
+#include "reactor/base/assert.h"
+
+#include <fmt/format.h>
+
+namespace wharf::sim {
+
+namespace {
+
+uint64_t mix(uint64_t x) {
+    // splitmix64: independent streams from one seed.
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+iobuf id_payload(uint64_t id) { return iobuf::copy_of(&id, sizeof id); }
+
+uint64_t payload_id(const iobuf& b) {
+    uint64_t id = 0;
+    WHARF_ASSERT(b.size() == sizeof id || b.empty(), "sim payload of {} bytes", b.size());
+    if (b.empty()) return 0;
+    b.copy_to(0, &id, sizeof id);
+    return id;
+}
+
+raft_message copy_of(const raft_message& m) {
+    raft_message c{m.from, m.to, {}};
+    if (const auto* a = std::get_if<append_request>(&m.body)) {
+        append_request r{a->term, a->prev_index, a->prev_term, a->leader_commit, {}};
+        for (const auto& e : a->entries) r.entries.push_back(e.share());
+        c.body = std::move(r);
+    } else {
+        std::visit(
+            [&](const auto& b) {
+                using T = std::decay_t<decltype(b)>;
+                if constexpr (!std::is_same_v<T, append_request>) c.body = b;
+            },
+            m.body);
+    }
+    return c;
+}
+
+}  // namespace
+
+world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug) {
+    std::mt19937_64 r(mix(seed ^ 0x5eedULL));
+    auto pick = [&](double lo, double hi) {
+        return lo + (hi - lo) * std::uniform_real_distribution<double>(0, 1)(r);
+    };
+    world_params p;
+    p.nodes = nodes_override > 0 ? nodes_override : (r() % 3 == 0 ? 5 : 3);
+    p.drop = pick(0, 0.2);
+    p.duplicate = pick(0, 0.1);
+    p.max_delay_ms = 1 + static_cast<int>(r() % 30);
+    p.max_sync_ms = 1 + static_cast<int>(r() % 20);
+    p.crash_per_ms = pick(0, 0.004);
+    p.partition_per_ms = pick(0, 0.003);
+    p.propose_per_ms = pick(0.05, 0.5);
+    p.bug = bug;
+    return p;
+}
+
+std::string describe(const world_params& p) {
+    return fmt::format("{} replicas, drop {:.3f}, duplicate {:.3f}, delay 1-{} ms, sync 1-{} ms, "
+                       "crash {:.4f}/ms, partition {:.4f}/ms, propose {:.2f}/ms",
+                       p.nodes, p.drop, p.duplicate, p.max_delay_ms, p.max_sync_ms,
+                       p.crash_per_ms, p.partition_per_ms, p.propose_per_ms);
+}
+
+sim_world::sim_world(uint64_t seed, world_params params)
+    : _seed(seed), _p(params), _rng(mix(seed)) {
+    _nodes.resize(static_cast<size_t>(_p.nodes));
+    _cut.assign(_nodes.size(), std::vector<bool>(_nodes.size(), false));
+    for (size_t i = 0; i < _nodes.size(); ++i) {
+        _nodes[i].number = static_cast<int>(i);
+        _nodes[i].tick_phase = uniform(0, _p.tick_ms - 1);
+        start_machine(_nodes[i]);
+    }
+}
+
+bool sim_world::chance(double p) {
+    return std::uniform_real_distribution<double>(0, 1)(_rng) < p;
+}
+
+int sim_world::uniform(int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(_rng);
+}
+
+void sim_world::start_machine(node& n) {
+    machine_config cfg;
+    cfg.self = id_of(n.number);
+    for (int i = 0; i < _p.nodes; ++i) cfg.voters.push_back(id_of(i));
+    cfg.seed = mix(_seed ^ (static_cast<uint64_t>(n.number) << 32) ^ n.incarnation);
+    cfg.bug = _p.bug;
+    cfg.max_append_bytes = 64;  // a few entries per request, so pipelining is exercised
+    term_index terms;
+    for (const auto& e : n.durable_log) terms.append(e.index, e.term);
+    n.log = n.durable_log;
+    n.changed_from = 0;
+    n.pending.clear();
+    n.sync_at = -1;
+    n.syncing = 0;
+    n.machine = std::make_unique<raft_machine>(cfg, machine_start_state{n.durable_vote, terms});
+    drive(n);
+}
+
+void sim_world::apply_to_disk(node& n, const node::pending_op& op) {
+    if (!op.truncate_after) {
+        n.durable_log.push_back(op.entry);
+        return;
+    }
+    auto keep = static_cast<size_t>(op.truncate_after->value());
+    if (n.durable_log.size() > keep) n.durable_log.resize(keep);
+}
+
+void sim_world::crash(node& n) {
+    // Unsynced changes: a random prefix reached the disk (a torn entry is dropped by its
+    // checksum at recovery, so a tear is one more entry lost).
+    size_t survive = static_cast<size_t>(uniform(0, static_cast<int>(n.pending.size())));
+    for (size_t i = 0; i < survive; ++i) {
+        const auto& op = n.pending[i];
+        apply_to_disk(n, op);
+    }
+    n.machine.reset();
+    n.up = false;
+    n.incarnation++;
+    n.down_until = _now + uniform(1, 3000);
+    crashed_this_step = true;
+}
+
+void sim_world::drive(node& n) {
+    // The driver contract of raft_machine (machine.h), as the broker's consensus follows it.
+    while (n.up && n.machine->has_ready()) {
+        raft_ready r = n.machine->take_ready();
+        if (r.vote) n.durable_vote = *r.vote;
+        if (r.truncate_after) {
+            n.log.resize(static_cast<size_t>(r.truncate_after->value()));
+            n.changed_from = std::min(n.changed_from, n.log.size());
+            n.pending.push_back({r.truncate_after, {}});
+        }
+        for (auto& e : r.entries) {
+            sim_entry se{e.index, e.term, payload_id(e.payload)};
+            WHARF_ASSERT(se.index.value() == static_cast<int64_t>(n.log.size()) + 1,
+                         "sim: node {} appends {} after {}", n.number, se.index.value(),
+                         n.log.size());
+            n.changed_from = std::min(n.changed_from, n.log.size());
+            n.log.push_back(se);
+            n.pending.push_back({std::nullopt, se});
+        }
+        for (auto& m : r.messages) send(std::move(m));
+        for (const auto& plan : r.appends) {
+            append_request req{plan.term, plan.prev_index, plan.prev_term, plan.leader_commit, {}};
+            uint64_t bytes = 0;
+            for (raft_index i = plan.from; i.value() <= static_cast<int64_t>(n.log.size()); ++i) {
+                if (bytes + sizeof(uint64_t) > plan.max_bytes && !req.entries.empty()) break;
+                const auto& e = n.log[static_cast<size_t>(i.value() - 1)];
+                req.entries.push_back(raft_entry{e.index, e.term,
+                                                 e.id ? entry_type::data : entry_type::raft_noop,
+                                                 partition_id(0), e.id ? id_payload(e.id) : iobuf{}});
+                bytes += sizeof(uint64_t);
+            }
+            raft_index last = req.entries.empty() ? plan.from - 1 : req.entries.back().index;
+            send(raft_message{n.machine->self(), plan.to, std::move(req)});
+            n.machine->on_append_sent(plan, last, bytes);
+        }
+    }
+}
+
+void sim_world::send(raft_message m) {
+    if (_lossy && chance(_p.drop)) return;
+    int copies = _lossy && chance(_p.duplicate) ? 2 : 1;
+    for (int c = 0; c < copies; ++c) {
+        raft_message msg = c + 1 < copies ? copy_of(m) : std::move(m);
+        _network.push_back({_now + uniform(1, _p.max_delay_ms), _next_seq++, std::move(msg)});
+    }
+}
+
+bool sim_world::link_up(int from, int to) const {
+    return !_cut[static_cast<size_t>(from)][static_cast<size_t>(to)];
+}
+
+void sim_world::deliver_due() {
+    // Deterministic order: by delivery time, then by send order.
+    std::vector<in_flight> due;
+    auto split = std::stable_partition(_network.begin(), _network.end(),
+                                       [&](const in_flight& f) { return f.deliver_at > _now; });
+    for (auto it = split; it != _network.end(); ++it) due.push_back(std::move(*it));
+    _network.erase(split, _network.end());
+    std::sort(due.begin(), due.end(), [](const in_flight& a, const in_flight& b) {
+        return a.deliver_at != b.deliver_at ? a.deliver_at < b.deliver_at : a.seq < b.seq;
+    });
+    for (auto& f : due) {
+        int from = f.msg.from.value() - 1;
+        int to = f.msg.to.value() - 1;
+        auto& n = _nodes[static_cast<size_t>(to)];
+        if (!n.up || !link_up(from, to)) continue;
+        n.machine->step(std::move(f.msg));
+        drive(n);
+    }
+}
+
+void sim_world::sync_disks() {
+    for (auto& n : _nodes) {
+        if (!n.up) continue;
+        if (n.sync_at < 0 && !n.pending.empty()) {
+            n.sync_at = _now + uniform(1, _p.max_sync_ms);
+            n.syncing = n.pending.size();
+        }
+        if (n.sync_at < 0 || n.sync_at > _now) continue;
+        for (size_t i = 0; i < n.syncing; ++i) {
+            apply_to_disk(n, n.pending[i]);
+        }
+        n.pending.erase(n.pending.begin(), n.pending.begin() + static_cast<long>(n.syncing));
+        n.sync_at = -1;
+        n.syncing = 0;
+        if (!n.durable_log.empty()) {
+            const auto& last = n.durable_log.back();
+            n.machine->on_durable(last.index, last.term);
+            drive(n);
+        }
+    }
+}
+
+void sim_world::maybe_fault() {
+    if (chance(_p.crash_per_ms)) {
+        auto& n = _nodes[static_cast<size_t>(uniform(0, _p.nodes - 1))];
+        if (n.up) crash(n);
+    }
+    if (chance(_p.partition_per_ms)) {
+        for (auto& row : _cut) std::fill(row.begin(), row.end(), false);
+        switch (uniform(0, 3)) {
+            case 0: break;  // healed
+            case 1: {       // one replica isolated both ways
+                int a = uniform(0, _p.nodes - 1);
+                for (int b = 0; b < _p.nodes; ++b) {
+                    _cut[static_cast<size_t>(a)][static_cast<size_t>(b)] = a != b;
+                    _cut[static_cast<size_t>(b)][static_cast<size_t>(a)] = a != b;
+                }
+                break;
+            }
+            case 2: {  // a random split into two sides
+                std::vector<int> side(static_cast<size_t>(_p.nodes));
+                for (auto& s : side) s = uniform(0, 1);
+                for (int a = 0; a < _p.nodes; ++a) {
+                    for (int b = 0; b < _p.nodes; ++b) {
+                        _cut[static_cast<size_t>(a)][static_cast<size_t>(b)] =
+                            side[static_cast<size_t>(a)] != side[static_cast<size_t>(b)];
+                    }
+                }
+                break;
+            }
+            default: {  // one direction of one link
+                int a = uniform(0, _p.nodes - 1);
+                int b = uniform(0, _p.nodes - 1);
+                if (a != b) _cut[static_cast<size_t>(a)][static_cast<size_t>(b)] = true;
+            }
+        }
+    }
+    for (auto& n : _nodes) {
+        if (!n.up && _now >= n.down_until) {
+            n.up = true;
+            start_machine(n);
+        }
+    }
+}
+
+bool sim_world::propose_once() {
+    for (auto& n : _nodes) {
+        if (!n.up || !n.machine->is_leader()) continue;
+        auto index = n.machine->propose();
+        if (!index) continue;
+        uint64_t id = _next_id++;
+        sim_entry e{*index, n.machine->term(), id};
+        n.changed_from = std::min(n.changed_from, n.log.size());
+        n.log.push_back(e);
+        n.pending.push_back({std::nullopt, e});
+        _open.push_back(_proposals.size());
+        _proposals.push_back({id, n.number, n.incarnation, e.term, e.index, false});
+        drive(n);
+        return true;
+    }
+    return false;
+}
+
+void sim_world::maybe_propose() {
+    // After heal() only the liveness phase proposes, so the logs can settle.
+    if (_lossy && chance(_p.propose_per_ms)) propose_once();
+}
+
+void sim_world::settle_acks() {
+    // A proposal is acknowledged (acks=all) when the replica it went to still leads the term
+    // and reports it committed.
+    // One that can no longer be (its leader crashed or left the term) is never acknowledged:
+    // its client saw an error or a timeout, and the entry may or may not be committed.
+    std::erase_if(_open, [&](size_t i) {
+        auto& pr = _proposals[i];
+        const auto& n = _nodes[static_cast<size_t>(pr.node)];
+        if (!n.up || n.incarnation != pr.incarnation || !n.machine->is_leader() ||
+            n.machine->term() != pr.term) {
+            return true;
+        }
+        auto visible = n.machine->leader_commit();
+        if (visible && *visible >= pr.index) pr.acked = true;
+        return pr.acked;
+    });
+}
+
+void sim_world::step(bool faults) {
+    ++_now;
+    if (faults) maybe_fault();
+    deliver_due();
+    sync_disks();
+    for (auto& n : _nodes) {
+        if (n.up && (_now + n.tick_phase) % _p.tick_ms == 0) {
+            n.machine->tick();
+            drive(n);
+        }
+    }
+    maybe_propose();
+    settle_acks();
+}
+
+void sim_world::heal() {
+    _lossy = false;
+    for (auto& row : _cut) std::fill(row.begin(), row.end(), false);
+    for (auto& n : _nodes) {
+        if (!n.up) {
+            n.up = true;
+            start_machine(n);
+        }
+    }
+}
+
+}  // namespace wharf::sim

@@ -1,0 +1,147 @@
+#pragma once
+
+// The simulated world of one seed (DESIGN.md section 9, STYLE.md rules 16-17): N replicas of one
+// raft group running the real raft_machine, each over a simulated disk, connected by a simulated
+// network, in virtual time with a 1 ms step. Everything random comes from one generator seeded
+// by the seed, so a seed replays exactly.
+//
+//   - Disk: the driver's log changes (truncations, appends) are pending until a sync, which
+//     completes after a random delay; a crash keeps a random prefix of the pending changes (a
+//     torn write loses the entry it tore, as the real log's checksums make it). The term and
+//     vote are durable before the ready's messages leave, as the driver contract requires.
+//   - Network: every message takes a random delay (so messages reorder), may be dropped or
+//     duplicated, and is lost on links the current partition cuts or to a crashed replica.
+//   - Clients propose entries to whichever replicas think they lead; a proposal is
+//     acknowledged when its leader reports it committed in the term it was proposed in.
+//
+// The checker (sim_checker.h) looks at the world after every step.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "raft/machine.h"
+
+namespace wharf::sim {
+
+struct sim_entry {
+    raft_index index{0};
+    term_id term{0};
+    // The proposal's id (0 for a leader's no-op).
+    uint64_t id = 0;
+};
+
+// Fault rates and timing drawn once per seed.
+struct world_params {
+    int nodes = 3;
+    double drop = 0;           // probability a message is lost
+    double duplicate = 0;      // probability a message is delivered twice
+    int max_delay_ms = 5;      // delivery takes 1..max_delay_ms
+    int max_sync_ms = 5;       // a sync completes 1..max_sync_ms after it starts
+    double crash_per_ms = 0;   // probability per ms that some live replica crashes
+    double partition_per_ms = 0;
+    double propose_per_ms = 0.2;
+    int tick_ms = 10;
+    int safety_ms = 20000;
+    int liveness_ms = 20000;
+    planted_bug bug = planted_bug::none;
+};
+
+world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug);
+std::string describe(const world_params& p);
+
+struct proposal {
+    uint64_t id = 0;
+    int node = 0;
+    uint64_t incarnation = 0;
+    term_id term{0};
+    raft_index index{0};
+    bool acked = false;
+};
+
+class sim_world {
+public:
+    struct node {
+        int number = 0;
+        bool up = true;
+        uint64_t incarnation = 0;
+        int tick_phase = 0;
+        int64_t down_until = 0;
+        // Disk: what survives a crash, and what is waiting for a sync.
+        vote_state durable_vote;
+        std::vector<sim_entry> durable_log;
+        struct pending_op {
+            std::optional<raft_index> truncate_after;
+            sim_entry entry;
+        };
+        std::vector<pending_op> pending;
+        int64_t sync_at = -1;
+        size_t syncing = 0;  // how many pending ops the sync in flight covers
+        // What the replica's log holds now (durable or not).
+        std::vector<sim_entry> log;
+        // The lowest position of `log` changed since the checker last looked.
+        size_t changed_from = 0;
+        std::unique_ptr<raft_machine> machine;
+    };
+
+    sim_world(uint64_t seed, world_params params);
+
+    // One millisecond of virtual time. `faults`: the safety phase's crashes and partitions.
+    void step(bool faults);
+    // Ends the faults: every replica up, every link healed, no more loss, no more random
+    // proposals.
+    void heal();
+
+    int64_t now_ms() const noexcept { return _now; }
+    const std::vector<node>& nodes() const noexcept { return _nodes; }
+    std::vector<node>& nodes() noexcept { return _nodes; }
+    const std::vector<proposal>& proposals() const noexcept { return _proposals; }
+    const world_params& params() const noexcept { return _p; }
+    std::mt19937_64& rng() noexcept { return _rng; }
+    // Set after each crash (the checker verifies durability right then); cleared by the caller.
+    bool crashed_this_step = false;
+    // Proposes one entry now on a replica that leads, if any (liveness phase).
+    bool propose_once();
+
+private:
+    struct in_flight {
+        int64_t deliver_at;
+        uint64_t seq;
+        raft_message msg;
+    };
+
+    node_id id_of(int n) const { return node_id(n + 1); }
+    void start_machine(node& n);
+    void crash(node& n);
+    static void apply_to_disk(node& n, const node::pending_op& op);
+    void drive(node& n);
+    void deliver_due();
+    void send(raft_message m);
+    void sync_disks();
+    void maybe_fault();
+    void maybe_propose();
+    void settle_acks();
+    bool link_up(int from, int to) const;
+    bool chance(double p);
+    int uniform(int lo, int hi);
+
+    uint64_t _seed;
+    world_params _p;
+    std::mt19937_64 _rng;
+    int64_t _now = 0;
+    std::vector<node> _nodes;
+    std::vector<in_flight> _network;
+    uint64_t _next_seq = 0;
+    // _cut[a][b]: messages from a to b are lost.
+    std::vector<std::vector<bool>> _cut;
+    std::vector<proposal> _proposals;
+    // Proposals that may still be acknowledged (indexes into _proposals).
+    std::vector<size_t> _open;
+    uint64_t _next_id = 1;
+    bool _lossy = true;
+};
+
+}  // namespace wharf::sim

@@ -19,6 +19,10 @@ public:
                 return "the persisted term and vote are corrupt";
             case raft_errc::term_overflow:
                 return "the term no longer fits a Kafka leader epoch";
+            case raft_errc::malformed_message:
+                return "malformed raft message";
+            case raft_errc::unsupported_message_version:
+                return "raft message of an unsupported codec version";
         }
         return "unknown raft error";
     }

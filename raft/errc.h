@@ -11,6 +11,9 @@ enum class raft_errc {
     shutting_down,         // the group is stopping; nothing new is accepted
     corrupt_vote_state,    // the term/vote file fails its checksum or has a bad size
     term_overflow,         // a term too large to serve as a Kafka leader epoch
+    malformed_message,     // a raft message from a peer that does not decode or breaks a rule
+    // A raft message in a codec version this replica does not speak.
+    unsupported_message_version,
 };
 
 const std::error_category& raft_category() noexcept;

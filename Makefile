@@ -35,17 +35,22 @@ test: debug
 	@$(MAKE) --no-print-directory fuzz
 
 # The Kafka request decoder under libFuzzer (clang), seeded with the golden frames of real
-# clients: a short run here; `make fuzz FUZZ_SECONDS=3600` for a long one (tests/README.md).
+# clients, then the internal RPC decoders (frames and raft messages), seeded by the target
+# itself: a short run of each here (FUZZ_SECONDS each); `make fuzz FUZZ_SECONDS=3600` for long
+# ones (tests/README.md).
 fuzz: deps
 	@CXX=clang++ CC=clang cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 		-DWHARF_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
-	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target kafka_request_fuzz
-	@mkdir -p $(FUZZ_DIR)/corpus
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target kafka_request_fuzz rpc_fuzz
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/rpc_corpus
 	@python3 -c 'import sys, pathlib; [pathlib.Path(sys.argv[1], p.stem).write_bytes( \
 		bytes.fromhex(p.read_text().strip())) for p in pathlib.Path("tests/net/golden").glob("*.hex")]' \
 		$(FUZZ_DIR)/corpus
 	set -o pipefail; $(FUZZ_DIR)/tests/fuzz/kafka_request_fuzz -max_total_time=$(FUZZ_SECONDS) \
 		-rss_limit_mb=2048 -print_final_stats=1 $(FUZZ_DIR)/corpus 2>&1 | tail -n 12
+	set -o pipefail; WHARF_RPC_FUZZ_SEEDS=$(FUZZ_DIR)/rpc_corpus $(FUZZ_DIR)/tests/fuzz/rpc_fuzz \
+		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+		$(FUZZ_DIR)/rpc_corpus 2>&1 | tail -n 12
 
 # The Debian package (deploy/packaging.cmake): build/release/wharf_<version>_<arch>.deb.
 deb: release

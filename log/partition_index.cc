@@ -35,7 +35,17 @@ size_t partition_index::find_timestamp(timestamp_ms t) const noexcept {
 void partition_index::trim_before(kafka_offset start) {
     size_t n = find_offset(start);
     for (size_t i = 0; i < n; ++i) _bytes -= _entries[_head + i].batch_bytes;
+    if (n > 0) _base_max_timestamp = _entries[_head + n - 1].max_timestamp;
     _head += n;
+    compact();
+}
+
+void partition_index::drop_from(size_t i) {
+    WHARF_ASSERT(i <= size(), "drop from batch {} of {}", i, size());
+    for (size_t k = _head + i; k < _entries.size(); ++k) _bytes -= _entries[k].batch_bytes;
+    _entries.resize(_head + i);
+    // Entries hold the running maximum, so the last one left has it.
+    _max_timestamp = empty() ? _base_max_timestamp : back().max_timestamp;
     compact();
 }
 

@@ -58,8 +58,11 @@ public:
     uint64_t bytes() const noexcept { return _bytes; }
     // The running maximum of the last batch; timestamp_ms::min() before the first batch.
     int64_t max_timestamp() const noexcept { return _max_timestamp; }
-    // Seeds the running maximum (recovery, before the first push_back).
-    void set_max_timestamp(int64_t t) noexcept { _max_timestamp = t; }
+    // Seeds the running maximum (recovery, before the first push_back; later it raises it).
+    void set_max_timestamp(int64_t t) noexcept {
+        _max_timestamp = t;
+        if (empty()) _base_max_timestamp = t;
+    }
 
     // Index of the batch containing offset o, or of the first batch after it; size() if none.
     size_t find_offset(kafka_offset o) const noexcept;
@@ -68,6 +71,9 @@ public:
 
     // Drops the batches that end before offset start.
     void trim_before(kafka_offset start);
+    // Drops batch i and every batch after it (a raft truncation): the running maximum becomes
+    // what it was before batch i was added.
+    void drop_from(size_t i);
 
     // Heap bytes held, for accounting and the memory test.
     size_t memory_bytes() const noexcept { return _entries.capacity() * sizeof(batch_entry); }
@@ -79,6 +85,9 @@ private:
     size_t _head = 0;  // entries before _head were dropped and await compaction
     uint64_t _bytes = 0;
     int64_t _max_timestamp = INT64_MIN;
+    // The running maximum before the first batch held (the seed, or the last trimmed batch's), so
+    // that drop_from can restore it when it drops every batch.
+    int64_t _base_max_timestamp = INT64_MIN;
 };
 
 }  // namespace wharf

@@ -22,15 +22,25 @@ void tail_cache::insert(partition_id p, kafka_offset base, kafka_offset last, io
     _bytes += batch.size();
     ++_batches;
     // evict_oldest may have erased p's run; look it up again.
-    _runs[p].batches.push_back(cached_batch{base, last, std::move(batch)});
-    _fifo.push_back(fifo_record{p, base});
-    // Records of batches that retention dropped wait for the front; bound how many pile up.
+    uint64_t seq = _next_seq++;
+    _runs[p].batches.push_back(cached_batch{base, last, seq, std::move(batch)});
+    _fifo.push_back(fifo_record{p, seq});
+    // Records of batches that retention or a truncation dropped wait for the front; bound how
+    // many pile up.
     if (_fifo.size() > 2 * _batches + 1024) {
-        std::erase_if(_fifo, [this](const fifo_record& f) {
-            auto it = _runs.find(f.partition);
-            return it == _runs.end() || it->second.empty() || f.base < it->second.front().base;
-        });
+        std::erase_if(_fifo, [this](const fifo_record& f) { return !holds(f); });
     }
+}
+
+bool tail_cache::holds(const fifo_record& f) const {
+    auto it = _runs.find(f.partition);
+    if (it == _runs.end()) return false;
+    const run& r = it->second;
+    // A run's batches are in insertion order, so their seqs increase.
+    auto first = r.batches.begin() + static_cast<ptrdiff_t>(r.head);
+    auto pos = std::partition_point(first, r.batches.end(),
+                                    [&f](const cached_batch& b) { return b.seq < f.seq; });
+    return pos != r.batches.end() && pos->seq == f.seq;
 }
 
 std::optional<iobuf> tail_cache::find(partition_id p, kafka_offset base) const {
@@ -52,6 +62,18 @@ void tail_cache::drop_before(partition_id p, kafka_offset start) {
     if (r.empty()) _runs.erase(it);
 }
 
+void tail_cache::drop_from(partition_id p, kafka_offset end) {
+    auto it = _runs.find(p);
+    if (it == _runs.end()) return;
+    run& r = it->second;
+    while (!r.empty() && r.batches.back().last >= end) {
+        _bytes -= r.batches.back().bytes.size();
+        --_batches;
+        r.batches.pop_back();
+    }
+    if (r.empty()) _runs.erase(it);
+}
+
 void tail_cache::clear() {
     _runs.clear();
     _fifo.clear();
@@ -64,8 +86,8 @@ void tail_cache::evict_oldest() {
         fifo_record f = _fifo.front();
         _fifo.pop_front();
         auto it = _runs.find(f.partition);
-        if (it == _runs.end() || it->second.empty() || it->second.front().base != f.base) {
-            continue;  // dropped by retention already
+        if (it == _runs.end() || it->second.empty() || it->second.front().seq != f.seq) {
+            continue;  // dropped by retention or a truncation already
         }
         pop_front(it->second);
         if (it->second.empty()) _runs.erase(it);

@@ -34,6 +34,9 @@ public:
     std::optional<iobuf> find(partition_id p, kafka_offset base) const;
     // Drops p's cached batches that end before start (retention, DeleteRecords).
     void drop_before(partition_id p, kafka_offset start);
+    // Drops p's cached batches that end at or after `end` (a raft truncation removed them); the
+    // run left is still p's newest batches.
+    void drop_from(partition_id p, kafka_offset end);
     void clear();
 
     size_t bytes() const noexcept { return _bytes; }
@@ -44,6 +47,9 @@ private:
     struct cached_batch {
         kafka_offset base;
         kafka_offset last;
+        // Insertion number: tells a batch from a later one at the same offsets (after a
+        // truncation) in the eviction order.
+        uint64_t seq;
         iobuf bytes;
     };
     // One partition's run, oldest first; the erased prefix is compacted lazily.
@@ -54,19 +60,22 @@ private:
         cached_batch& front() noexcept { return batches[head]; }
     };
     // Eviction order: one record per insert. A record whose batch has left already (dropped by
-    // retention) is skipped when it reaches the front.
+    // retention or a truncation) is skipped when it reaches the front.
     struct fifo_record {
         partition_id partition;
-        kafka_offset base;
+        uint64_t seq;
     };
 
     void evict_oldest();
+    // Whether the record's batch is still cached.
+    bool holds(const fifo_record& f) const;
     void pop_front(run& r);
     void compact(run& r);
 
     size_t _budget;
     size_t _bytes = 0;
     size_t _batches = 0;
+    uint64_t _next_seq = 0;
     std::unordered_map<partition_id, run> _runs;
     std::deque<fifo_record> _fifo;
 };

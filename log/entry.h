@@ -83,6 +83,16 @@ uint64_t entry_checksum(std::span<const std::byte, entry_header_bytes> header,
 // Stores the checksum into bytes [0, 8) of an encoded header.
 void store_entry_checksum(std::span<std::byte, entry_header_bytes> header, uint64_t checksum);
 
+// An entry read back from the log (shard_log::read_entries): what raft sends to a follower, which
+// the follower appends with shard_log::append_entry.
+struct stored_entry {
+    raft_index index{0};
+    term_id term{0};
+    entry_type type = entry_type::data;
+    partition_id partition{0};
+    iobuf payload;
+};
+
 // Verifies one complete entry held contiguously (header then payload_bytes of payload). Returns
 // the decoded header, or corrupt_entry when the header is implausible, the length disagrees with
 // the bytes given, or the checksum is wrong.

@@ -67,6 +67,18 @@ void segment::note_entry(raft_index index, term_id term, uint64_t size_bytes) {
     _size = size_bytes;
 }
 
+void segment::cut_to(raft_index last, uint64_t size_bytes) {
+    WHARF_ASSERT(last >= _base - 1 && last <= _last && size_bytes <= _size,
+                 "segment {} ({}..{}, {} bytes) cut to {} at {} bytes", _base, _base, _last, _size,
+                 last, size_bytes);
+    WHARF_ASSERT((last < _base) == (size_bytes == 0), "segment {} cut to {} at {} bytes", _base,
+                 last, size_bytes);
+    while (!_terms.empty() && _terms.back().first > last) _terms.pop_back();
+    _last = last;
+    _size = size_bytes;
+    _points.cut_after(last);
+}
+
 std::optional<term_id> segment::term_at(raft_index index) const noexcept {
     if (index < _base || index > _last) return std::nullopt;
     auto it = std::partition_point(_terms.begin(), _terms.end(),

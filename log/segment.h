@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "log/raft_index.h"
 #include "reactor/base/ids.h"
 #include "reactor/base/result.h"
 #include "reactor/clock.h"
@@ -72,14 +73,23 @@ public:
     // Replaces the term runs, from an index file. REQUIRES: consistent with last_index.
     void set_term_runs(std::vector<term_run> runs, raft_index last, uint64_t size_bytes);
 
+    // Forgets the entries after `last`, which now ends the segment at byte size_bytes (a raft
+    // truncation; truncate.cc). The file is cut by cut_back().
+    // REQUIRES: base_index() - 1 <= last <= last_index(), size_bytes <= size_bytes().
+    void cut_to(raft_index last, uint64_t size_bytes);
+
+    // The sparse raft index of the segment (raft_index.h).
+    segment_points& points() noexcept { return _points; }
+    const segment_points& points() const noexcept { return _points; }
+
     // Partitions with a batch in this segment, in order of their first batch here; the roll sorts
     // them to write the index file.
     std::vector<partition_id>& partitions() noexcept { return _partitions; }
 
     // Reserves file space up to `end` (in steps of `step` bytes) without changing the file size.
     task<status> reserve(uint64_t end, uint64_t step);
-    // Cuts the file back to size_bytes() after a failed write, so that none of its bytes can be
-    // mistaken for entries later; forgets the reservation (truncation frees it).
+    // Cuts the file back to size_bytes() after a failed write or a truncation, so that none of its
+    // bytes can be mistaken for entries later; forgets the reservation (truncation frees it).
     task<status> cut_back();
     task<status> close();
 
@@ -95,6 +105,7 @@ private:
     steady_time _created;
     std::vector<term_run> _terms;
     std::vector<partition_id> _partitions;
+    segment_points _points;
 };
 
 }  // namespace wharf

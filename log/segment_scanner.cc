@@ -4,11 +4,17 @@
 #include <cstring>
 
 #include "log/errc.h"
+#include "log/record_batch.h"
 
 namespace wharf {
 
-segment_scanner::segment_scanner(file& f, uint64_t file_bytes, size_t chunk_bytes)
-    : _file(f), _file_bytes(file_bytes), _chunk_bytes(chunk_bytes) {}
+segment_scanner::segment_scanner(file& f, uint64_t file_bytes, size_t chunk_bytes,
+                                 uint64_t start_position)
+    : _file(f),
+      _file_bytes(file_bytes),
+      _chunk_bytes(chunk_bytes),
+      _pos(start_position),
+      _buf_pos(start_position) {}
 
 task<status> segment_scanner::fill(size_t n) {
     if (_pos >= _buf_pos && _pos + n <= _buf_pos + _buf_len) co_return status{};
@@ -59,6 +65,27 @@ task<result<std::optional<scanned_entry>>> segment_scanner::next() {
     scanned_entry e{h, _pos, whole.subspan(entry_header_bytes)};
     _pos += h.entry_bytes();
     co_return out(e);
+}
+
+std::optional<batch_entry> indexed_batch(const scanned_entry& e, uint32_t segment_seq,
+                                         std::string* why) {
+    auto bh = read_batch_header(e.payload);
+    if (!bh) {
+        *why = "bad record batch: " + bh.error().message();
+        return std::nullopt;
+    }
+    if (bh->total_bytes() != e.payload.size() || bh->last_offset_delta < 0) {
+        *why = "record batch length or offsets disagree with the entry";
+        return std::nullopt;
+    }
+    batch_entry b;
+    b.base_offset = bh->base_offset.value();
+    b.last_offset_delta = bh->last_offset_delta;
+    b.max_timestamp = bh->max_timestamp;
+    b.segment = segment_seq;
+    b.position = static_cast<uint32_t>(e.position);
+    b.batch_bytes = e.header.payload_bytes;
+    return b;
 }
 
 namespace {

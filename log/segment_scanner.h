@@ -14,9 +14,11 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "log/entry.h"
+#include "log/partition_index.h"
 #include "reactor/base/result.h"
 #include "reactor/file.h"
 #include "reactor/task.h"
@@ -39,8 +41,10 @@ enum class scan_end {
 
 class segment_scanner {
 public:
-    // REQUIRES: f stays open while the scanner is used.
-    segment_scanner(file& f, uint64_t file_bytes, size_t chunk_bytes = size_t{1} << 20);
+    // Scans from start_position, which must be where an entry starts (0, or a point of the
+    // segment's sparse raft index). REQUIRES: f stays open while the scanner is used.
+    segment_scanner(file& f, uint64_t file_bytes, size_t chunk_bytes = size_t{1} << 20,
+                    uint64_t start_position = 0);
 
     // The next good entry, or nullopt when the scan ends (then end() and position() say how and
     // where). Errors are I/O errors only.
@@ -64,6 +68,12 @@ private:
     size_t _buf_len = 0;
     scan_end _end = scan_end::clean;
 };
+
+// The batch-index entry of a scanned data entry of segment `segment_seq`: the payload must be one
+// whole record batch. nullopt, with *why set, when it is not; recovery and the truncation's
+// rebuild of a partition (truncate.cc) read stored batches the same way.
+std::optional<batch_entry> indexed_batch(const scanned_entry& e, uint32_t segment_seq,
+                                         std::string* why);
 
 // After a bad entry at `bad_position`, looks for a checksum-valid entry further on that a later
 // write put there (its write_position is after bad_position) and whose raft index is after

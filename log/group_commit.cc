@@ -92,6 +92,8 @@ task<void> shard_log::lead_group() {
         std::vector<pending_entry> none;
         fail_all_pending(none, log_errc::io_error);
         _group_led = false;
+        // A truncation may wait for the queue to empty.
+        _flush_done.notify_all();
         co_return;
     }
     _flushing = true;
@@ -218,6 +220,7 @@ task<status> shard_log::write_group(std::vector<pending_entry>& group) {
 
 void shard_log::apply_durable(pending_entry& e, uint64_t end_position) {
     segment& seg = *_segments.back();
+    note_append_point(seg, e.header.index, end_position - e.header.entry_bytes());
     seg.note_entry(e.header.index, e.header.term, end_position);
     _durable_index = e.header.index;
     _durable_term = e.header.term;
@@ -238,7 +241,7 @@ void shard_log::apply_durable(pending_entry& e, uint64_t end_position) {
         ps.end_offset = b.last() + 1;
         _cache.insert(p, b.base(), b.last(), std::move(e.payload));
     } else if (e.header.type == entry_type::control) {
-        apply_start_offset(p, *find_partition(p), kafka_offset(e.control->value));
+        apply_start_offset(p, *find_partition(p), kafka_offset(e.control->value), e.header.index);
     }
     append_slot* slot = e.slot;
     slot->outcome = status{};
@@ -249,7 +252,6 @@ void shard_log::fail_all_pending(std::vector<pending_entry>& group, std::error_c
     // Everything queued was assigned indexes and offsets after the failed entries: fail it too
     // and hand the numbers out again from the last durable entry, so nothing leaves a gap.
     auto fail = [&](pending_entry& e) {
-        if (auto* ps = find_partition(e.header.partition)) ps->next_offset = ps->end_offset;
         e.slot->outcome = status(ec);
         wake(e.slot->waiter);
     };
@@ -257,6 +259,12 @@ void shard_log::fail_all_pending(std::vector<pending_entry>& group, std::error_c
     for (auto& e : _pending) fail(e);
     _pending.clear();
     _pending_bytes = 0;
+    rewind_to_durable();
+}
+
+void shard_log::rewind_to_durable() {
+    // A truncation (truncate.cc) rewinds the same way once it has moved the durable state back.
+    for (auto& [p, ps] : _partitions) ps->next_offset = ps->end_offset;
     _next_index = _durable_index + 1;
     _next_term = _durable_term;
 }

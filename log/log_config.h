@@ -68,6 +68,13 @@ struct log_config {
     // Segment space is reserved ahead of writes in steps of this size (fallocate, keeping the
     // file size), so that a full disk shows as a failed reservation before any byte is written.
     uint64_t preallocate_bytes = uint64_t{16} << 20;
+    // The sparse raft index (raft_index.h): a point every this many bytes of a segment, so that
+    // reading entries from a raft index scans about this much before the first entry it returns.
+    uint64_t raft_index_interval_bytes = uint64_t{64} << 10;
+    // Memory for the points of closed segments (16 bytes each, one per interval: the default
+    // covers 4 GiB of closed segments); beyond it the least recently read segment's points go.
+    // The active segment's points are not counted: at most segment_bytes / interval of them.
+    size_t raft_index_memory_bytes = size_t{1} << 20;
     // Tests only; see disk_fault_fn.
     disk_fault_fn disk_fault;
 };

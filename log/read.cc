@@ -31,6 +31,8 @@ struct shard_log::read_plan {
     };
     std::vector<item> items;
     std::vector<disk_run> runs;
+    // shard_log::_truncations when the plan was made: a truncation may cut what it reads.
+    uint64_t truncations = 0;
 };
 
 namespace {
@@ -71,6 +73,7 @@ task<result<iobuf>> shard_log::read(partition_id p, kafka_offset from, size_t ma
 
     // Plan synchronously: the index may change while the disk reads are in flight.
     read_plan plan;
+    plan.truncations = _truncations;
     size_t total = 0;
     for (size_t i = ps->index.find_offset(from); i < ps->index.size(); ++i) {
         const batch_entry& e = ps->index[i];
@@ -136,6 +139,9 @@ task<status> shard_log::read_from_disk(partition_id p, read_plan& plan) {
             auto& it = plan.items[k];
             if (*got < at + entry_header_bytes + it.entry.batch_bytes ||
                 !entry_matches(buf, at, it.entry, p)) {
+                // A raft truncation removed the batch while it was read: it is no longer in the
+                // partition, which is no damage.
+                if (_truncations != plan.truncations) co_return log_errc::offset_out_of_range;
                 shard_logger().error("log {}: entry at byte {} of {} (partition {}, offset {}) "
                                      "does not match its index or checksum",
                                      _dir, run.position + at, run.seg->path(), p,

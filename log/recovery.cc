@@ -18,7 +18,6 @@
 
 #include "log/durable_file.h"
 #include "log/errc.h"
-#include "log/record_batch.h"
 #include "log/segment_scanner.h"
 #include "log/shard_log.h"
 #include "reactor/logger.h"
@@ -90,12 +89,8 @@ task<status> log_recovery::run() {
     } else if (auto s = co_await replay_active(_bases.back()); !s) {
         co_return s;
     }
-    for (auto& [p, ps] : _log._partitions) {
-        ps->index.trim_before(ps->start_offset);
-        ps->next_offset = ps->end_offset;
-    }
-    _log._next_index = _log._durable_index + 1;
-    _log._next_term = _log._durable_term;
+    for (auto& [p, ps] : _log._partitions) ps->index.trim_before(ps->start_offset);
+    _log.rewind_to_durable();
     co_return status{};
 }
 
@@ -184,6 +179,8 @@ task<status> log_recovery::load_closed(raft_index base, raft_index next_base) {
     if (!*loaded) {
         shard_logger().warn("log {}: rebuilding the index of {}", _log._dir, (*seg)->path());
         if (auto s = co_await scan_closed(**seg, next_base); !s) co_return s;
+        // Closed segments start without raft index points: reads take them within their bound.
+        (*seg)->points().clear();
     }
     (*seg)->mark_closed();
     _log._segments.push_back(std::move(*seg));
@@ -234,7 +231,8 @@ void log_recovery::apply_index(segment& seg, const index_file_data& d) {
     }
     for (const auto& row : d.partitions) {
         partition_state& ps = _log.ensure_partition(row.partition);
-        _log.apply_start_offset(row.partition, ps, row.start_offset);
+        // The row does not say which entry moved the start: the segment's last is an upper bound.
+        _log.apply_start_offset(row.partition, ps, row.start_offset, d.last_index);
         ps.end_offset = row.next_offset;
         ps.index.set_max_timestamp(std::max(ps.index.max_timestamp(), row.max_timestamp));
     }
@@ -342,34 +340,26 @@ std::optional<std::string> log_recovery::apply_entry(segment& seg, const scanned
     uint64_t end = e.position + h.entry_bytes();
     if (end >= max_segment_file_bytes) return std::string("segment too large");
     if (h.type == entry_type::data) {
-        auto bh = read_batch_header(e.payload);
-        if (!bh) return "bad record batch: " + bh.error().message();
-        if (bh->total_bytes() != e.payload.size() || bh->last_offset_delta < 0) {
-            return std::string("record batch length or offsets disagree with the entry");
-        }
+        std::string why;
+        auto b = indexed_batch(e, seg.seq(), &why);
+        if (!b) return why;
         partition_state& ps = _log.ensure_partition(h.partition);
-        if (bh->base_offset < ps.end_offset) {
+        if (b->base() < ps.end_offset) {
             return fmt::format("partition {} offset {} goes back (next is {})", h.partition,
-                               bh->base_offset, ps.end_offset);
+                               b->base(), ps.end_offset);
         }
         if (ps.index.empty() || ps.index.back().segment != seg.seq()) {
             seg.partitions().push_back(h.partition);
         }
-        batch_entry b;
-        b.base_offset = bh->base_offset.value();
-        b.last_offset_delta = bh->last_offset_delta;
-        b.max_timestamp = bh->max_timestamp;
-        b.segment = seg.seq();
-        b.position = static_cast<uint32_t>(e.position);
-        b.batch_bytes = h.payload_bytes;
-        ps.index.push_back(b);
-        ps.end_offset = b.last() + 1;
+        ps.index.push_back(*b);
+        ps.end_offset = b->last() + 1;
     } else if (h.type == entry_type::control) {
         auto c = decode_control(e.payload);
         if (!c) return std::string("undecodable control entry");
         _log.apply_start_offset(h.partition, _log.ensure_partition(h.partition),
-                                kafka_offset(c->value));
+                                kafka_offset(c->value), h.index);
     }
+    _log.note_append_point(seg, h.index, e.position);
     seg.note_entry(h.index, h.term, end);
     _log._durable_index = h.index;
     _log._durable_term = h.term;
@@ -379,7 +369,8 @@ std::optional<std::string> log_recovery::apply_entry(segment& seg, const scanned
 task<result<std::unique_ptr<shard_log>>> shard_log::open(log_config cfg, std::string* error_detail) {
     if (cfg.segment_bytes == 0 || cfg.segment_bytes > max_configurable_segment_bytes ||
         cfg.max_write_bytes == 0 || cfg.max_write_bytes > max_configurable_write_bytes ||
-        cfg.limits.max_batch_bytes > max_entry_payload_bytes || cfg.data_dir.empty()) {
+        cfg.limits.max_batch_bytes > max_entry_payload_bytes || cfg.data_dir.empty() ||
+        cfg.raft_index_interval_bytes == 0) {
         if (error_detail != nullptr) *error_detail = "invalid log configuration";
         co_return std::make_error_code(std::errc::invalid_argument);
     }

@@ -44,6 +44,7 @@ kafka_offset retention_start(const partition_config& cfg, const partition_index&
 task<status> shard_log::append_control(partition_id p, term_id term, kafka_offset start) {
     auto hold = _gate.hold();
     if (!hold) co_return log_errc::shutting_down;
+    if (_truncating || _held_appends > 0) co_await wait_for_truncation();
     if (auto s = check_can_append(); !s) co_return s;
     if (find_partition(p) == nullptr) co_return log_errc::partition_unknown;
     WHARF_ASSERT(term >= _next_term, "append in term {} after term {}", term, _next_term);
@@ -63,20 +64,28 @@ task<status> shard_log::append_control(partition_id p, term_id term, kafka_offse
     co_return co_await await_durable(slot);
 }
 
-void shard_log::apply_start_offset(partition_id p, partition_state& ps, kafka_offset start) {
-    if (start <= ps.start_offset) return;
+void shard_log::apply_start_offset(partition_id p, partition_state& ps, kafka_offset start,
+                                   raft_index at) {
+    if (advance_start(ps, start, at)) _cache.drop_before(p, start);
+}
+
+bool shard_log::advance_start(partition_state& ps, kafka_offset start, raft_index at) {
+    if (start <= ps.start_offset) return false;
     ps.start_offset = start;
+    ps.start_index = at;
     // A start past the end (a follower applying the leader's decision) empties the partition.
     if (ps.end_offset < start) ps.end_offset = start;
     if (ps.next_offset < start) ps.next_offset = start;
     ps.index.trim_before(start);
-    _cache.drop_before(p, start);
+    return true;
 }
 
 task<status> shard_log::set_start_offset(partition_id p, kafka_offset offset, term_id term) {
     auto hold = _gate.hold();
     if (!hold) co_return log_errc::shutting_down;
     check_shard();
+    // Judge the offset against the log as a truncation in progress leaves it.
+    if (_truncating || _held_appends > 0) co_await wait_for_truncation();
     const partition_state* ps = find_partition(p);
     if (ps == nullptr) co_return log_errc::partition_unknown;
     if (offset > ps->end_offset || offset.value() < 0) co_return log_errc::offset_out_of_range;
@@ -89,6 +98,7 @@ task<status> shard_log::apply_retention(term_id term) {
     auto hold = _gate.hold();
     if (!hold) co_return log_errc::shutting_down;
     check_shard();
+    if (_truncating || _held_appends > 0) co_await wait_for_truncation();
     timestamp_ms now = wall_now();
     std::vector<task<status>> controls;
     for (const auto& [p, ps] : _partitions) {
@@ -107,7 +117,8 @@ task<status> shard_log::apply_retention(term_id term) {
 }
 
 task<status> shard_log::delete_dead_segments() {
-    if (_deleting || _segments.size() < 2) co_return status{};
+    // During a truncation the segment table is the truncation's; the next retention pass deletes.
+    if (_deleting || _truncating || _segments.size() < 2) co_return status{};
     // The oldest segment a live batch needs; the active segment is never deleted.
     uint32_t live = _segments.back()->seq();
     for (const auto& [p, ps] : _partitions) {
@@ -135,6 +146,8 @@ task<status> shard_log::delete_dead_segments() {
         }
     }
     _deleting = false;
+    // A truncation may wait for the deletion to end.
+    _flush_done.notify_all();
     if (!s) {
         shard_logger().error("log {}: deleting old segments failed: {}", _dir, s.error().message());
         co_return as_log_error(s.error());

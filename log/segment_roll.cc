@@ -82,6 +82,7 @@ task<status> shard_log::roll() {
         co_return s;
     }
     old.mark_closed();
+    note_segment_closed(old);
     // The closed segment keeps no list of partitions: nothing reads it any more.
     std::vector<partition_id>().swap(touched);
     _segments.push_back(std::make_shared<segment>(_next_seq++, base, _dir, std::move(*f), 0));

@@ -99,9 +99,11 @@ shard_log::partition_state& shard_log::ensure_partition(partition_id p) {
 task<result<append_result>> shard_log::append_batch(partition_id p, term_id term, iobuf batch,
                                                     int32_t leader_epoch) {
     // Everything up to enqueue() runs before the first suspension, so appends keep their order.
+    // The one exception, a truncation in progress, keeps it too (wait_for_truncation).
     auto hold = _gate.hold();
     if (!hold) co_return log_errc::shutting_down;
     check_shard();
+    if (_truncating || _held_appends > 0) co_await wait_for_truncation();
     if (auto s = check_can_append(); !s) co_return s.error();
     partition_state* ps = find_partition(p);
     if (ps == nullptr) co_return log_errc::partition_unknown;
@@ -139,6 +141,7 @@ task<result<raft_index>> shard_log::append_entry(entry_type type, partition_id p
     auto hold = _gate.hold();
     if (!hold) co_return log_errc::shutting_down;
     check_shard();
+    if (_truncating || _held_appends > 0) co_await wait_for_truncation();
     if (auto s = check_can_append(); !s) co_return s.error();
     WHARF_ASSERT(term >= _next_term, "append in term {} after term {}", term, _next_term);
     if (payload.size() > max_entry_payload_bytes) co_return log_errc::batch_too_large;

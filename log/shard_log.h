@@ -24,6 +24,11 @@
 // A failed write fails its group and everything queued behind it, rolls offsets and indexes back
 // to the last durable entry and cuts the file back, so the log stays consistent; a full disk
 // (ENOSPC) is reported as disk_full and later appends may succeed.
+//
+// Raft operations (truncate.cc, entry_read.cc): a follower whose log conflicts with its leader's
+// removes its suffix (truncate_suffix); a leader reads entries to send (read_entries), finding
+// them through each segment's sparse raft index (raft_index.h). Appends made while a truncation
+// runs wait for it, then take their indexes in the order they were made.
 
 #include <coroutine>
 #include <cstddef>
@@ -77,6 +82,14 @@ struct log_stats {
     uint64_t index_files_rebuilt = 0;
     uint64_t entries_replayed = 0;
     uint64_t truncated_bytes = 0;
+    // Raft: suffix truncations and the entries they removed; read_entries calls, the entries
+    // they returned, and the bytes they scanned before their first entry (what the sparse raft
+    // index bounds).
+    uint64_t suffix_truncations = 0;
+    uint64_t suffix_truncated_entries = 0;
+    uint64_t entry_reads = 0;
+    uint64_t entries_read = 0;
+    uint64_t entry_skipped_bytes = 0;
     // Only group commits that synced (fsync=always).
     fsync_latency_histogram fsync_latency_us;
     fsync_bytes_histogram fsync_bytes;
@@ -162,6 +175,24 @@ public:
     // The first raft index still held.
     raft_index first_index() const noexcept;
 
+    // Raft (Figure 2, AppendEntries step 3): removes every entry after last_kept, as if it had
+    // never been appended: raft positions, segment files (cut and fdatasynced; later segments
+    // deleted), every partition's batch index, end and next offsets, start offset (recomputed
+    // where a removed control entry had moved it; truncate.cc says how) and the tail cache.
+    // Appends continue at last_kept + 1 with any term >= term_at(last_kept). Waits for appends,
+    // segment deletions and read_entries calls in flight; appends made meanwhile wait for it.
+    // Nothing to do when last_kept >= last_index(). Errors: out_of_range when last_kept is below
+    // the last index retention removed (raft's snapshot point), or when it would remove the
+    // control entry that let retention delete segments still needed below the start offset it
+    // would restore; io_error when the log has failed, or when cutting the files failed (the
+    // log then refuses writes until it is reopened); shutting_down.
+    task<status> truncate_suffix(raft_index last_kept);
+    // Raft: the durable entries from `from` on, in order and whole, with their payloads (entry
+    // checksums verified), until max_bytes of payload is reached or the next entry would pass it
+    // (at least one entry when `from` exists). Empty past last_index(); out_of_range below
+    // first_index(): retention removed the entry, the follower needs a snapshot.
+    task<result<std::vector<stored_entry>>> read_entries(raft_index from, size_t max_bytes);
+
     const log_stats& stats() const noexcept { return _stats; }
     // What append_batch accepts (validate_batch), for callers that rewrite a batch before its
     // append (recompression on the produce path).
@@ -178,6 +209,12 @@ public:
     // Memory of the batch indexes, for accounting and tests.
     size_t index_memory_bytes() const noexcept;
     size_t cache_bytes() const noexcept { return _cache.bytes(); }
+    // Bytes of the sparse raft index points of closed segments (what raft_index_memory_bytes
+    // bounds), and of the active segment's.
+    size_t closed_points_bytes() const noexcept;
+    size_t active_points_bytes() const noexcept {
+        return _segments.empty() ? 0 : _segments.back()->points().size() * sizeof(index_point);
+    }
 
 private:
     friend class log_recovery;
@@ -190,6 +227,9 @@ private:
         kafka_offset next_offset{0};
         // The end offset: every batch below it is durable and indexed.
         kafka_offset end_offset{0};
+        // The raft index of the entry that last moved start_offset (at most: an index file only
+        // says which segment did). A truncation below it recomputes the partition.
+        raft_index start_index{0};
     };
 
     // Where an appending coroutine waits for its entry to become durable, in its own frame.
@@ -244,6 +284,8 @@ private:
     task<status> write_group(std::vector<pending_entry>& group);
     void apply_durable(pending_entry& e, uint64_t end_position);
     void fail_all_pending(std::vector<pending_entry>& group, std::error_code ec);
+    // Hands raft indexes and offsets out again from the last durable entry.
+    void rewind_to_durable();
     std::vector<pending_entry> take_group();
     task<status> maybe_roll();
     task<status> roll();
@@ -255,9 +297,40 @@ private:
 
     // retention.cc
     task<status> append_control(partition_id p, term_id term, kafka_offset start);
-    void apply_start_offset(partition_id p, partition_state& ps, kafka_offset start);
+    // The control entry at raft index `at` moves the start offset (and the tail cache).
+    void apply_start_offset(partition_id p, partition_state& ps, kafka_offset start, raft_index at);
+    // The same, without the cache: returns whether the start moved.
+    static bool advance_start(partition_state& ps, kafka_offset start, raft_index at);
     task<status> delete_dead_segments();
     task<status> write_checkpoint(const segment& last_removed);
+
+    // entry_read.cc
+    struct entry_read;
+    std::shared_ptr<segment> segment_containing(raft_index index) const noexcept;
+    task<status> read_segment_entries(entry_read& r);
+    // Notes that the entry at (index, position) of seg was read: maybe a new point of its sparse
+    // raft index, within the memory bound of closed segments' points.
+    void note_read_point(segment& seg, raft_index index, uint64_t position);
+    // A roll closed seg: its points now count against the bound of closed segments' points.
+    void note_segment_closed(segment& seg);
+    // Drops the points of the closed segments read least recently (never keep's) until
+    // extra_bytes more fit the bound; false when they cannot.
+    bool make_point_room(const segment* keep, size_t extra_bytes);
+    // The entry at (index, position) joined the segment (append, replay): maybe a point of its
+    // sparse raft index.
+    void note_append_point(segment& seg, raft_index index, uint64_t position);
+
+    // truncate.cc
+    struct truncation_plan;
+    task<void> wait_for_truncation();
+    task<status> truncate_locked(raft_index last_kept);
+    task<status> plan_truncation(truncation_plan& plan);
+    task<status> rebuild_before_cut(truncation_plan& plan);
+    task<status> scan_cut_segment(truncation_plan& plan);
+    status check_rebuilt(const truncation_plan& plan) const;
+    void commit_truncation(truncation_plan& plan);
+    void roll_back_partition(partition_id p, partition_state& ps, const truncation_plan& plan);
+    task<status> cut_files(truncation_plan& plan);
 
     log_config _cfg;
     shard_id _owner;
@@ -282,11 +355,21 @@ private:
     size_t _pending_bytes = 0;
     bool _group_led = false;   // an append has taken the lead of the queued entries
     bool _flushing = false;    // a write is in flight
+    // Notified when a write ends (and when a deletion or an entry read ends during a truncation,
+    // which waits for all of them); waiters check their condition again.
     event _flush_done;
     gate _gate;                // appends and reads in flight, for close()
     bool _failed = false;      // an I/O error left the file in doubt: refuse writes until reopen
     bool _closing = false;
     bool _deleting = false;    // retention is deleting segments
+
+    // Raft operations (truncate.cc, entry_read.cc).
+    bool _truncating = false;  // a truncation runs: appends and read_entries wait
+    size_t _held_appends = 0;  // appends waiting for a truncation to end
+    event _truncation_done;
+    size_t _entry_reads = 0;    // read_entries calls in flight, which a truncation waits for
+    uint64_t _truncations = 0;  // truncations so far: reads in flight notice one
+    uint64_t _point_clock = 0;  // logical time of reads, for the points' least recently used
 
     log_stats _stats;
 };

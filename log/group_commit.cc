@@ -55,6 +55,16 @@ void shard_log::enqueue(pending_entry&& e) {
     ++_next_index;
     _pending_bytes += e.header.entry_bytes();
     _pending.push_back(std::move(e));
+    if (_observer) {
+        // Last, so that the observer sees the log consistent (it must not append; see
+        // log_observer.h).
+        const pending_entry& q = _pending.back();
+        assigned_entry a{q.header.index, q.header.term, q.header.type, q.header.partition, {}};
+        if (q.header.type == entry_type::data) {
+            a.end_offset = q.base_offset + (static_cast<int64_t>(q.last_offset_delta) + 1);
+        }
+        _observer->on_assigned(a);
+    }
 }
 
 task<status> shard_log::await_durable(append_slot& slot) {
@@ -215,6 +225,7 @@ task<status> shard_log::write_group(std::vector<pending_entry>& group) {
         end += e.header.entry_bytes();
         apply_durable(e, end);
     }
+    if (_observer && !group.empty()) _observer->on_durable(_durable_index, _durable_term);
     co_return status{};
 }
 
@@ -260,6 +271,7 @@ void shard_log::fail_all_pending(std::vector<pending_entry>& group, std::error_c
     _pending.clear();
     _pending_bytes = 0;
     rewind_to_durable();
+    if (_observer) _observer->on_rolled_back(_durable_index);
 }
 
 void shard_log::rewind_to_durable() {

@@ -43,6 +43,7 @@
 #include "log/entry.h"
 #include "log/index_file.h"
 #include "log/log_config.h"
+#include "log/log_observer.h"
 #include "log/partition_index.h"
 #include "log/segment.h"
 #include "log/tail_cache.h"
@@ -193,6 +194,9 @@ public:
     // first_index(): retention removed the entry, the follower needs a snapshot.
     task<result<std::vector<stored_entry>>> read_entries(raft_index from, size_t max_bytes);
 
+    // Raft's view of the log follows every assignment, durable point and rollback through this
+    // (log_observer.h); nullptr detaches. The observer must outlive the log's use of it.
+    void set_observer(log_observer* o) noexcept { _observer = o; }
     const log_stats& stats() const noexcept { return _stats; }
     // What append_batch accepts (validate_batch), for callers that rewrite a batch before its
     // append (recompression on the produce path).
@@ -333,6 +337,7 @@ private:
     task<status> cut_files(truncation_plan& plan);
 
     log_config _cfg;
+    log_observer* _observer = nullptr;
     shard_id _owner;
     std::string _dir;
     std::unordered_map<partition_id, std::unique_ptr<partition_state>> _partitions;

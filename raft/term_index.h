@@ -62,6 +62,13 @@ public:
         _last = i;
     }
 
+    // Appends the entries first..last, all of term t (a run read back from the log at start).
+    // REQUIRES: first == last_index() + 1, first <= last, t >= last_term().
+    void append_run(raft_index first, raft_index last, term_id t) {
+        append(first, t);
+        _last = last;
+    }
+
     // Forgets every entry after i. REQUIRES: snapshot_index() <= i <= last_index().
     void truncate_after(raft_index i) {
         WHARF_ASSERT(i >= _snapshot_index && i <= _last, "term_index: truncate after {} ({}..{})",

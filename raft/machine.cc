@@ -7,6 +7,8 @@
 
 #include "raft/errc.h"
 
+#include <fmt/format.h>
+
 namespace wharf {
 
 const char* to_string(raft_role r) noexcept {
@@ -179,9 +181,20 @@ void raft_machine::on_durable(raft_index index, term_id term) {
     _durable = index;
     if (_role == raft_role::leader) {
         maybe_commit();
+        // A driver that sends only durable entries has more to send now.
+        _pending_broadcast = true;
     } else {
         reply_to_leader();
     }
+}
+
+void raft_machine::on_local_write_failed(raft_index last_kept) {
+    last_kept = std::max(last_kept, _log.snapshot_index());
+    if (_log.last_index() > last_kept) _log.truncate_after(last_kept);
+    _durable = std::min(_durable, last_kept);
+    _matched = std::min(_matched, last_kept);
+    std::erase_if(_ready.entries, [&](const raft_entry& e) { return e.index > last_kept; });
+    if (_role == raft_role::leader) become_follower(_vote.term, std::nullopt);
 }
 
 void raft_machine::step(raft_message m) {
@@ -222,6 +235,18 @@ void raft_machine::step(raft_message m) {
     } else if (std::holds_alternative<timeout_now>(m.body)) {
         if (_role == raft_role::follower && _leader == m.from) become_candidate(true);
     }
+}
+
+std::string raft_machine::describe() const {
+    std::string s = fmt::format("{} term {} log {}..{} durable {} commit {}", to_string(_role),
+                                _vote.term.value(), _log.first_index().value(),
+                                _log.last_index().value(), _durable.value(), _commit.value());
+    for (const auto& p : _peers) {
+        s += fmt::format("; peer {}: next {} match {} {}{} inflight {} ({} B)", p.id.value(),
+                         p.next.value(), p.match.value(), p.replicating ? "replicate" : "probe",
+                         p.plan_out ? " plan-out" : "", p.inflights.size(), p.inflight_bytes);
+    }
+    return s;
 }
 
 raft_ready raft_machine::take_ready() {

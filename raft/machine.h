@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "raft/messages.h"
@@ -127,6 +128,10 @@ public:
     // Everything up to (index, term) is durable in the local log. Stale notices (for entries
     // since replaced) are recognised by the term and ignored.
     void on_durable(raft_index index, term_id term);
+    // A local write failed and the log cut itself back to its last durable entry: forget what
+    // it dropped. A leader steps down, since followers may hold entries of its term at those
+    // indexes, which must never be reused within the term.
+    void on_local_write_failed(raft_index last_kept);
     // The driver sent the plan's entries up to `last` (inclusive; from - 1 when none), `bytes`
     // of them.
     void on_append_sent(const append_plan& plan, raft_index last, uint64_t bytes);
@@ -135,7 +140,9 @@ public:
 
     // Moves the accumulated outputs out.
     raft_ready take_ready();
-    bool has_ready() const noexcept { return !_ready.empty(); }
+    // Whether take_ready() has anything to hand out: proposals made since the last take_ready()
+    // count, since their append plans are made there.
+    bool has_ready() const noexcept { return !_ready.empty() || _pending_broadcast; }
 
     raft_role role() const noexcept { return _role; }
     bool is_leader() const noexcept { return _role == raft_role::leader; }
@@ -155,6 +162,9 @@ public:
     raft_index term_start() const noexcept { return _term_start; }
     raft_index durable_index() const noexcept { return _durable; }
     const term_index& log() const noexcept { return _log; }
+    // One line of state for logs and the simulator's failure reports (the leader's view of each
+    // follower included).
+    std::string describe() const;
 
 private:
     struct inflight {

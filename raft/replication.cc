@@ -54,8 +54,15 @@ void raft_machine::handle_append_request(node_id from, append_request& r) {
             // Section 5.3 step 3: a conflict; everything from here on goes. Committed entries
             // never conflict (the simulator's checker watches exactly that).
             raft_index cut = e.index - 1;
+            // The driver's log ends where the entries still waiting in _ready begin. A cut at
+            // or past that point only drops waiting entries: the driver must not be asked to
+            // truncate after an index its log does not reach.
+            raft_index driver_last =
+                _ready.entries.empty() ? _log.last_index() : _ready.entries.front().index - 1;
             _log.truncate_after(cut);
-            _ready.truncate_after = std::min(_ready.truncate_after.value_or(cut), cut);
+            if (cut < driver_last) {
+                _ready.truncate_after = std::min(_ready.truncate_after.value_or(cut), cut);
+            }
             std::erase_if(_ready.entries, [&](const raft_entry& q) { return q.index > cut; });
             _durable = std::min(_durable, cut);
         }
@@ -91,6 +98,10 @@ void raft_machine::handle_append_reply(node_id from, const append_reply& r) {
         if (r.match_index > p->match) {
             p->match = r.match_index;
             p->next = std::max(p->next, p->match + 1);
+            // The follower took what was sent after its old match: its position is known, so
+            // requests may be pipelined. A reply that confirms nothing new (a heartbeat's, or a
+            // late one) says nothing of an outstanding probe and leaves probing as it is.
+            p->replicating = true;
             maybe_commit();
         }
         std::erase_if(p->inflights, [&](const inflight& f) {
@@ -98,12 +109,12 @@ void raft_machine::handle_append_reply(node_id from, const append_reply& r) {
             p->inflight_bytes -= f.bytes;
             return true;
         });
-        p->replicating = true;
         plan_appends(*p, false);
         return;
     }
-    // A refusal below what is known to match is a late answer to an older request.
-    if (r.last_index < p->match) return;
+    // The follower's log differs at the request's prev: probe back from its hint, but never
+    // below what is known to match (the hint is a run start, and the run may begin below the
+    // match point while its later entries conflict).
     p->replicating = false;
     p->inflights.clear();
     p->inflight_bytes = 0;

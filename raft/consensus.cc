@@ -1,72 +1,380 @@
 #include "raft/consensus.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "raft/errc.h"
+#include "raft/message_codec.h"
+#include "reactor/clock.h"
 #include "reactor/logger.h"
+#include "reactor/reactor.h"
+#include "reactor/spawn.h"
+#include "reactor/timer.h"
 
 namespace wharf {
 
-consensus::consensus(group_config cfg, shard_log& log, vote_state state)
-    : _cfg(std::move(cfg)), _log(log), _dir(log.directory()), _state(state) {}
+namespace {
 
-consensus::~consensus() = default;
+// raft's view of the log's terms, read once at start: the runs found by binary search over the
+// log's own term_at (terms never decrease along the log, and change only at elections).
+term_index load_terms(const shard_log& log) {
+    raft_index snapshot = log.first_index() - 1;
+    term_id snapshot_term = snapshot.value() > 0 ? log.term_at(snapshot).value_or(term_id(0))
+                                                 : term_id(0);
+    term_index terms(snapshot, snapshot_term);
+    raft_index last = log.last_index();
+    raft_index first = snapshot + 1;
+    while (first <= last) {
+        term_id t = *log.term_at(first);
+        // The last index of term t: the first index past it with a later term, minus one.
+        int64_t lo = first.value(), hi = last.value();
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo + 1) / 2;
+            if (*log.term_at(raft_index(mid)) == t) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        terms.append_run(first, raft_index(lo), t);
+        first = raft_index(lo + 1);
+    }
+    return terms;
+}
 
-task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shard_log& log) {
-    WHARF_ASSERT(cfg.voters.size() == 1 && cfg.voters.front() == cfg.self,
-                 "multi-member raft groups are not built yet ({} voters)", cfg.voters.size());
+}  // namespace
+
+consensus::consensus(group_config cfg, shard_log& log, raft_transport* transport)
+    : _cfg(std::move(cfg)), _log(log), _dir(log.directory()), _transport(transport) {}
+
+consensus::~consensus() {
+    WHARF_ASSERT(_waiters.empty(), "consensus destroyed with {} appends waiting", _waiters.size());
+    _log.set_observer(nullptr);
+}
+
+task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shard_log& log,
+                                                          raft_transport* transport) {
+    WHARF_ASSERT(cfg.voters.size() == 1 || transport,
+                 "a raft group of {} voters needs a transport", cfg.voters.size());
     auto state = co_await load_vote_state(log.directory());
     if (!state) co_return state.error();
-    std::unique_ptr<consensus> c(new consensus(std::move(cfg), log, *state));
-    if (auto s = co_await c->become_leader(); !s) co_return s.error();
+    term_index terms = load_terms(log);
+    // Terms double as Kafka leader epochs (int32); leave room for the election to come.
+    if (std::max(state->term, terms.last_term()).value() >=
+        std::numeric_limits<int32_t>::max() - 1) {
+        co_return raft_errc::term_overflow;
+    }
+    machine_config mc;
+    mc.self = cfg.self;
+    mc.voters = cfg.voters;
+    mc.election_timeout_ticks = cfg.election_timeout_ticks;
+    mc.heartbeat_ticks = cfg.heartbeat_ticks;
+    mc.seed = cfg.seed != 0 ? cfg.seed
+                            : static_cast<uint64_t>(steady_now().time_since_epoch().count()) ^
+                                  (static_cast<uint64_t>(cfg.self.value()) << 48);
+    std::unique_ptr<consensus> c(new consensus(std::move(cfg), log, transport));
+    c->_machine = std::make_unique<raft_machine>(mc, machine_start_state{*state, terms});
+    c->_recovered_index = log.last_index();
+    log.set_observer(c.get());
+    if (c->_cfg.voters.size() > 1) {
+        spawn(c->clock(c->_gate.hold()), "raft clock");
+        co_return c;
+    }
+    // A group of one elects itself and serves once its term's no-op has committed.
+    c->_machine->campaign();
+    c->pump();
+    while (!c->_machine->leader_commit() && !c->_failed) co_await c->_committed.wait();
+    if (c->_failed) {
+        auto why = *c->_failed;
+        co_await c->stop();
+        co_return why.error();
+    }
+    shard_logger().info("raft group of one: leader in term {} (log {}..{}, commit index {})",
+                        c->term(), log.first_index(), log.last_index(), c->commit_index());
     co_return c;
 }
 
-task<status> consensus::become_leader() {
-    // A new term above every term seen: the stored one and the one of the last log entry (a
-    // vote file lost to a bug must not let the term go backwards relative to the log).
-    int64_t seen = std::max(_state.term.value(), _log.last_term().value());
-    if (seen >= std::numeric_limits<int32_t>::max()) co_return raft_errc::term_overflow;
-    vote_state next{term_id(seen + 1), _cfg.self};
-    // Raft: persist currentTerm and votedFor before acting in the term.
-    if (auto s = co_await save_vote_state(_dir, next); !s) co_return s;
-    _state = next;
-    _leader = _cfg.self;
-    ++_stats.elections_won;
-    // The no-op of the new term; once it commits, every earlier entry is committed too.
-    _term_start = _log.next_index();
-    auto noop = co_await _log.append_entry(entry_type::raft_noop, partition_id(0), _state.term,
-                                           iobuf{});
-    if (!noop) co_return noop.error();
-    WHARF_ASSERT(*noop == _term_start, "no-op got index {} instead of {}", *noop, _term_start);
-    advance_commit(*noop);
-    shard_logger().info("raft group of one: leader in term {} (log {}..{}, commit index {})",
-                        _state.term, _log.first_index(), _log.last_index(), _commit_index);
+// ---- the log's notices (log_observer.h) ----
+
+void consensus::on_assigned(const assigned_entry& e) {
+    const term_index& known = _machine->log();
+    if (e.index <= known.last_index()) {
+        // An entry the machine handed out (a follower's entry or the leader's no-op).
+        WHARF_ASSERT(known.term_at(e.index) == e.term,
+                     "log entry {} of term {} is not raft's (term {})", e.index, e.term,
+                     known.term_at(e.index).value_or(term_id(-1)));
+    } else {
+        // An append by the leader's side of the broker (produce, retention, DeleteRecords):
+        // raft takes it as a proposal of the current term.
+        auto proposed = _machine->propose();
+        WHARF_ASSERT(proposed && *proposed == e.index && e.term == _machine->term(),
+                     "log appended entry {} of term {} outside raft (leader: {}, term {}, "
+                     "raft's last index {})",
+                     e.index, e.term, _machine->is_leader(), _machine->term(),
+                     known.last_index());
+        ++_stats.entries_replicated;
+    }
+    if (e.end_offset) {
+        if (!_committed_end.contains(e.partition) && !_recovered_end.contains(e.partition)) {
+            // The first batch of the partition since start: what was there before it is the
+            // recovered log, committed once the recovered index is.
+            auto end = _log.end_offset(e.partition);
+            _recovered_end[e.partition] = end ? *end : kafka_offset(0);
+        }
+        _uncommitted.push_back({e.index, e.partition, *e.end_offset});
+    }
+    // No pump here: the log is inside an append. The plans for the followers go out once the
+    // entry is durable (on_durable), since only durable entries are sent.
+}
+
+void consensus::on_durable(raft_index index, term_id term) {
+    _machine->on_durable(index, term);
+    pump();
+}
+
+void consensus::on_rolled_back(raft_index last_kept) {
+    // A failed write: the log dropped what it had not made durable. The machine forgets it too
+    // and, if it led, steps down: entries of its term may already be on followers, so the same
+    // indexes must never be reused in this term.
+    _machine->on_local_write_failed(last_kept);
+    while (!_uncommitted.empty() && _uncommitted.back().index > last_kept) _uncommitted.pop_back();
+    if (_cfg.voters.size() == 1 && !_stopping && !_failed) _machine->campaign();
+    pump();
+}
+
+// ---- acting on the machine's outputs ----
+
+void consensus::pump() {
+    while (_machine->has_ready()) {
+        raft_ready r = _machine->take_ready();
+        if (!r.empty()) _readies.push_back(std::move(r));
+    }
+    if (!_readies.empty() && !_acting && !_failed) {
+        if (auto holder = _gate.hold()) {
+            _acting = true;
+            spawn(act_on_readies(std::move(holder)), "raft readies");
+        }
+    }
+    if (_machine->is_leader() && _machine->term() != _led_term) {
+        _led_term = _machine->term();
+        ++_stats.elections_won;
+    }
+    if (_machine->commit_index() > _last_commit) {
+        _last_commit = _machine->commit_index();
+        ++_stats.commit_advances;
+        advance_high_watermarks();
+        _committed.notify_all();
+    }
+    // Appenders waiting for the log to catch up re-check (they also leave when leadership
+    // goes).
+    if (_caught_up.waiters() > 0) _caught_up.notify_all();
+    settle_waiters();
+}
+
+task<void> consensus::act_on_readies(gate::holder hold) {
+    (void)hold;
+    while (!_readies.empty() && !_failed) {
+        raft_ready r = std::move(_readies.front());
+        _readies.pop_front();
+        if (auto s = co_await act(std::move(r)); !s) fail(s);
+    }
+    _acting = false;
+}
+
+task<status> consensus::act(raft_ready r) {
+    // Raft: currentTerm and votedFor are durable before the replica acts in the term.
+    if (r.vote) {
+        ++_stats.vote_writes;
+        if (auto s = co_await save_vote_state(_dir, *r.vote); !s) co_return s;
+    }
+    if (r.truncate_after) {
+        if (auto s = co_await _log.truncate_suffix(*r.truncate_after); !s) co_return s;
+        while (!_uncommitted.empty() && _uncommitted.back().index > *r.truncate_after) {
+            _uncommitted.pop_back();
+        }
+    }
+    for (auto& e : r.entries) {
+        // An entry a failed write has since cut from raft's view is not appended.
+        if (_machine->log().term_at(e.index) != e.term || e.index != _log.next_index()) continue;
+        // Each append is queued in the log before spawn returns, so they keep their order.
+        if (auto holder = _gate.hold()) {
+            spawn(append_machine_entry(std::move(e), std::move(holder)), "raft append");
+        }
+    }
+    if (_log.next_index() - 1 == _machine->log().last_index()) _caught_up.notify_all();
+    for (auto& m : r.messages) {
+        ++_stats.messages_sent;
+        _transport->send(std::move(m));
+    }
+    for (const auto& plan : r.appends) {
+        if (auto holder = _gate.hold()) spawn(send_append(plan, std::move(holder)), "raft send");
+    }
     co_return status{};
 }
 
+task<void> consensus::append_machine_entry(raft_entry e, gate::holder hold) {
+    (void)hold;
+    raft_index expected = e.index;
+    auto r = co_await _log.append_entry(e.type, e.partition, e.term, std::move(e.payload));
+    if (r) {
+        WHARF_ASSERT(*r == expected, "raft entry {} was appended at {}", expected, *r);
+        co_return;
+    }
+    // A failed write was rolled back (on_rolled_back). An entry the log refuses outright
+    // (a partition this replica does not have) would leave raft and the log disagreeing about
+    // every later index: this replica stops taking part rather than diverge.
+    if (_log.next_index() - 1 < expected && _machine->log().last_index() >= expected) {
+        shard_logger().error("raft: the log refused entry {} of term {}: {}; this replica "
+                             "stops taking part in its group",
+                             expected, e.term, r.error().message());
+        fail(r.error());
+    }
+}
+
+task<void> consensus::send_append(append_plan plan, gate::holder hold) {
+    (void)hold;
+    auto entries = co_await _log.read_entries(plan.from, plan.max_bytes);
+    if (!entries) {
+        shard_logger().warn("raft: cannot send entries from {} to node {}: {}", plan.from,
+                            plan.to, entries.error().message());
+        _machine->on_append_unsendable(plan);
+        pump();
+        co_return;
+    }
+    append_request req{plan.term, plan.prev_index, plan.prev_term, plan.leader_commit, {}};
+    uint64_t bytes = 0;
+    req.entries.reserve(entries->size());
+    for (auto& se : *entries) {
+        // The codec's bound on entries per message (tiny control entries could pass it).
+        if (req.entries.size() == max_entries_per_message) break;
+        bytes += se.payload.size();
+        req.entries.push_back(
+            raft_entry{se.index, se.term, se.type, se.partition, std::move(se.payload)});
+    }
+    raft_index last = req.entries.empty() ? plan.from - 1 : req.entries.back().index;
+    if (!_stopping) {
+        ++_stats.messages_sent;
+        _transport->send(raft_message{_cfg.self, plan.to, std::move(req)});
+    }
+    _machine->on_append_sent(plan, last, bytes);
+    pump();
+}
+
+task<void> consensus::clock(gate::holder hold) {
+    (void)hold;
+    while (!_stopping) {
+        bool slept = co_await sleep_for(_cfg.tick);
+        if (!slept || _stopping || _failed) break;
+        _machine->tick();
+        pump();
+    }
+}
+
+void consensus::receive(raft_message m) {
+    if (_stopping || _failed) return;
+    ++_stats.messages_received;
+    _machine->step(std::move(m));
+    pump();
+}
+
+void consensus::fail(status why) {
+    if (_failed) return;
+    shard_logger().error("raft group stops: {}", why.error().message());
+    _failed = why;
+    settle_waiters();
+    _committed.notify_all();
+}
+
+// ---- commit and high watermarks ----
+
+void consensus::advance_high_watermarks() {
+    raft_index commit = _machine->commit_index();
+    while (!_uncommitted.empty() && _uncommitted.front().index <= commit) {
+        const auto& b = _uncommitted.front();
+        _committed_end[b.partition] = b.end;
+        _uncommitted.pop_front();
+    }
+}
+
+result<kafka_offset> consensus::high_watermark(partition_id p) const {
+    if (auto it = _committed_end.find(p); it != _committed_end.end()) return it->second;
+    // Nothing of p committed since start: what the log recovered counts once the recovered
+    // index is committed (a leader shows nothing before its own no-op has committed, which is
+    // past it).
+    if (_machine->commit_index() < _recovered_index) return _log.start_offset(p);
+    if (auto it = _recovered_end.find(p); it != _recovered_end.end()) return it->second;
+    return _log.end_offset(p);
+}
+
+void consensus::settle_waiters() {
+    std::erase_if(_waiters, [&](commit_waiter* w) {
+        raft_index commit = _machine->commit_index();
+        if (commit >= w->index) {
+            // Committed, unless a later leader replaced the entry before it committed.
+            bool ours = _machine->log().term_at(w->index) == w->term;
+            w->outcome = ours ? status{} : status(raft_errc::not_leader);
+        } else if (_failed) {
+            w->outcome = *_failed;
+        } else if (_stopping) {
+            w->outcome = status(raft_errc::shutting_down);
+        } else if (_machine->term() != w->term || !_machine->is_leader()) {
+            // Leadership moved on: the entry may still commit under the next leader, but this
+            // replica can no longer say; the client retries (idempotent producers dedupe).
+            w->outcome = status(raft_errc::not_leader);
+        } else {
+            return false;
+        }
+        // A waiter settled while it registers (await_ready) has not suspended yet.
+        if (w->handle) reactor::local().schedule(w->handle);
+        return true;
+    });
+}
+
+task<status> consensus::wait_committed(raft_index index, term_id term) {
+    commit_waiter w{index, term, {}, std::nullopt};
+    struct awaiter {
+        consensus& c;
+        commit_waiter& w;
+        bool await_ready() {
+            c._waiters.push_back(&w);
+            c.settle_waiters();
+            return w.outcome.has_value();
+        }
+        void await_suspend(std::coroutine_handle<> h) noexcept { w.handle = h; }
+        void await_resume() const noexcept {}
+    };
+    co_await awaiter{*this, w};
+    co_return *w.outcome;
+}
+
+// ---- the leader's appends ----
+
 status consensus::check_can_append() const {
     if (_stopping) return raft_errc::shutting_down;
-    if (_leader != _cfg.self) return raft_errc::not_leader;
+    if (_failed) return *_failed;
+    if (!_machine->is_leader()) return raft_errc::not_leader;
     return {};
 }
 
-void consensus::advance_commit(raft_index durable) {
-    // With one voter the quorum is this replica: an entry is committed once it is durable here,
-    // provided the current term's first entry is among them (section 5.4.2).
-    if (durable < _term_start || durable <= _commit_index) return;
-    _commit_index = durable;
-    ++_stats.commit_advances;
+task<status> consensus::await_caught_up() {
+    // The log must hold every entry the machine has handed out (the no-op of a new term waits
+    // for the term's vote to be durable) before the leader appends, so both count the same.
+    while (_log.next_index() - 1 != _machine->log().last_index()) {
+        if (auto s = check_can_append(); !s) co_return s;
+        co_await _caught_up.wait();
+    }
+    co_return check_can_append();
 }
 
 task<result<append_result>> consensus::replicate_batch(partition_id p, iobuf batch) {
     if (auto s = check_can_append(); !s) co_return s.error();
     auto holder = _gate.hold();
     if (!holder) co_return raft_errc::shutting_down;
-    auto r = co_await _log.append_batch(p, _state.term, std::move(batch), leader_epoch());
+    if (auto s = co_await await_caught_up(); !s) co_return s.error();
+    term_id term = _machine->term();
+    auto r = co_await _log.append_batch(p, term, std::move(batch), leader_epoch());
     if (!r) co_return r.error();
-    ++_stats.entries_replicated;
-    advance_commit(r->index);
+    if (auto s = co_await wait_committed(r->index, term); !s) co_return s.error();
     co_return *r;
 }
 
@@ -75,23 +383,19 @@ task<result<raft_index>> consensus::replicate_entry(entry_type type, partition_i
     if (auto s = check_can_append(); !s) co_return s.error();
     auto holder = _gate.hold();
     if (!holder) co_return raft_errc::shutting_down;
-    auto r = co_await _log.append_entry(type, p, _state.term, std::move(payload));
+    if (auto s = co_await await_caught_up(); !s) co_return s.error();
+    term_id term = _machine->term();
+    auto r = co_await _log.append_entry(type, p, term, std::move(payload));
     if (!r) co_return r.error();
-    ++_stats.entries_replicated;
-    advance_commit(*r);
+    if (auto s = co_await wait_committed(*r, term); !s) co_return s.error();
     co_return *r;
-}
-
-result<kafka_offset> consensus::high_watermark(partition_id p) const {
-    // start() returns only once the term's no-op is committed, so the leader-completeness rule
-    // holds for everything the log has made durable.
-    WHARF_ASSERT(_commit_index >= _term_start, "high watermark asked before the term's no-op "
-                 "committed ({} < {})", _commit_index, _term_start);
-    return _log.end_offset(p);
 }
 
 task<void> consensus::stop() {
     _stopping = true;
+    settle_waiters();
+    _caught_up.notify_all();
+    _committed.notify_all();
     co_await _gate.close();
 }
 

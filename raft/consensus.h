@@ -1,23 +1,38 @@
 #pragma once
 
-// consensus: one shard's raft group (DESIGN.md section 5). The shard's log (log/shard_log.h) is
-// its raft log; this class decides terms, leadership and what is committed.
+// consensus: one shard's raft group (DESIGN.md section 5), the driver of raft_machine
+// (machine.h) over the shard's log (log/shard_log.h, which is the raft log) and a transport to
+// the same shard of the peer brokers (transport.h).
 //
-// For now a group has one member, the local replica: it elects itself at start and commit
-// follows durability. The shape is the multi-member one, so replication extends this class:
-//   - term and vote are durable (vote_state.h) before the replica acts in a term;
-//   - a new leader appends a no-op of its term, and advances no high watermark before an entry of
-//     its own term commits (Raft paper section 5.4.2; thesis section 3.6.2);
-//   - Kafka's partition leader epoch is the raft term.
+// The machine decides; this class acts, following the machine's driver contract:
+//   - term and vote are made durable (vote_state.h) before anything of the same ready leaves;
+//   - log changes (truncations, then appends of followers' entries and the leader's no-op) are
+//     applied in order; the log tells the machine what is durable (log_observer.h), and every
+//     entry appended by anyone (produce, retention, DeleteRecords) becomes a raft entry through
+//     the same observer;
+//   - messages go to the transport; append plans are read from the log and sent.
+// Readies are acted on one after the other by one coroutine, so their order holds.
+//
+// A group of one (no transport) elects itself at start, and its commit follows durability: the
+// single broker of `make run`. A leader's appends are acknowledged (acks=all) once committed;
+// a partition's high watermark is the end of its batches up to the commit index, and a new
+// leader shows none until an entry of its own term has committed (section 3.6.2).
 //
 // Lives on its shard; created by start(), ended by stop() (which waits for appends in flight).
 
+#include <chrono>
+#include <coroutine>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "log/log_observer.h"
 #include "log/shard_log.h"
+#include "raft/machine.h"
+#include "raft/transport.h"
 #include "raft/vote_state.h"
 #include "reactor/base/ids.h"
 #include "reactor/base/result.h"
@@ -29,22 +44,34 @@ namespace wharf {
 
 struct group_config {
     node_id self{0};
-    // Every voter, self included. REQUIRES (for now): exactly {self}.
+    // Every voter, self included.
     std::vector<node_id> voters;
+    // The period of raft's clock; the *_ticks settings count it. Defaults: heartbeats every
+    // 100 ms, elections after 0.5-1 s without a leader.
+    std::chrono::milliseconds tick{50};
+    int election_timeout_ticks = 10;
+    int heartbeat_ticks = 2;
+    // Seeds the election timeouts; 0 draws one from the node id and the clock.
+    uint64_t seed = 0;
 };
 
 struct consensus_stats {
     uint64_t elections_won = 0;
     uint64_t entries_replicated = 0;
     uint64_t commit_advances = 0;
+    uint64_t messages_sent = 0;
+    uint64_t messages_received = 0;
+    uint64_t vote_writes = 0;
 };
 
-class consensus {
+class consensus final : private log_observer {
 public:
-    // Loads the persisted vote and becomes leader of a new term: the term is made durable first,
-    // then the no-op of the term is appended and committed.
-    static task<result<std::unique_ptr<consensus>>> start(group_config cfg, shard_log& log);
-    ~consensus();
+    // Loads the persisted vote and the log's terms and starts the machine. A group of one
+    // elects itself and returns once the no-op of its new term is committed; a group of several
+    // returns at once (its elections run on the clock) and needs `transport`.
+    static task<result<std::unique_ptr<consensus>>> start(group_config cfg, shard_log& log,
+                                                          raft_transport* transport = nullptr);
+    ~consensus() override;
     consensus(const consensus&) = delete;
     consensus& operator=(const consensus&) = delete;
 
@@ -54,37 +81,81 @@ public:
     // Any other entry (control entries of retention, DeleteRecords); committed on return.
     task<result<raft_index>> replicate_entry(entry_type type, partition_id p, iobuf payload);
 
+    // A message from a peer (the transport calls this on the group's shard).
+    void receive(raft_message m);
+
     // Refuses new appends (shutting_down) and waits for those in flight.
     task<void> stop();
 
-    term_id term() const noexcept { return _state.term; }
-    bool is_leader() const noexcept { return _leader == _cfg.self && !_stopping; }
-    std::optional<node_id> leader() const noexcept { return _leader; }
+    term_id term() const noexcept { return _machine->term(); }
+    bool is_leader() const noexcept { return _machine->is_leader() && !_stopping; }
+    std::optional<node_id> leader() const noexcept { return _machine->leader(); }
     // Kafka's partition leader epoch: the term, which start() keeps within int32.
-    int32_t leader_epoch() const noexcept { return static_cast<int32_t>(_state.term.value()); }
+    int32_t leader_epoch() const noexcept { return static_cast<int32_t>(term().value()); }
     // The highest index known committed; entries up to it are visible to consumers.
-    raft_index commit_index() const noexcept { return _commit_index; }
-    // The partition's high watermark: the offset after its last committed batch. With one
-    // member everything durable is committed, so it is the log end offset once this term's
-    // no-op has committed.
+    raft_index commit_index() const noexcept { return _machine->commit_index(); }
+    // The partition's high watermark: the offset after its last committed batch.
     result<kafka_offset> high_watermark(partition_id p) const;
     const consensus_stats& stats() const noexcept { return _stats; }
+    const raft_machine& machine() const noexcept { return *_machine; }
 
 private:
-    consensus(group_config cfg, shard_log& log, vote_state state);
-    task<status> become_leader();
+    struct commit_waiter {
+        raft_index index;
+        term_id term;
+        std::coroutine_handle<> handle;
+        std::optional<status> outcome;
+    };
+    struct uncommitted_batch {
+        raft_index index;
+        partition_id partition;
+        kafka_offset end;
+    };
+
+    consensus(group_config cfg, shard_log& log, raft_transport* transport);
+    // log_observer
+    void on_assigned(const assigned_entry& e) override;
+    void on_durable(raft_index index, term_id term) override;
+    void on_rolled_back(raft_index last_kept) override;
+
     status check_can_append() const;
-    void advance_commit(raft_index durable);
+    // Moves the machine's outputs to the ready queue, advances high watermarks and wakes
+    // commit waiters. Never suspends.
+    void pump();
+    task<void> act_on_readies(gate::holder);
+    task<status> act(raft_ready r);
+    task<void> append_machine_entry(raft_entry e, gate::holder);
+    task<status> await_caught_up();
+    task<void> send_append(append_plan plan, gate::holder);
+    task<void> clock(gate::holder);
+    task<status> wait_committed(raft_index index, term_id term);
+    void settle_waiters();
+    void advance_high_watermarks();
+    void fail(status why);
 
     group_config _cfg;
     shard_log& _log;
     std::string _dir;
-    vote_state _state;
-    std::optional<node_id> _leader;
-    raft_index _commit_index{0};
-    // The first index of the current term (its no-op): the commit index may only move onto
-    // entries of the current term once this one is committed.
-    raft_index _term_start{0};
+    raft_transport* _transport;
+    std::unique_ptr<raft_machine> _machine;
+    std::deque<raft_ready> _readies;
+    bool _acting = false;
+    // Set when the log holds every entry the machine has (no ready entries still to append):
+    // only then may the leader append, so the log and the machine assign the same indexes.
+    event _caught_up;
+    event _committed;
+    std::vector<commit_waiter*> _waiters;
+    // Batches appended but not yet committed, in raft index order, and the committed end offset
+    // of each partition (the high watermark).
+    std::deque<uncommitted_batch> _uncommitted;
+    std::unordered_map<partition_id, kafka_offset> _committed_end;
+    // The log's last index at start, and the end offsets it held then of the partitions
+    // appended to since: those count once the recovered index is committed.
+    raft_index _recovered_index{0};
+    std::unordered_map<partition_id, kafka_offset> _recovered_end;
+    term_id _led_term{0};
+    raft_index _last_commit{0};
+    std::optional<status> _failed;
     bool _stopping = false;
     gate _gate;
     consensus_stats _stats;

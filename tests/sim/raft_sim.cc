@@ -6,6 +6,7 @@
 //   --planted-bug B    ack_before_durable | vote_ignores_log: a deliberate bug in raft_machine
 //   --expect-violation succeed only if some seed finds a violation (the canary)
 //   --verbose          one line per seed
+//   --trace            every delivered message (with --seed)
 //
 // Exit status: 0 when every seed passed (or, with --expect-violation, when one failed as it
 // should), 1 on a violation (or a canary that found none), 2 on bad arguments.
@@ -38,6 +39,7 @@ struct options {
     std::string bug_name;
     bool expect_violation = false;
     bool verbose = false;
+    bool trace = false;
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -82,6 +84,8 @@ options parse(int argc, char** argv) {
             }
         } else if (a == "--expect-violation") {
             o.expect_violation = true;
+        } else if (a == "--trace") {
+            o.trace = true;
         } else if (a == "--verbose") {
             o.verbose = true;
         } else {
@@ -122,11 +126,8 @@ std::optional<std::string> liveness(sim_world& w, sim_checker& checker) {
     std::string state;
     for (const auto& n : w.nodes()) {
         const auto& m = *n.machine;
-        state += fmt::format("\n  replica {}: {} in term {}, leader {}, log {} (durable {}), "
-                             "commit {}",
-                             n.number, to_string(m.role()), m.term().value(),
-                             m.leader() ? m.leader()->value() - 1 : -1, n.log.size(),
-                             m.durable_index().value(), m.commit_index().value());
+        state += fmt::format("\n  replica {} (node id {}): {}, leader {}", n.number, n.number + 1,
+                             m.describe(), m.leader() ? m.leader()->value() : -1);
     }
     return fmt::format("liveness: no convergence within {} ms of healing:{}",
                        w.params().liveness_ms, state);
@@ -136,6 +137,7 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, size_t* com
     world_params p = draw_params(seed, o.nodes, o.bug);
     if (o.verbose) fmt::print("seed {}: {}\n", seed, describe(p));
     sim_world w(seed, p);
+    w.trace = o.trace;
     sim_checker checker(static_cast<size_t>(p.nodes));
     for (int ms = 0; ms < p.safety_ms; ++ms) {
         w.step(true);

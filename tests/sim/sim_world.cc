@@ -47,6 +47,34 @@ raft_message copy_of(const raft_message& m) {
 
 }  // namespace
 
+std::string describe(const raft_message& m) {
+    std::string body = std::visit(
+        [](const auto& b) -> std::string {
+            using T = std::decay_t<decltype(b)>;
+            if constexpr (std::is_same_v<T, vote_request>) {
+                return fmt::format("{}vote request term {} last {}/{}", b.pre_vote ? "pre-" : "",
+                                   b.term.value(), b.last_index.value(), b.last_term.value());
+            } else if constexpr (std::is_same_v<T, vote_reply>) {
+                return fmt::format("{}vote reply term {} {}", b.pre_vote ? "pre-" : "",
+                                   b.term.value(), b.granted ? "granted" : "refused");
+            } else if constexpr (std::is_same_v<T, append_request>) {
+                return fmt::format("append term {} prev {}/{} commit {} entries {}..{}",
+                                   b.term.value(), b.prev_index.value(), b.prev_term.value(),
+                                   b.leader_commit.value(),
+                                   b.entries.empty() ? 0 : b.entries.front().index.value(),
+                                   b.entries.empty() ? 0 : b.entries.back().index.value());
+            } else if constexpr (std::is_same_v<T, append_reply>) {
+                return fmt::format("append reply term {} {} match {} last {}", b.term.value(),
+                                   b.success ? "ok" : "refused", b.match_index.value(),
+                                   b.last_index.value());
+            } else {
+                return fmt::format("timeout-now term {}", b.term.value());
+            }
+        },
+        m.body);
+    return fmt::format("{} -> {}: {}", m.from.value(), m.to.value(), body);
+}
+
 world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug) {
     std::mt19937_64 r(mix(seed ^ 0x5eedULL));
     auto pick = [&](double lo, double hi) {
@@ -199,6 +227,7 @@ void sim_world::deliver_due() {
         int to = f.msg.to.value() - 1;
         auto& n = _nodes[static_cast<size_t>(to)];
         if (!n.up || !link_up(from, to)) continue;
+        if (trace) fmt::print("{} ms: {}\n", _now, describe(f.msg));
         n.machine->step(std::move(f.msg));
         drive(n);
     }

@@ -50,6 +50,7 @@ struct world_params {
     planted_bug bug = planted_bug::none;
 };
 
+std::string describe(const raft_message& m);
 world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug);
 std::string describe(const world_params& p);
 
@@ -101,6 +102,8 @@ public:
     const std::vector<proposal>& proposals() const noexcept { return _proposals; }
     const world_params& params() const noexcept { return _p; }
     std::mt19937_64& rng() noexcept { return _rng; }
+    // Prints every delivered message (raft_sim --trace).
+    bool trace = false;
     // Set after each crash (the checker verifies durability right then); cleared by the caller.
     bool crashed_this_step = false;
     // Proposes one entry now on a replica that leads, if any (liveness phase).

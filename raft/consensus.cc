@@ -69,6 +69,7 @@ task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shar
     mc.voters = cfg.voters;
     mc.election_timeout_ticks = cfg.election_timeout_ticks;
     mc.heartbeat_ticks = cfg.heartbeat_ticks;
+    mc.preferred_leader = cfg.preferred_leader;
     mc.seed = cfg.seed != 0 ? cfg.seed
                             : static_cast<uint64_t>(steady_now().time_since_epoch().count()) ^
                                   (static_cast<uint64_t>(cfg.self.value()) << 48);
@@ -352,8 +353,15 @@ task<status> consensus::wait_committed(raft_index index, term_id term) {
 status consensus::check_can_append() const {
     if (_stopping) return raft_errc::shutting_down;
     if (_failed) return *_failed;
-    if (!_machine->is_leader()) return raft_errc::not_leader;
+    if (!_machine->is_leader() || _machine->transferring_to()) return raft_errc::not_leader;
     return {};
+}
+
+status consensus::transfer_leadership(node_id target) {
+    if (_stopping) return raft_errc::shutting_down;
+    auto s = _machine->transfer_leadership(target);
+    pump();
+    return s;
 }
 
 task<status> consensus::await_caught_up() {

@@ -53,6 +53,8 @@ struct group_config {
     int heartbeat_ticks = 2;
     // Seeds the election timeouts; 0 draws one from the node id and the clock.
     uint64_t seed = 0;
+    // Leader balancing (machine_config::preferred_leader).
+    std::optional<node_id> preferred_leader;
 };
 
 struct consensus_stats {
@@ -80,6 +82,10 @@ public:
     task<result<append_result>> replicate_batch(partition_id p, iobuf batch);
     // Any other entry (control entries of retention, DeleteRecords); committed on return.
     task<result<raft_index>> replicate_entry(entry_type type, partition_id p, iobuf payload);
+
+    // Hands leadership to another voter (raft_machine::transfer_leadership); new appends are
+    // refused with not_leader until it is done or given up.
+    status transfer_leadership(node_id target);
 
     // A message from a peer (the transport calls this on the group's shard).
     void receive(raft_message m);

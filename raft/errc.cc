@@ -23,6 +23,8 @@ public:
                 return "malformed raft message";
             case raft_errc::unsupported_message_version:
                 return "raft message of an unsupported codec version";
+            case raft_errc::not_a_voter:
+                return "the named replica is not a voter of the group";
         }
         return "unknown raft error";
     }

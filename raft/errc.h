@@ -14,6 +14,8 @@ enum class raft_errc {
     malformed_message,     // a raft message from a peer that does not decode or breaks a rule
     // A raft message in a codec version this replica does not speak.
     unsupported_message_version,
+    // A leadership transfer names a replica that is not a voter of the group.
+    not_a_voter,
 };
 
 const std::error_category& raft_category() noexcept;

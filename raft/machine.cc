@@ -77,6 +77,7 @@ void raft_machine::become_follower(term_id term, std::optional<node_id> leader) 
     }
     _role = raft_role::follower;
     _leader = leader;
+    _transfer_to.reset();
     _votes.clear();
     _peers.clear();
     reset_election_timer();
@@ -119,6 +120,7 @@ void raft_machine::become_candidate(bool transfer) {
 void raft_machine::become_leader() {
     _role = raft_role::leader;
     _leader = _cfg.self;
+    _transfer_to.reset();
     _votes.clear();
     _peers.clear();
     for (node_id v : _cfg.voters) {
@@ -154,9 +156,16 @@ void raft_machine::tick() {
             _heartbeat_elapsed = 0;
             broadcast(true);
         }
+        if (_transfer_to && ++_transfer_elapsed >= _cfg.election_timeout_ticks) {
+            _transfer_to.reset();  // the target did not take over in time: lead on
+        }
         if (_election_elapsed >= _cfg.election_timeout_ticks) {
             _election_elapsed = 0;
+            progress* preferred =
+                _cfg.preferred_leader ? find_progress(*_cfg.preferred_leader) : nullptr;
+            bool preferred_alive = preferred && preferred->active;
             check_quorum_now();
+            maybe_balance_leadership(preferred_alive);
         }
         if (_role == raft_role::leader) check_retransmits();
         return;

@@ -69,6 +69,9 @@ struct machine_config {
     uint64_t max_append_bytes = 1ULL << 20;
     bool pre_vote = true;
     bool check_quorum = true;
+    // Leader balancing: a leader hands leadership to this voter whenever it has heard from it
+    // during the last election timeout (so leadership goes back after a recovery).
+    std::optional<node_id> preferred_leader;
     // Seeds the election timeout randomization (the simulator passes its own).
     uint64_t seed = 0;
     planted_bug bug = planted_bug::none;
@@ -137,6 +140,14 @@ public:
     void on_append_sent(const append_plan& plan, raft_index last, uint64_t bytes);
     // The plan's entries are no longer in the log (the follower needs a snapshot).
     void on_append_unsendable(const append_plan& plan);
+
+    // Leader: hands leadership to `target` (thesis 3.10). The target is brought up to date, then
+    // told to campaign at once (timeout_now); its voters grant it within their leases. Given up
+    // after an election timeout. The driver refuses new client appends meanwhile
+    // (transferring_to()), so the target can catch up. not_leader when not leading,
+    // not_a_voter for an unknown target; naming itself is a no-op.
+    status transfer_leadership(node_id target);
+    std::optional<node_id> transferring_to() const noexcept { return _transfer_to; }
 
     // Moves the accumulated outputs out.
     raft_ready take_ready();
@@ -214,6 +225,8 @@ private:
     void maybe_commit();
     void check_retransmits();
     void check_quorum_now();
+    void maybe_finish_transfer(progress& p);
+    void maybe_balance_leadership(bool preferred_alive);
 
     machine_config _cfg;
     std::mt19937_64 _rng;
@@ -239,6 +252,10 @@ private:
     raft_index _term_start{0};
     // Proposals made since the last take_ready(), not yet planned for the followers.
     bool _pending_broadcast = false;
+    // Leader: a leadership transfer in progress (its target, ticks spent, timeout_now sent).
+    std::optional<node_id> _transfer_to;
+    int _transfer_elapsed = 0;
+    bool _timeout_now_sent = false;
 };
 
 }  // namespace wharf

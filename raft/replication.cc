@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "raft/errc.h"
 #include "raft/machine.h"
 
 namespace wharf {
@@ -103,6 +104,7 @@ void raft_machine::handle_append_reply(node_id from, const append_reply& r) {
             // late one) says nothing of an outstanding probe and leaves probing as it is.
             p->replicating = true;
             maybe_commit();
+            maybe_finish_transfer(*p);
         }
         std::erase_if(p->inflights, [&](const inflight& f) {
             if (f.last > p->match) return false;
@@ -207,6 +209,32 @@ void raft_machine::check_quorum_now() {
         p.active = false;
     }
     if (active < quorum()) become_follower(_vote.term, std::nullopt);
+}
+
+status raft_machine::transfer_leadership(node_id target) {
+    if (_role != raft_role::leader) return raft_errc::not_leader;
+    if (target == _cfg.self) return {};
+    progress* p = find_progress(target);
+    if (!p) return raft_errc::not_a_voter;
+    _transfer_to = target;
+    _transfer_elapsed = 0;
+    _timeout_now_sent = false;
+    maybe_finish_transfer(*p);
+    if (!_timeout_now_sent) plan_appends(*p, false);
+    return {};
+}
+
+void raft_machine::maybe_finish_transfer(progress& p) {
+    // Thesis 3.10: the target campaigns only once it holds the whole log, so it wins at once.
+    if (_transfer_to != p.id || _timeout_now_sent || p.match != _log.last_index()) return;
+    _timeout_now_sent = true;
+    send(p.id, timeout_now{_vote.term});
+}
+
+void raft_machine::maybe_balance_leadership(bool preferred_alive) {
+    if (_role != raft_role::leader || _transfer_to || !preferred_alive) return;
+    if (!_cfg.preferred_leader || *_cfg.preferred_leader == _cfg.self) return;
+    (void)transfer_leadership(*_cfg.preferred_leader);
 }
 
 }  // namespace wharf

@@ -277,5 +277,42 @@ TEST(consensus_group, a_new_leader_keeps_every_committed_batch_and_a_restarted_r
     });
 }
 
+TEST(consensus_group, leadership_moves_to_the_named_replica_and_to_the_preferred_one) {
+    group_of_three g;
+    on_shard([&]() -> task<int> {
+        for (int i = 0; i < 3; ++i) co_await g.start(i);
+        int l = co_await g.leader();
+        EXPECT_GE(l, 0);
+        if (l < 0) {
+            co_await g.stop_all();
+            co_return 1;
+        }
+        for (int k = 0; k < 5; ++k) {
+            auto r = co_await g[l].raft->replicate_batch(group_of_three::p,
+                                                         one_batch("t" + std::to_string(k)));
+            EXPECT_TRUE(r);
+        }
+        int target = (l + 1) % 3;
+        term_id before = g[l].raft->term();
+        EXPECT_TRUE(g[l].raft->transfer_leadership(node_id(target)));
+        // While the target catches up the old leader takes no new appends.
+        if (g[l].raft->is_leader()) {
+            auto refused = co_await g[l].raft->replicate_batch(group_of_three::p, one_batch("x"));
+            EXPECT_FALSE(refused);
+        }
+        auto deadline = steady_now() + 10s;
+        while (steady_now() < deadline &&
+               !(g[target].raft->is_leader() && g[target].raft->machine().leader_commit())) {
+            co_await sleep_for(5ms);
+        }
+        EXPECT_TRUE(g[target].raft->is_leader());
+        EXPECT_GT(g[target].raft->term(), before);
+        EXPECT_EQ(*g[target].raft->high_watermark(group_of_three::p), kafka_offset(5));
+        EXPECT_EQ(g[target].raft->transfer_leadership(node_id(7)).error(), raft_errc::not_a_voter);
+        co_await g.stop_all();
+        co_return 0;
+    });
+}
+
 }  // namespace
 }  // namespace wharf

@@ -110,6 +110,9 @@ std::optional<std::string> liveness(sim_world& w, sim_checker& checker) {
             if (n.machine->is_leader()) leader = &n;
         }
         if (!leader) continue;
+        // Leader balancing: leadership goes back to the preferred replica once all are up.
+        int preferred = w.params().preferred;
+        if (preferred >= 0 && leader->number != preferred) continue;
         auto visible = leader->machine->leader_commit();
         if (!visible || *visible != leader->machine->log().last_index()) continue;
         bool caught_up = true;
@@ -129,7 +132,8 @@ std::optional<std::string> liveness(sim_world& w, sim_checker& checker) {
         state += fmt::format("\n  replica {} (node id {}): {}, leader {}", n.number, n.number + 1,
                              m.describe(), m.leader() ? m.leader()->value() : -1);
     }
-    return fmt::format("liveness: no convergence within {} ms of healing:{}",
+    return fmt::format("liveness: no convergence (preferred leader {}) within {} ms of healing:{}",
+                       w.params().preferred,
                        w.params().liveness_ms, state);
 }
 

@@ -89,15 +89,19 @@ world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug) {
     p.crash_per_ms = pick(0, 0.004);
     p.partition_per_ms = pick(0, 0.003);
     p.propose_per_ms = pick(0.05, 0.5);
+    p.preferred = r() % 2 == 0 ? static_cast<int>(r() % static_cast<uint64_t>(p.nodes)) : -1;
+    p.transfer_per_ms = pick(0, 0.002);
     p.bug = bug;
     return p;
 }
 
 std::string describe(const world_params& p) {
     return fmt::format("{} replicas, drop {:.3f}, duplicate {:.3f}, delay 1-{} ms, sync 1-{} ms, "
-                       "crash {:.4f}/ms, partition {:.4f}/ms, propose {:.2f}/ms",
+                       "crash {:.4f}/ms, partition {:.4f}/ms, propose {:.2f}/ms, "
+                       "transfer {:.4f}/ms, preferred leader {}",
                        p.nodes, p.drop, p.duplicate, p.max_delay_ms, p.max_sync_ms,
-                       p.crash_per_ms, p.partition_per_ms, p.propose_per_ms);
+                       p.crash_per_ms, p.partition_per_ms, p.propose_per_ms, p.transfer_per_ms,
+                       p.preferred < 0 ? std::string("none") : std::to_string(p.preferred));
 }
 
 sim_world::sim_world(uint64_t seed, world_params params)
@@ -125,6 +129,7 @@ void sim_world::start_machine(node& n) {
     for (int i = 0; i < _p.nodes; ++i) cfg.voters.push_back(id_of(i));
     cfg.seed = mix(_seed ^ (static_cast<uint64_t>(n.number) << 32) ^ n.incarnation);
     cfg.bug = _p.bug;
+    if (_p.preferred >= 0) cfg.preferred_leader = id_of(_p.preferred);
     cfg.max_append_bytes = 64;  // a few entries per request, so pipelining is exercised
     term_index terms;
     for (const auto& e : n.durable_log) terms.append(e.index, e.term);
@@ -287,6 +292,16 @@ void sim_world::maybe_fault() {
                 int a = uniform(0, _p.nodes - 1);
                 int b = uniform(0, _p.nodes - 1);
                 if (a != b) _cut[static_cast<size_t>(a)][static_cast<size_t>(b)] = true;
+            }
+        }
+    }
+    if (chance(_p.transfer_per_ms)) {
+        // An operator (or the balancer) moves leadership to a random replica.
+        auto target = id_of(uniform(0, _p.nodes - 1));
+        for (auto& n : _nodes) {
+            if (n.up && n.machine->is_leader()) {
+                (void)n.machine->transfer_leadership(target);
+                drive(n);
             }
         }
     }

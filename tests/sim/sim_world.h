@@ -45,6 +45,10 @@ struct world_params {
     double partition_per_ms = 0;
     double propose_per_ms = 0.2;
     int tick_ms = 10;
+    // Leader balancing: the replica every group prefers as leader (-1: none), and how often a
+    // leader is asked to hand leadership to a random replica.
+    int preferred = -1;
+    double transfer_per_ms = 0;
     int safety_ms = 20000;
     int liveness_ms = 20000;
     planted_bug bug = planted_bug::none;

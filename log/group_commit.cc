@@ -271,7 +271,7 @@ void shard_log::fail_all_pending(std::vector<pending_entry>& group, std::error_c
     _pending.clear();
     _pending_bytes = 0;
     rewind_to_durable();
-    if (_observer) _observer->on_rolled_back(_durable_index);
+    if (_observer) _observer->on_rolled_back(_durable_index, ec);
 }
 
 void shard_log::rewind_to_durable() {

@@ -10,6 +10,7 @@
 // not append to or truncate the log.
 
 #include <optional>
+#include <system_error>
 
 #include "log/entry.h"
 #include "reactor/base/ids.h"
@@ -30,7 +31,9 @@ public:
     virtual ~log_observer() = default;
     virtual void on_assigned(const assigned_entry& e) = 0;
     virtual void on_durable(raft_index index, term_id term) = 0;
-    virtual void on_rolled_back(raft_index last_kept) = 0;
+    // `why`: disk_full (later appends may succeed) or io_error (the log refuses writes until
+    // reopened).
+    virtual void on_rolled_back(raft_index last_kept, std::error_code why) = 0;
 };
 
 }  // namespace wharf

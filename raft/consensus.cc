@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "log/errc.h"
 #include "raft/errc.h"
 #include "raft/message_codec.h"
 #include "reactor/clock.h"
@@ -133,12 +134,19 @@ void consensus::on_durable(raft_index index, term_id term) {
     pump();
 }
 
-void consensus::on_rolled_back(raft_index last_kept) {
+void consensus::on_rolled_back(raft_index last_kept, std::error_code why) {
     // A failed write: the log dropped what it had not made durable. The machine forgets it too
     // and, if it led, steps down: entries of its term may already be on followers, so the same
     // indexes must never be reused in this term.
     _machine->on_local_write_failed(last_kept);
     while (!_uncommitted.empty() && _uncommitted.back().index > last_kept) _uncommitted.pop_back();
+    if (why != log_errc::disk_full) {
+        // The log refuses every write until it is reopened: this replica can neither append
+        // nor vote soundly, so it stops taking part (DESIGN.md section 4) and the others elect
+        // a leader among themselves.
+        fail(why);
+        return;
+    }
     if (_cfg.voters.size() == 1 && !_stopping && !_failed) _machine->campaign();
     pump();
 }

@@ -94,7 +94,9 @@ public:
     task<void> stop();
 
     term_id term() const noexcept { return _machine->term(); }
-    bool is_leader() const noexcept { return _machine->is_leader() && !_stopping; }
+    bool is_leader() const noexcept {
+        return _machine->is_leader() && !_stopping && !_failed;
+    }
     std::optional<node_id> leader() const noexcept { return _machine->leader(); }
     // Kafka's partition leader epoch: the term, which start() keeps within int32.
     int32_t leader_epoch() const noexcept { return static_cast<int32_t>(term().value()); }
@@ -122,7 +124,7 @@ private:
     // log_observer
     void on_assigned(const assigned_entry& e) override;
     void on_durable(raft_index index, term_id term) override;
-    void on_rolled_back(raft_index last_kept) override;
+    void on_rolled_back(raft_index last_kept, std::error_code why) override;
 
     status check_can_append() const;
     // Moves the machine's outputs to the ready queue, advances high watermarks and wakes

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <variant>
 #include <vector>
 
 #include "core/raft_transport/config.h"
@@ -22,6 +23,8 @@
 #include "log/record_batch.h"
 #include "log/shard_log.h"
 #include "raft/consensus.h"
+#include "raft/messages.h"
+#include "raft/transport.h"
 #include "reactor/clock.h"
 #include "reactor/iobuf.h"
 #include "reactor/smp.h"
@@ -64,6 +67,36 @@ double process_cpu_seconds() {
     return s(u.ru_utime) + s(u.ru_stime);
 }
 
+// What a replica's group sent, counted on its way into the transport: how the leader packs
+// entries into append requests, and how often followers answer.
+struct message_counts {
+    uint64_t append_requests = 0;
+    uint64_t empty_append_requests = 0;
+    uint64_t appended_entries = 0;
+    uint64_t append_replies = 0;
+};
+
+// Counts, then hands every message to the real transport unchanged (send never suspends).
+class counting_transport final : public raft_transport {
+public:
+    explicit counting_transport(raft_transport& inner) : _inner(inner) {}
+    void send(raft_message m) override {
+        if (const auto* a = std::get_if<append_request>(&m.body)) {
+            ++_counts.append_requests;
+            if (a->entries.empty()) ++_counts.empty_append_requests;
+            _counts.appended_entries += a->entries.size();
+        } else if (std::holds_alternative<append_reply>(m.body)) {
+            ++_counts.append_replies;
+        }
+        _inner.send(std::move(m));
+    }
+    const message_counts& counts() const noexcept { return _counts; }
+
+private:
+    raft_transport& _inner;
+    message_counts _counts;
+};
+
 // One replica: its log, its raft group and, in a group of three, its broker's listener and
 // transport.
 struct replica {
@@ -71,6 +104,7 @@ struct replica {
     std::unique_ptr<shard_log> log;
     std::unique_ptr<raft_rpc::rpc_listener> listener;
     std::unique_ptr<raft_rpc::peer_transport> transport;
+    std::unique_ptr<counting_transport> counter;
     std::unique_ptr<consensus> raft;
 };
 
@@ -85,6 +119,8 @@ struct window_mark {
     uint64_t leader_entry_reads = 0;
     uint64_t leader_entries_read = 0;
     raft_rpc::peer_transport_stats rpc;
+    message_counts leader_sent;
+    uint64_t follower_replies = 0;
 };
 
 // The calls in flight and what they acknowledged in the window.
@@ -193,6 +229,7 @@ task<bool> replication_run::listen() {
             peers.emplace(node_id(static_cast<int32_t>(j)), *a);
         }
         _nodes[i].transport = std::make_unique<raft_rpc::peer_transport>(cfg, std::move(peers));
+        _nodes[i].counter = std::make_unique<counting_transport>(*_nodes[i].transport);
     }
     co_return true;
 }
@@ -205,7 +242,7 @@ task<bool> replication_run::start_groups() {
         for (size_t j = 0; j < _nodes.size(); ++j) {
             gc.voters.push_back(node_id(static_cast<int32_t>(j)));
         }
-        auto started = co_await consensus::start(gc, *r.log, r.transport.get());
+        auto started = co_await consensus::start(gc, *r.log, r.counter.get());
         if (!started) {
             co_return fail(
                 fmt::format("node {}: consensus::start: {}", i, started.error().message()));
@@ -240,6 +277,10 @@ window_mark replication_run::mark(int leader) const {
     m.leader_entry_reads = l.log->stats().entry_reads;
     m.leader_entries_read = l.log->stats().entries_read;
     if (l.transport) m.rpc = l.transport->stats();
+    if (l.counter) m.leader_sent = l.counter->counts();
+    for (const replica& r : _nodes) {
+        if (&r != &l && r.counter) m.follower_replies += r.counter->counts().append_replies;
+    }
     return m;
 }
 
@@ -339,6 +380,11 @@ task<bool> replication_run::drive(int leader, replication_case& out) {
     out.rpc_frames_out = end.rpc.frames_out - begin.rpc.frames_out;
     out.rpc_bytes_out = end.rpc.bytes_out - begin.rpc.bytes_out;
     out.rpc_send_calls = end.rpc.send_calls - begin.rpc.send_calls;
+    out.append_requests = end.leader_sent.append_requests - begin.leader_sent.append_requests;
+    out.empty_append_requests =
+        end.leader_sent.empty_append_requests - begin.leader_sent.empty_append_requests;
+    out.appended_entries = end.leader_sent.appended_entries - begin.leader_sent.appended_entries;
+    out.follower_replies = end.follower_replies - begin.follower_replies;
     co_return true;
 }
 
@@ -418,7 +464,11 @@ nlohmann::json case_json(const replication_case& c) {
         {"leader_entries_read", c.leader_entries_read},
         {"rpc_frames_out", c.rpc_frames_out},
         {"rpc_frames_per_batch", round3(c.rpc_frames_per_batch())},
-        {"rpc_entries_per_frame", round3(c.rpc_entries_per_frame())},
+        {"append_requests", c.append_requests},
+        {"empty_append_requests", c.empty_append_requests},
+        {"appended_entries", c.appended_entries},
+        {"entries_per_append_request", round3(c.entries_per_append_request())},
+        {"follower_replies", c.follower_replies},
         {"rpc_bytes_out", c.rpc_bytes_out},
         {"rpc_send_calls", c.rpc_send_calls},
         {"rpc_dropped", c.rpc_dropped},
@@ -433,7 +483,7 @@ std::string case_row(const char* name, const replication_case& c) {
         name, c.transport, c.mb_per_s(), c.batches_per_s(), c.latency_us.percentile(50) / 1e3,
         c.latency_us.percentile(99) / 1e3, c.latency_us.max() / 1e3, c.cpu_s_per_gb(),
         c.syncs_per_s(), c.leader_syncs_per_s(), c.leader_entries_per_group(),
-        c.rpc_frames_per_batch(), c.rpc_entries_per_frame());
+        c.append_requests_per_batch(), c.entries_per_append_request());
 }
 
 }  // namespace
@@ -509,21 +559,27 @@ std::string replication_report(const replication_options& o, const replication_c
         std::chrono::duration<double>(o.duration).count());
     s += "MB/s: 10^6 record-value bytes acknowledged (committed) per second. CPU s/GB: the "
          "process's user+system CPU seconds per 10^9 of them.\nfsync/s: all replicas' logs, then "
-         "the leader's alone. ent/grp: entries per leader group commit. frm/batch: append "
-         "requests the leader sent per batch acknowledged; ent/frm: entries per request.\n\n";
+         "the leader's alone. ent/grp: entries per leader group commit. req/batch: append "
+         "requests the leader sent per batch acknowledged; ent/req: entries per request.\n\n";
     s += fmt::format(
         "{:<5} {:<5} {:>8} {:>9} {:>7} {:>7} {:>8} {:>8} {:>9} {:>9} {:>7} {:>9} {:>7}\n", "case",
         "net", "MB/s", "batches/s", "p50 ms", "p99 ms", "max ms", "CPU s/GB", "fsync/s", "ldr fs/s",
-        "ent/grp", "frm/batch", "ent/frm");
+        "ent/grp", "req/batch", "ent/req");
     s += case_row("RF=1", rf1);
     s += case_row("RF=3", rf3);
     s += fmt::format(
         "\nRF3/RF1: throughput {:.2f}, CPU per GB {:.2f}, p99 latency {:.2f} (RF=3 leader: node "
-        "{}; rpc drops {}, disconnects {})\n",
+        "{}; rpc drops {}, disconnects {})\n"
+        "RF=3 leader: {} append requests, {} of them empty, {:.2f} entries per non-empty one; "
+        "followers sent {:.2f} replies per batch\n",
         ratio(rf3.mb_per_s(), rf1.mb_per_s()), ratio(rf3.cpu_s_per_gb(), rf1.cpu_s_per_gb()),
         ratio(static_cast<double>(rf3.latency_us.percentile(99)),
               static_cast<double>(rf1.latency_us.percentile(99))),
-        rf3.leader, rf3.rpc_dropped, rf3.rpc_disconnects);
+        rf3.leader, rf3.rpc_dropped, rf3.rpc_disconnects, rf3.append_requests,
+        rf3.empty_append_requests,
+        ratio(static_cast<double>(rf3.appended_entries),
+              static_cast<double>(rf3.append_requests - rf3.empty_append_requests)),
+        ratio(static_cast<double>(rf3.follower_replies), static_cast<double>(rf3.batches)));
     return s;
 }
 

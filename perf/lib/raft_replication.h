@@ -69,6 +69,13 @@ struct replication_case {
     // Entries the leader read from its log to send (read_entries) in the window.
     uint64_t leader_entries_read = 0;
     uint64_t leader_entry_reads = 0;
+    // Counted as the groups hand messages to the transport, in the window: the leader's append
+    // requests (heartbeats included), those without entries, the entries they carried, and
+    // the followers' append replies.
+    uint64_t append_requests = 0;
+    uint64_t empty_append_requests = 0;
+    uint64_t appended_entries = 0;
+    uint64_t follower_replies = 0;
     // The leader's outbound transport in the window (zero for RF=1).
     uint64_t rpc_frames_out = 0;
     uint64_t rpc_bytes_out = 0;
@@ -91,11 +98,15 @@ struct replication_case {
         return batches == 0 ? 0
                             : static_cast<double>(rpc_frames_out) / static_cast<double>(batches);
     }
+    double append_requests_per_batch() const {
+        return batches == 0 ? 0
+                            : static_cast<double>(append_requests) / static_cast<double>(batches);
+    }
     // Entries per append request the leader sent (heartbeats and empty requests included).
-    double rpc_entries_per_frame() const {
-        return rpc_frames_out == 0
+    double entries_per_append_request() const {
+        return append_requests == 0
                    ? 0
-                   : static_cast<double>(leader_entries_read) / static_cast<double>(rpc_frames_out);
+                   : static_cast<double>(appended_entries) / static_cast<double>(append_requests);
     }
     double leader_entries_per_group() const {
         return leader_flushes == 0 ? 0

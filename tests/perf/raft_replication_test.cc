@@ -74,6 +74,11 @@ TEST(raft_replication, both_groups_acknowledge_batches_and_report_them) {
     EXPECT_GT(rf3.rpc_frames_out, 0u);
     EXPECT_GE(rf3.rpc_bytes_out, rf3.batch_bytes);
     EXPECT_EQ(rf3.rpc_disconnects, 0u);
+    // The counting wrapper saw the leader's requests carry at least every committed entry, and
+    // the followers answer.
+    EXPECT_GT(rf3.append_requests, 0u);
+    EXPECT_GE(rf3.appended_entries, rf3.batches);
+    EXPECT_GT(rf3.follower_replies, 0u);
 
     const std::string line = replication_json(o, rf1, rf3);
     EXPECT_EQ(line.find('\n'), std::string::npos);

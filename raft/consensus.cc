@@ -71,6 +71,7 @@ task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shar
     mc.election_timeout_ticks = cfg.election_timeout_ticks;
     mc.heartbeat_ticks = cfg.heartbeat_ticks;
     mc.preferred_leader = cfg.preferred_leader;
+    mc.send_only_durable = true;
     mc.seed = cfg.seed != 0 ? cfg.seed
                             : static_cast<uint64_t>(steady_now().time_since_epoch().count()) ^
                                   (static_cast<uint64_t>(cfg.self.value()) << 48);
@@ -261,7 +262,9 @@ task<void> consensus::send_append(append_plan plan, gate::holder hold) {
             raft_entry{se.index, se.term, se.type, se.partition, std::move(se.payload)});
     }
     raft_index last = req.entries.empty() ? plan.from - 1 : req.entries.back().index;
-    if (!_stopping) {
+    // A plan that found nothing durable to send is not worth a request (heartbeats carry the
+    // commit index and liveness).
+    if (!_stopping && !req.entries.empty()) {
         ++_stats.messages_sent;
         _transport->send(raft_message{_cfg.self, plan.to, std::move(req)});
     }

@@ -69,6 +69,10 @@ struct machine_config {
     uint64_t max_append_bytes = 1ULL << 20;
     bool pre_vote = true;
     bool check_quorum = true;
+    // The driver sends only entries its own log has made durable (consensus does: the log's
+    // reads return durable entries): plan nothing past the durable index, which would go out
+    // as empty requests.
+    bool send_only_durable = false;
     // Leader balancing: a leader hands leadership to this voter whenever it has heard from it
     // during the last election timeout (so leadership goes back after a recovery).
     std::optional<node_id> preferred_leader;

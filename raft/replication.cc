@@ -130,7 +130,8 @@ void raft_machine::plan_appends(progress& p, bool heartbeat) {
                       ? static_cast<int>(p.inflights.size()) < _cfg.max_inflight_appends &&
                             p.inflight_bytes < _cfg.max_inflight_bytes
                       : p.inflights.empty();
-    if (window && p.next <= _log.last_index()) {
+    raft_index sendable = _cfg.send_only_durable ? _durable : _log.last_index();
+    if (window && p.next <= sendable) {
         auto prev_term = _log.term_at(p.next - 1);
         if (prev_term) {
             _ready.appends.push_back(append_plan{p.id, _vote.term, p.next - 1, *prev_term, p.next,

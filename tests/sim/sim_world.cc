@@ -91,6 +91,7 @@ world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug) {
     p.propose_per_ms = pick(0.05, 0.5);
     p.preferred = r() % 2 == 0 ? static_cast<int>(r() % static_cast<uint64_t>(p.nodes)) : -1;
     p.transfer_per_ms = pick(0, 0.002);
+    p.send_only_durable = r() % 2 == 0;
     p.bug = bug;
     return p;
 }
@@ -98,10 +99,11 @@ world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug) {
 std::string describe(const world_params& p) {
     return fmt::format("{} replicas, drop {:.3f}, duplicate {:.3f}, delay 1-{} ms, sync 1-{} ms, "
                        "crash {:.4f}/ms, partition {:.4f}/ms, propose {:.2f}/ms, "
-                       "transfer {:.4f}/ms, preferred leader {}",
+                       "transfer {:.4f}/ms, preferred leader {}{}",
                        p.nodes, p.drop, p.duplicate, p.max_delay_ms, p.max_sync_ms,
                        p.crash_per_ms, p.partition_per_ms, p.propose_per_ms, p.transfer_per_ms,
-                       p.preferred < 0 ? std::string("none") : std::to_string(p.preferred));
+                       p.preferred < 0 ? std::string("none") : std::to_string(p.preferred),
+                       p.send_only_durable ? ", sends durable entries only" : "");
 }
 
 sim_world::sim_world(uint64_t seed, world_params params)
@@ -130,6 +132,7 @@ void sim_world::start_machine(node& n) {
     cfg.seed = mix(_seed ^ (static_cast<uint64_t>(n.number) << 32) ^ n.incarnation);
     cfg.bug = _p.bug;
     if (_p.preferred >= 0) cfg.preferred_leader = id_of(_p.preferred);
+    cfg.send_only_durable = _p.send_only_durable;
     cfg.max_append_bytes = 64;  // a few entries per request, so pipelining is exercised
     term_index terms;
     for (const auto& e : n.durable_log) terms.append(e.index, e.term);
@@ -189,7 +192,9 @@ void sim_world::drive(node& n) {
         for (const auto& plan : r.appends) {
             append_request req{plan.term, plan.prev_index, plan.prev_term, plan.leader_commit, {}};
             uint64_t bytes = 0;
-            for (raft_index i = plan.from; i.value() <= static_cast<int64_t>(n.log.size()); ++i) {
+            raft_index sendable(static_cast<int64_t>(n.log.size()));
+            if (_p.send_only_durable) sendable = std::min(sendable, n.machine->durable_index());
+            for (raft_index i = plan.from; i <= sendable; ++i) {
                 if (bytes + sizeof(uint64_t) > plan.max_bytes && !req.entries.empty()) break;
                 const auto& e = n.log[static_cast<size_t>(i.value() - 1)];
                 req.entries.push_back(raft_entry{e.index, e.term,

@@ -49,6 +49,8 @@ struct world_params {
     // leader is asked to hand leadership to a random replica.
     int preferred = -1;
     double transfer_per_ms = 0;
+    // The driver sends only durable entries (as the broker's consensus does).
+    bool send_only_durable = false;
     int safety_ms = 20000;
     int liveness_ms = 20000;
     planted_bug bug = planted_bug::none;

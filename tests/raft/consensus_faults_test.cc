@@ -46,13 +46,8 @@ task<std::vector<std::string>> values(group_of_three& g, int i) {
 TEST(consensus_faults, a_leader_whose_disk_fails_steps_down_and_nothing_acknowledged_is_lost) {
     group_of_three g;
     on_shard([&]() -> task<int> {
-        for (int i = 0; i < 3; ++i) co_await g.start(i);
-        int l = co_await g.leader();
-        EXPECT_GE(l, 0);
-        if (l < 0) {
-            co_await g.stop_all();
-            co_return 1;
-        }
+        int l = co_await g.start_all_and_elect();
+        if (l < 0) co_return 1;
         std::vector<std::string> acked;
         for (int k = 0; k < 5; ++k) {
             std::string v = "before" + std::to_string(k);

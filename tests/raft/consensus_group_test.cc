@@ -15,13 +15,8 @@ using test::on_shard;
 TEST(consensus_group, three_replicas_elect_one_leader_and_replicate_committed_batches) {
     group_of_three g;
     on_shard([&]() -> task<int> {
-        for (int i = 0; i < 3; ++i) co_await g.start(i);
-        int l = co_await g.leader();
-        EXPECT_GE(l, 0);
-        if (l < 0) {
-            co_await g.stop_all();
-            co_return 1;
-        }
+        int l = co_await g.start_all_and_elect();
+        if (l < 0) co_return 1;
         int leaders = 0;
         for (int i = 0; i < 3; ++i) leaders += g[i].raft->is_leader() ? 1 : 0;
         EXPECT_EQ(leaders, 1);
@@ -57,13 +52,8 @@ TEST(consensus_group, three_replicas_elect_one_leader_and_replicate_committed_ba
 TEST(consensus_group, a_new_leader_keeps_every_committed_batch_and_a_restarted_replica_catches_up) {
     group_of_three g;
     on_shard([&]() -> task<int> {
-        for (int i = 0; i < 3; ++i) co_await g.start(i);
-        int l = co_await g.leader();
-        EXPECT_GE(l, 0);
-        if (l < 0) {
-            co_await g.stop_all();
-            co_return 1;
-        }
+        int l = co_await g.start_all_and_elect();
+        if (l < 0) co_return 1;
         for (int k = 0; k < 10; ++k) {
             auto r = co_await g[l].raft->replicate_batch(group_of_three::p,
                                                          one_batch("a" + std::to_string(k)));
@@ -105,13 +95,8 @@ TEST(consensus_group, a_new_leader_keeps_every_committed_batch_and_a_restarted_r
 TEST(consensus_group, leadership_moves_to_the_named_replica) {
     group_of_three g;
     on_shard([&]() -> task<int> {
-        for (int i = 0; i < 3; ++i) co_await g.start(i);
-        int l = co_await g.leader();
-        EXPECT_GE(l, 0);
-        if (l < 0) {
-            co_await g.stop_all();
-            co_return 1;
-        }
+        int l = co_await g.start_all_and_elect();
+        if (l < 0) co_return 1;
         for (int k = 0; k < 5; ++k) {
             auto r = co_await g[l].raft->replicate_batch(group_of_three::p,
                                                          one_batch("t" + std::to_string(k)));

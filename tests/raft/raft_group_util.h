@@ -130,6 +130,16 @@ public:
         co_await _net.drain();
     }
 
+    // Starts the three replicas and returns the one elected, or -1 (a test failure, with every
+    // replica stopped again) when none is within the wait of leader().
+    task<int> start_all_and_elect() {
+        for (int i = 0; i < 3; ++i) co_await start(i);
+        int l = co_await leader();
+        EXPECT_GE(l, 0) << "no leader elected";
+        if (l < 0) co_await stop_all();
+        co_return l;
+    }
+
     // The replica that leads (among those up), waiting at most `limit`.
     task<int> leader(std::chrono::milliseconds limit = 10s) {
         auto deadline = steady_now() + limit;

@@ -498,7 +498,8 @@ bool run_replication_case(const replication_options& o, int replicas, replicatio
         error = "inflight, partitions and records per batch must be at least 1";
         return false;
     }
-    std::string tmpl = o.dir + "/wharf-raft-bench-XXXXXX";
+    // mkdtemp(3) replaces the template's six trailing X characters.
+    std::string tmpl = o.dir + "/wharf-raft-bench-" + std::string(6, 'X');
     if (::mkdtemp(tmpl.data()) == nullptr) {
         error = fmt::format("cannot create a directory under {}: {}", o.dir, std::strerror(errno));
         return false;

@@ -3,9 +3,9 @@
 // groups replicate, are measured and reported does).
 
 #include "perf/lib/raft_replication.h"
+#include "tests/reactor/test_util.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -15,24 +15,6 @@ namespace wharf::perf {
 namespace {
 
 using namespace std::chrono_literals;
-
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string tmpl =
-            (std::filesystem::temp_directory_path() / "wharf-raft-bench-test-XXXXXX").string();
-        EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-        _path = tmpl;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(_path, ec);
-    }
-    const std::string& path() const { return _path; }
-
-private:
-    std::string _path;
-};
 
 replication_options tiny(const std::string& dir) {
     replication_options o;
@@ -48,7 +30,7 @@ replication_options tiny(const std::string& dir) {
 }
 
 TEST(raft_replication, both_groups_acknowledge_batches_and_report_them) {
-    scratch_dir dir;
+    temp_dir dir;
     const replication_options o = tiny(dir.path());
     replication_case rf1;
     replication_case rf3;
@@ -97,7 +79,7 @@ TEST(raft_replication, both_groups_acknowledge_batches_and_report_them) {
 }
 
 TEST(raft_replication, refuses_a_replica_count_it_does_not_measure) {
-    scratch_dir dir;
+    temp_dir dir;
     replication_case c;
     std::string error;
     EXPECT_FALSE(run_replication_case(tiny(dir.path()), 2, c, error));

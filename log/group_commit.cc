@@ -59,7 +59,8 @@ void shard_log::enqueue(pending_entry&& e) {
         // Last, so that the observer sees the log consistent (it must not append; see
         // log_observer.h).
         const pending_entry& q = _pending.back();
-        assigned_entry a{q.header.index, q.header.term, q.header.type, q.header.partition, {}};
+        assigned_entry a{q.header.index, q.header.term, q.header.type, q.header.partition, {},
+                         &q.payload};
         if (q.header.type == entry_type::data) {
             a.end_offset = q.base_offset + (static_cast<int64_t>(q.last_offset_delta) + 1);
         }

@@ -14,6 +14,7 @@
 
 #include "log/entry.h"
 #include "reactor/base/ids.h"
+#include "reactor/iobuf.h"
 
 namespace wharf {
 
@@ -24,6 +25,9 @@ struct assigned_entry {
     partition_id partition{0};
     // For data entries: the partition's end offset once this batch is durable.
     std::optional<kafka_offset> end_offset;
+    // The entry's payload as it will be written; valid during the call only (share() it to
+    // keep it: the bytes are immutable).
+    const iobuf* payload = nullptr;
 };
 
 class log_observer {

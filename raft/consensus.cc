@@ -71,7 +71,9 @@ task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shar
     mc.election_timeout_ticks = cfg.election_timeout_ticks;
     mc.heartbeat_ticks = cfg.heartbeat_ticks;
     mc.preferred_leader = cfg.preferred_leader;
-    mc.send_only_durable = true;
+    // Entries go out from memory before they are durable (recent_entries_bytes); the leader's
+    // own copy counts for commit once durable, like a follower's.
+    mc.send_only_durable = false;
     mc.seed = cfg.seed != 0 ? cfg.seed
                             : static_cast<uint64_t>(steady_now().time_since_epoch().count()) ^
                                   (static_cast<uint64_t>(cfg.self.value()) << 48);
@@ -117,6 +119,7 @@ void consensus::on_assigned(const assigned_entry& e) {
                      known.last_index());
         ++_stats.entries_replicated;
     }
+    keep_recent(e);
     if (e.end_offset) {
         if (!_committed_end.contains(e.partition) && !_recovered_end.contains(e.partition)) {
             // The first batch of the partition since start: what was there before it is the
@@ -140,6 +143,7 @@ void consensus::on_rolled_back(raft_index last_kept, std::error_code why) {
     // and, if it led, steps down: entries of its term may already be on followers, so the same
     // indexes must never be reused in this term.
     _machine->on_local_write_failed(last_kept);
+    forget_recent_after(last_kept);
     while (!_uncommitted.empty() && _uncommitted.back().index > last_kept) _uncommitted.pop_back();
     if (why != log_errc::disk_full) {
         // The log refuses every write until it is reopened: this replica can neither append
@@ -198,6 +202,7 @@ task<status> consensus::act(raft_ready r) {
         if (auto s = co_await save_vote_state(_dir, *r.vote); !s) co_return s;
     }
     if (r.truncate_after) {
+        forget_recent_after(*r.truncate_after);
         if (auto s = co_await _log.truncate_suffix(*r.truncate_after); !s) co_return s;
         while (!_uncommitted.empty() && _uncommitted.back().index > *r.truncate_after) {
             _uncommitted.pop_back();
@@ -241,8 +246,66 @@ task<void> consensus::append_machine_entry(raft_entry e, gate::holder hold) {
     }
 }
 
+void consensus::keep_recent(const assigned_entry& e) {
+    if (!_machine->is_leader() || _cfg.voters.size() == 1 || e.payload == nullptr) {
+        // Only a leader of several sends entries.
+        _recent.clear();
+        _recent_bytes = 0;
+        return;
+    }
+    if (!_recent.empty() && _recent.back().index + 1 != e.index) {
+        _recent.clear();
+        _recent_bytes = 0;
+    }
+    _recent.push_back(
+        raft_entry{e.index, e.term, e.type, e.partition, e.payload->share(0, e.payload->size())});
+    _recent_bytes += e.payload->size();
+    while (_recent.size() > 1 && _recent_bytes > _cfg.recent_entries_bytes) {
+        _recent_bytes -= _recent.front().payload.size();
+        _recent.pop_front();
+    }
+}
+
+void consensus::forget_recent_after(raft_index last_kept) {
+    while (!_recent.empty() && _recent.back().index > last_kept) {
+        _recent_bytes -= _recent.back().payload.size();
+        _recent.pop_back();
+    }
+}
+
+std::optional<std::vector<raft_entry>> consensus::recent_entries(const append_plan& plan) const {
+    if (_recent.empty() || plan.from < _recent.front().index || plan.from > _recent.back().index) {
+        return std::nullopt;
+    }
+    std::vector<raft_entry> out;
+    uint64_t bytes = 0;
+    auto first = static_cast<size_t>(plan.from - _recent.front().index);
+    for (size_t i = first; i < _recent.size(); ++i) {
+        const raft_entry& e = _recent[i];
+        if (out.size() == max_entries_per_message) break;
+        if (!out.empty() && bytes + e.payload.size() > plan.max_bytes) break;
+        out.push_back(e.share());
+        bytes += e.payload.size();
+    }
+    return out;
+}
+
 task<void> consensus::send_append(append_plan plan, gate::holder hold) {
     (void)hold;
+    if (auto from_memory = recent_entries(plan)) {
+        uint64_t bytes = 0;
+        for (const auto& e : *from_memory) bytes += e.payload.size();
+        raft_index last = from_memory->back().index;
+        if (!_stopping) {
+            ++_stats.messages_sent;
+            append_request req{plan.term, plan.prev_index, plan.prev_term, plan.leader_commit,
+                               std::move(*from_memory)};
+            _transport->send(raft_message{_cfg.self, plan.to, std::move(req)});
+        }
+        _machine->on_append_sent(plan, last, bytes);
+        pump();
+        co_return;
+    }
     auto entries = co_await _log.read_entries(plan.from, plan.max_bytes);
     if (!entries) {
         shard_logger().warn("raft: cannot send entries from {} to node {}: {}", plan.from,

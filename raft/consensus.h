@@ -55,6 +55,11 @@ struct group_config {
     uint64_t seed = 0;
     // Leader balancing (machine_config::preferred_leader).
     std::optional<node_id> preferred_leader;
+    // A leader keeps its latest entries in memory (shared payloads, no copy) up to this many
+    // payload bytes, and sends them from there: followers that keep up never cost a disk read,
+    // and entries go out while the leader's own write is in flight (thesis 10.2.1). Older
+    // entries are read back from the log.
+    uint64_t recent_entries_bytes = 64ULL << 20;
 };
 
 struct consensus_stats {
@@ -140,6 +145,10 @@ private:
     void settle_waiters();
     void advance_high_watermarks();
     void fail(status why);
+    void keep_recent(const assigned_entry& e);
+    void forget_recent_after(raft_index last_kept);
+    // The plan's entries from memory, or nullopt when they are older than what is kept.
+    std::optional<std::vector<raft_entry>> recent_entries(const append_plan& plan) const;
 
     group_config _cfg;
     shard_log& _log;
@@ -163,6 +172,9 @@ private:
     std::unordered_map<partition_id, kafka_offset> _recovered_end;
     term_id _led_term{0};
     raft_index _last_commit{0};
+    // The leader's latest entries (recent_entries_bytes), contiguous up to its last index.
+    std::deque<raft_entry> _recent;
+    uint64_t _recent_bytes = 0;
     std::optional<status> _failed;
     bool _stopping = false;
     gate _gate;

@@ -86,7 +86,17 @@ TEST(consensus_faults, a_leader_whose_disk_fails_steps_down_and_nothing_acknowle
             EXPECT_TRUE(r);
             if (r) acked.push_back(v);
         }
-        EXPECT_EQ(co_await values(g, l2), acked);
+        // The failed append's outcome was unknown to its client: the leader may have sent it to
+        // the followers before its own write failed (entries go out from memory), and then the
+        // next leader commits it. Every acknowledged value is there, in order; nothing else but
+        // that one, at most once.
+        auto got = co_await values(g, l2);
+        std::vector<std::string> without_lost;
+        for (const auto& v : got) {
+            if (v != "lost") without_lost.push_back(v);
+        }
+        EXPECT_EQ(without_lost, acked);
+        EXPECT_LE(got.size(), acked.size() + 1);
         co_await g.stop_all();
         co_return 0;
     });

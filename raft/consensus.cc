@@ -129,8 +129,8 @@ void consensus::on_assigned(const assigned_entry& e) {
         }
         _uncommitted.push_back({e.index, e.partition, *e.end_offset});
     }
-    // No pump here: the log is inside an append. The plans for the followers go out once the
-    // entry is durable (on_durable), since only durable entries are sent.
+    // No pump here: the log is inside an append. The machine plans the new entry for the
+    // followers at the next pump (the next message, tick or durable point).
 }
 
 void consensus::on_durable(raft_index index, term_id term) {

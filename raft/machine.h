@@ -69,9 +69,9 @@ struct machine_config {
     uint64_t max_append_bytes = 1ULL << 20;
     bool pre_vote = true;
     bool check_quorum = true;
-    // The driver sends only entries its own log has made durable (consensus does: the log's
-    // reads return durable entries): plan nothing past the durable index, which would go out
-    // as empty requests.
+    // The driver sends only entries its own log has made durable: plan nothing past the
+    // durable index, which would go out as empty requests. (consensus sends its latest entries
+    // from memory, durable or not, and leaves this off.)
     bool send_only_durable = false;
     // Leader balancing: a leader hands leadership to this voter whenever it has heard from it
     // during the last election timeout (so leadership goes back after a recovery).

@@ -129,8 +129,21 @@ void consensus::on_assigned(const assigned_entry& e) {
         }
         _uncommitted.push_back({e.index, e.partition, *e.end_offset});
     }
-    // No pump here: the log is inside an append. The machine plans the new entry for the
-    // followers at the next pump (the next message, tick or durable point).
+    // Not pumped here, inside the log's append: later in this turn, once for all the turn's
+    // appends, so the entries go to the followers while the leader's own write runs.
+    if (_cfg.voters.size() > 1 && !_pump_soon && _machine->has_ready()) {
+        if (auto holder = _gate.hold()) {
+            _pump_soon = true;
+            spawn(pump_soon(std::move(holder)), "raft pump");
+        }
+    }
+}
+
+task<void> consensus::pump_soon(gate::holder hold) {
+    (void)hold;
+    co_await reactor::local().yield();
+    _pump_soon = false;
+    pump();
 }
 
 void consensus::on_durable(raft_index index, term_id term) {

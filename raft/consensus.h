@@ -135,6 +135,7 @@ private:
     // Moves the machine's outputs to the ready queue, advances high watermarks and wakes
     // commit waiters. Never suspends.
     void pump();
+    task<void> pump_soon(gate::holder hold);
     task<void> act_on_readies(gate::holder);
     task<status> act(raft_ready r);
     task<void> append_machine_entry(raft_entry e, gate::holder);
@@ -157,6 +158,7 @@ private:
     std::unique_ptr<raft_machine> _machine;
     std::deque<raft_ready> _readies;
     bool _acting = false;
+    bool _pump_soon = false;
     // Set when the log holds every entry the machine has (no ready entries still to append):
     // only then may the leader append, so the log and the machine assign the same indexes.
     event _caught_up;

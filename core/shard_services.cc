@@ -28,6 +28,9 @@ task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
             if (!co_await sleep_for(std::min<milliseconds>(left, milliseconds(100)))) co_return;
         }
         if (s.stopping) break;
+        // Retention's control entries are raft entries: the leader writes them and followers
+        // get them through replication.
+        if (!s.raft->is_leader()) continue;
         auto r = co_await s.log->apply_retention(s.raft->term());
         ++s.retention_passes;
         if (!r) shard_logger().warn("retention failed: {}", r.error().message());

@@ -81,6 +81,9 @@ task<void> install_snapshot(std::shared_ptr<const topic_table_snapshot> next) {
             if (a.shard == this_shard()) s->log->configure_partition(a.log_partition, pc);
         }
     }
+    // Dropping a deleted topic's data is a control entry, a raft entry: the group's leader
+    // writes it and followers get it through replication.
+    if (!s->raft->is_leader()) co_return;
     for (const topic_metadata* t : prev->topics()) {
         if (next->find(t->id) != nullptr) continue;
         for (const auto& a : t->partitions) {

@@ -31,6 +31,8 @@
 #include "net/rpc/frame.h"
 #include "net/rpc/handshake.h"
 #include "raft/message_codec.h"
+#include "tests/raft/raft_message_same.h"
+#include "tests/reactor/run_reactor.h"
 #include "reactor/clock.h"
 #include "reactor/io.h"
 #include "reactor/shard.h"
@@ -55,31 +57,9 @@ inline constexpr unsigned shard_count = 2;
 inline const node_id node1(1);
 inline const node_id node2(2);
 
-// Runs fn on shard 0 of a two-shard smp; aborts when it has not finished after timeout_s (so a
-// hung test fails instead of waiting for the ctest timeout).
+// Runs fn on shard 0 of a two-shard smp, with run_reactor's watchdog.
 inline int run_two_shards(std::function<task<int>()> fn, int timeout_s = 120) {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
-    std::thread watchdog([&] {
-        std::unique_lock lock(m);
-        if (!cv.wait_for(lock, std::chrono::seconds(timeout_s), [&] { return done; })) {
-            std::fprintf(stderr, "raft transport test did not finish within %d s\n", timeout_s);
-            std::abort();
-        }
-    });
-    auto r = smp::run(smp_config{.shards = shard_count}, std::move(fn));
-    {
-        std::lock_guard lock(m);
-        done = true;
-    }
-    cv.notify_all();
-    watchdog.join();
-    if (!r) {
-        ADD_FAILURE() << "smp::run failed: " << r.error().message();
-        return -1;
-    }
-    return *r;
+    return wharf::test::run_reactor(std::move(fn), timeout_s, shard_count);
 }
 
 inline rpc::cluster_id test_cluster() {
@@ -169,36 +149,7 @@ inline raft_message sized_message(node_id from, node_id to, size_t payload_bytes
     m.body = std::move(a);
     return m;
 }
-
-inline testing::AssertionResult same(const raft_message& a, const raft_message& b) {
-    auto fail = [](const char* what) { return testing::AssertionFailure() << what << " differs"; };
-    if (a.from != b.from || a.to != b.to) return fail("from/to");
-    if (a.body.index() != b.body.index()) return fail("type");
-    if (auto* x = std::get_if<vote_request>(&a.body)) {
-        auto& y = std::get<vote_request>(b.body);
-        if (x->term != y.term || x->last_index != y.last_index || x->last_term != y.last_term ||
-            x->pre_vote != y.pre_vote || x->leadership_transfer != y.leadership_transfer) {
-            return fail("vote_request");
-        }
-    } else if (auto* x = std::get_if<append_request>(&a.body)) {
-        auto& y = std::get<append_request>(b.body);
-        if (x->term != y.term || x->prev_index != y.prev_index || x->prev_term != y.prev_term ||
-            x->leader_commit != y.leader_commit || x->entries.size() != y.entries.size()) {
-            return fail("append_request");
-        }
-        for (size_t i = 0; i < x->entries.size(); ++i) {
-            const raft_entry& e = x->entries[i];
-            const raft_entry& f = y.entries[i];
-            if (e.index != f.index || e.term != f.term || e.type != f.type ||
-                e.partition != f.partition || !(e.payload == f.payload)) {
-                return testing::AssertionFailure() << "entry " << i << " differs";
-            }
-        }
-    } else {
-        return fail("unexpected type");
-    }
-    return testing::AssertionSuccess();
-}
+using wharf::test::same;
 
 inline std::vector<std::byte> bytes_of(const iobuf& b) {
     std::vector<std::byte> v(b.size());

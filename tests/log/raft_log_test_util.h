@@ -164,4 +164,17 @@ inline task<void> expect_raft_log_matches(shard_log& log, const raft_model& m) {
     co_await expect_entries_match(log, m, first, 1 << 20);
 }
 
+// Opens the log, runs body on it, closes it; the test's result.
+template <typename Body>
+int with_log(const log_config& cfg, Body body) {
+    return run_reactor([&]() -> task<int> {
+        auto opened = co_await shard_log::open(cfg);
+        CO_ASSERT_OK(opened);
+        shard_log& log = **opened;
+        int rc = co_await body(log);
+        CO_ASSERT_OK(co_await log.close());
+        co_return rc != 0 || ::testing::Test::HasFailure() ? 1 : 0;
+    });
+}
+
 }  // namespace wharf::test

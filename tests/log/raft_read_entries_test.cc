@@ -16,17 +16,6 @@ namespace {
 
 using namespace wharf::test;
 
-template <typename Body>
-int with_log(const log_config& cfg, Body body) {
-    return run_reactor([&]() -> task<int> {
-        auto opened = co_await shard_log::open(cfg);
-        CO_ASSERT_OK(opened);
-        shard_log& log = **opened;
-        int rc = co_await body(log);
-        CO_ASSERT_OK(co_await log.close());
-        co_return rc != 0 || ::testing::Test::HasFailure() ? 1 : 0;
-    });
-}
 
 // Entries of every kind over three partitions, in terms 1, 2 and 5, values of varied sizes.
 task<bool> fill_mixed(shard_log& log, raft_model& m, int n) {

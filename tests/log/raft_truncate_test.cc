@@ -17,18 +17,6 @@ namespace {
 
 using namespace wharf::test;
 
-// Opens the log, runs body on it, closes it; the test's result.
-template <typename Body>
-int with_log(const log_config& cfg, Body body) {
-    return run_reactor([&]() -> task<int> {
-        auto opened = co_await shard_log::open(cfg);
-        CO_ASSERT_OK(opened);
-        shard_log& log = **opened;
-        int rc = co_await body(log);
-        CO_ASSERT_OK(co_await log.close());
-        co_return rc != 0 || ::testing::Test::HasFailure() ? 1 : 0;
-    });
-}
 
 // Appends n data entries in term `term`, over partitions 0..parts-1 in turn.
 task<bool> fill(shard_log& log, raft_model& m, int n, uint32_t parts, term_id term,

@@ -1,6 +1,7 @@
 #pragma once
 
-// run_reactor: runs a coroutine test body on a one-shard reactor (smp::run) with a watchdog, so
+// run_reactor: runs a coroutine test body on shard 0 of a reactor of `shards` shards (smp::run)
+// with a watchdog, so
 // that a hung test fails after timeout_s instead of waiting for the ctest timeout. Shared by the
 // test binaries of every module that needs a reactor.
 
@@ -19,7 +20,7 @@
 
 namespace wharf::test {
 
-inline int run_reactor(std::function<task<int>()> fn, int timeout_s = 300) {
+inline int run_reactor(std::function<task<int>()> fn, int timeout_s = 300, unsigned shards = 1) {
     std::mutex m;
     std::condition_variable cv;
     bool done = false;
@@ -30,7 +31,7 @@ inline int run_reactor(std::function<task<int>()> fn, int timeout_s = 300) {
             std::abort();
         }
     });
-    auto r = smp::run(smp_config{.shards = 1}, std::move(fn));
+    auto r = smp::run(smp_config{.shards = shards}, std::move(fn));
     {
         std::lock_guard lock(m);
         done = true;

@@ -11,7 +11,10 @@
 #include <fmt/ranges.h>
 
 #include "core/admin/admin_api.h"
+#include "core/cluster/cluster_rpc.h"
 #include "core/cluster/metadata_service.h"
+#include "core/kafka/cluster_view.h"
+#include "core/raft_transport/listener.h"
 #include "core/config/units.h"
 #include "core/group/coordinator.h"
 #include "core/kafka/listener.h"
@@ -35,12 +38,45 @@ struct start_outcome {
     std::string detail;
 };
 
+// The internal RPC listener of a cluster (on shard 0; null for a single broker).
+thread_local std::unique_ptr<raft_rpc::rpc_listener> g_rpc;
+
+// In a cluster: binds --rpc-addr (accepting starts once the shards' groups exist, start_rpc),
+// and lists peers in Metadata once they tell their addresses.
+task<bool> listen_rpc(const broker_config& cfg) {
+    if (!cfg.cluster.is_cluster()) co_return true;
+    std::string why;
+    auto tc = transport_config(cfg, 0, &why);
+    if (!tc) {
+        shard_logger().critical("cluster configuration: {}", why);
+        co_return false;
+    }
+    auto l = co_await raft_rpc::rpc_listener::listen(std::move(*tc));
+    if (!l) {
+        shard_logger().critical("cannot listen on --rpc-addr {}: {}",
+                                cfg.cluster.rpc_addr.to_string(), l.error().message());
+        co_return false;
+    }
+    g_rpc = std::move(*l);
+    g_rpc->local().set_info_handler([](rpc::broker_info b) { kafka::note_peer_broker(b); });
+    shard_logger().info("cluster: node {} of {}, internal RPC on {}", cfg.cluster.node_id,
+                        fmt::join(cfg.cluster.voters(), ","), cfg.cluster.rpc_addr.to_string());
+    co_return true;
+}
+
+task<void> stop_rpc() {
+    if (!g_rpc) co_return;
+    co_await g_rpc->stop();
+    g_rpc.reset();
+}
+
 task<bool> start_all_shards(const broker_config& cfg) {
     std::vector<task<start_outcome>> starts;
+    raft_rpc::rpc_listener* rpc = g_rpc.get();
     for (unsigned k = 0; k < smp::count(); ++k) {
-        starts.push_back(submit_to(shard_id(k), [&cfg]() -> task<start_outcome> {
+        starts.push_back(submit_to(shard_id(k), [&cfg, rpc]() -> task<start_outcome> {
             start_outcome out;
-            out.result = co_await start_shard(cfg, &out.detail);
+            out.result = co_await start_shard(cfg, rpc, &out.detail);
             co_return out;
         }));
     }
@@ -126,7 +162,10 @@ task<void> stop_metadata() {
         forgets.push_back(submit_to(shard_id(k), [] { kafka::forget_producer_state(); }));
     }
     co_await when_all(std::move(forgets));
-    co_await submit_to(shard_id(0), [] { take_local_metadata_service().reset(); });
+    co_await submit_to(shard_id(0), []() -> task<void> {
+        auto m = take_local_metadata_service();
+        if (m) co_await m->stop();
+    });
 }
 
 // After the first signal: any further one ends the process at once.
@@ -154,15 +193,22 @@ task<int> run_broker(const broker_config& cfg) {
                                 admin_port.error().message());
         co_return 1;
     }
+    if (!co_await listen_rpc(cfg)) {
+        co_await admin::stop_admin_api();
+        co_return 1;
+    }
     if (!co_await start_all_shards(cfg)) {
         co_await admin::stop_admin_api();
         co_await stop_all_shards();
+        co_await stop_rpc();
         co_return 1;
     }
+    if (g_rpc) g_rpc->start();
     if (!co_await start_metadata(cfg)) {
         co_await admin::stop_admin_api();
         co_await stop_metadata();
         co_await stop_all_shards();
+        co_await stop_rpc();
         co_return 1;
     }
     co_await log_layout(cfg);
@@ -174,6 +220,7 @@ task<int> run_broker(const broker_config& cfg) {
         co_await kafka::stop_listeners();
         co_await stop_metadata();
         co_await stop_all_shards();
+        co_await stop_rpc();
         co_return 1;
     }
     admin::set_ready(true);
@@ -194,6 +241,7 @@ task<int> run_broker(const broker_config& cfg) {
     co_await stop_metadata();
     co_await admin::stop_admin_api();
     bool clean = co_await stop_all_shards();
+    co_await stop_rpc();
     shard_logger().info("wharf stopped {}", clean ? "cleanly" : "with errors");
     co_return clean ? 0 : 1;
 }

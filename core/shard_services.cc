@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/cluster/cluster_rpc.h"
 #include "reactor/clock.h"
 #include "reactor/logger.h"
 #include "reactor/shard.h"
@@ -30,8 +31,9 @@ task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
         if (s.stopping) break;
         // Retention's control entries are raft entries: the leader writes them and followers
         // get them through replication.
-        if (!s.raft->is_leader()) continue;
-        auto r = co_await s.log->apply_retention(s.raft->term());
+        auto term = co_await s.raft->ready_to_append();
+        if (!term) continue;
+        auto r = co_await s.log->apply_retention(*term);
         ++s.retention_passes;
         if (!r) shard_logger().warn("retention failed: {}", r.error().message());
     }
@@ -40,22 +42,49 @@ task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
 
 shard_services* local_services() noexcept { return t_services.get(); }
 
-task<status> start_shard(const broker_config& cfg, std::string* detail) {
+namespace {
+
+// The raft group of the calling shard: every seed of a cluster (group k prefers the (k mod N)-th
+// seed), or node 0 alone.
+task<result<std::unique_ptr<consensus>>> start_group(const broker_config& cfg,
+                                                     shard_services& s, std::string* detail) {
+    const cluster_config& c = cfg.cluster;
+    group_config gc{.self = node_id(c.node_id)};
+    for (int32_t v : c.voters()) gc.voters.push_back(node_id(v));
+    if (!c.is_cluster()) co_return co_await consensus::start(gc, *s.log);
+    auto tc = transport_config(cfg, this_shard().value(), detail);
+    if (!tc) co_return tc.error();
+    auto peers = peer_addresses_of(c, detail);
+    if (!peers) co_return peers.error();
+    s.transport = std::make_unique<raft_rpc::peer_transport>(std::move(*tc), std::move(*peers));
+    if (c.leader_balancing) gc.preferred_leader = node_id(c.preferred_leader(this_shard().value()));
+    co_return co_await consensus::start(gc, *s.log, s.transport.get());
+}
+
+}  // namespace
+
+task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
+                         std::string* detail) {
     WHARF_ASSERT(!t_services, "shard {} started twice", this_shard());
     auto services = std::make_unique<shard_services>();
     auto log = co_await shard_log::open(cfg.shard_log_config(this_shard().value()), detail);
     if (!log) co_return log.error();
     services->log = std::move(*log);
-    // A single broker is a cluster of one: node 0, the only voter of every group.
-    group_config gc{.self = node_id(0), .voters = {node_id(0)}};
-    auto raft = co_await consensus::start(gc, *services->log);
+    std::string why;
+    auto raft = co_await start_group(cfg, *services, &why);
     if (!raft) {
-        if (detail) *detail = "raft group: " + raft.error().message();
+        if (detail) *detail = "raft group: " + (why.empty() ? raft.error().message() : why);
+        if (services->transport) co_await services->transport->stop();
         auto closed = co_await services->log->close();
         (void)closed;
         co_return raft.error();
     }
     services->raft = std::move(*raft);
+    if (rpc != nullptr) {
+        services->rpc = rpc;
+        consensus* group = services->raft.get();
+        rpc->local().set_handler([group](raft_message m) { group->receive(std::move(m)); });
+    }
     t_services = std::move(services);
     spawn(retention_loop(*t_services, cfg.retention_check_interval, t_services->background.hold()),
           "retention");
@@ -67,7 +96,10 @@ task<status> stop_shard() {
     auto services = std::move(t_services);
     services->stopping = true;
     co_await services->background.close();
+    // Peers' messages stop reaching the group before it goes.
+    if (services->rpc != nullptr) services->rpc->local().set_handler({});
     co_await services->raft->stop();
+    if (services->transport) co_await services->transport->stop();
     auto closed = co_await services->log->close();
     if (!closed) {
         shard_logger().error("closing the log failed: {}", closed.error().message());

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "core/config/broker_config.h"
+#include "core/raft_transport/listener.h"
+#include "core/raft_transport/peer_transport.h"
 #include "log/shard_log.h"
 #include "raft/consensus.h"
 #include "reactor/sync.h"
@@ -18,7 +20,11 @@ namespace wharf {
 
 struct shard_services {
     std::unique_ptr<shard_log> log;
+    // In a cluster: the connections to the same shard of every peer (null for a single broker).
+    std::unique_ptr<raft_rpc::peer_transport> transport;
     std::unique_ptr<consensus> raft;
+    // The listener whose inbound side delivers peers' messages to `raft` (null when single).
+    raft_rpc::rpc_listener* rpc = nullptr;
     // The periodic retention pass (retention_loop in shard_services.cc).
     bool stopping = false;
     gate background;
@@ -28,9 +34,12 @@ struct shard_services {
 // The calling shard's services, or null before start_shard / after stop_shard.
 shard_services* local_services() noexcept;
 
-// Opens (recovering) the calling shard's log and starts its raft group. On failure *detail
-// says what failed (the file and offset of a corrupt segment, for example).
-task<status> start_shard(const broker_config& cfg, std::string* detail);
+// Opens (recovering) the calling shard's log and starts its raft group: a group of one for a
+// single broker; in a cluster, a group of every seed over a peer_transport, whose inbound
+// messages `rpc` delivers from now on. On failure *detail says what failed (the file and offset
+// of a corrupt segment, for example).
+task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
+                         std::string* detail);
 // Stops the raft group (waiting for appends in flight), flushes and closes the log.
 task<status> stop_shard();
 

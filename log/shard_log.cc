@@ -148,6 +148,13 @@ task<result<raft_index>> shard_log::append_entry(entry_type type, partition_id p
 
     pending_entry e = new_entry(type, p, term, payload.size());
     partition_state* ps = find_partition(p);
+    if (ps == nullptr && (type == entry_type::data || type == entry_type::control)) {
+        // The leader's log has the partition: a follower may get its entries before its own
+        // copy of the cluster metadata (another raft group) has configured it. It starts with
+        // default settings; the metadata's configure_partition sets them when it arrives.
+        configure_partition(p, partition_config{});
+        ps = find_partition(p);
+    }
     if (type == entry_type::data) {
         // A batch the leader stamped: it must continue the partition exactly.
         if (ps == nullptr) co_return log_errc::partition_unknown;

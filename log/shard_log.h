@@ -140,7 +140,9 @@ public:
                                              int32_t leader_epoch);
     // Append of an entry as it is (raft: followers, no-ops, configuration). A data entry's batch
     // must already carry its offsets, which must continue the partition; a control entry must
-    // decode. Returns the entry's raft index once durable.
+    // decode. A partition the log does not have yet is created with default settings (a follower
+    // may replicate a partition before its metadata configures it). Returns the entry's raft
+    // index once durable.
     // REQUIRES: term >= the term of the last entry.
     task<result<raft_index>> append_entry(entry_type type, partition_id p, term_id term,
                                           iobuf payload);

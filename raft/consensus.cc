@@ -111,12 +111,20 @@ void consensus::on_assigned(const assigned_entry& e) {
     } else {
         // An append by the leader's side of the broker (produce, retention, DeleteRecords):
         // raft takes it as a proposal of the current term.
-        auto proposed = _machine->propose();
-        WHARF_ASSERT(proposed && *proposed == e.index && e.term == _machine->term(),
-                     "log appended entry {} of term {} outside raft (leader: {}, term {}, "
-                     "raft's last index {})",
-                     e.index, e.term, _machine->is_leader(), _machine->term(),
-                     known.last_index());
+        // Appenders go through ready_to_append() first; one that raced a change of leadership
+        // anyway has put an entry into the log that raft does not know. The replica stops
+        // rather than diverge (the entry is uncommitted; a restart lets the leader replace it).
+        auto proposed = e.index == known.last_index() + 1 && e.term == _machine->term()
+                            ? _machine->propose()
+                            : result<raft_index>(raft_errc::not_leader);
+        if (!proposed || *proposed != e.index) {
+            shard_logger().error("log appended entry {} of term {} outside raft (leader: {}, "
+                                 "term {}, raft's last index {})",
+                                 e.index, e.term, _machine->is_leader(), _machine->term(),
+                                 known.last_index());
+            fail(raft_errc::not_leader);
+            return;
+        }
         ++_stats.entries_replicated;
     }
     keep_recent(e);
@@ -471,6 +479,14 @@ task<result<append_result>> consensus::replicate_batch(partition_id p, iobuf bat
     if (!r) co_return r.error();
     if (auto s = co_await wait_committed(r->index, term); !s) co_return s.error();
     co_return *r;
+}
+
+task<result<term_id>> consensus::ready_to_append() {
+    if (auto s = check_can_append(); !s) co_return s.error();
+    auto holder = _gate.hold();
+    if (!holder) co_return raft_errc::shutting_down;
+    if (auto s = co_await await_caught_up(); !s) co_return s.error();
+    co_return _machine->term();
 }
 
 task<result<raft_index>> consensus::replicate_entry(entry_type type, partition_id p,

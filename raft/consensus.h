@@ -88,6 +88,11 @@ public:
     // Any other entry (control entries of retention, DeleteRecords); committed on return.
     task<result<raft_index>> replicate_entry(entry_type type, partition_id p, iobuf payload);
 
+    // For code that appends to the log itself (retention, set_start_offset): returns the term
+    // to append with once this replica may append (it leads, and its log holds every entry raft
+    // handed out), or not_leader. The append must follow without a suspension in between.
+    task<result<term_id>> ready_to_append();
+
     // Hands leadership to another voter (raft_machine::transfer_leadership); new appends are
     // refused with not_leader until it is done or given up.
     status transfer_leadership(node_id target);

@@ -26,6 +26,8 @@ public:
                 return "unknown topic";
             case cluster_errc::unknown_topic_id:
                 return "unknown topic id";
+            case cluster_errc::not_controller:
+                return "this broker is not the controller";
             case cluster_errc::stale_command:
                 return "metadata command was prepared against an older topic table";
             case cluster_errc::corrupt_command:
@@ -61,6 +63,8 @@ int16_t kafka_error_code(cluster_errc e) noexcept {
             return 3;
         case cluster_errc::unknown_topic_id:
             return 100;
+        case cluster_errc::not_controller:
+            return 41;
         case cluster_errc::stale_command:
             return 7;
         case cluster_errc::corrupt_command:

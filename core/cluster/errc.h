@@ -25,6 +25,8 @@ enum class cluster_errc : int {
     stale_command,                // a command prepared against an older table (ids already used)
     corrupt_command,              // bytes that do not decode to a command
     unsupported_command_version,  // written by a newer Wharf
+    // Kafka-visible again: NOT_CONTROLLER (41), this broker does not lead the metadata log.
+    not_controller,
 };
 
 const std::error_category& cluster_category() noexcept;

@@ -1,13 +1,19 @@
 #include "core/cluster/metadata_service.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
+#include "core/cluster/cluster_rpc.h"
 #include "core/shard_services.h"
 #include "log/durable_file.h"
 #include "log/record_batch.h"
 #include "log/record_reader.h"
 #include "reactor/clock.h"
+#include "raft/errc.h"
 #include "reactor/logger.h"
+#include "reactor/spawn.h"
+#include "reactor/timer.h"
 #include "reactor/smp.h"
 #include "reactor/submit_to.h"
 #include "reactor/when_all.h"
@@ -25,37 +31,20 @@ thread_local std::string t_cluster_id;
 constexpr int32_t producer_id_block = 1000;
 // The metadata log is read back in pieces of this size at start-up.
 constexpr size_t replay_read_bytes = 1 << 20;
+// How often a follower of the metadata log applies what has been committed.
+constexpr std::chrono::milliseconds follow_interval{50};
 
 struct lock_guard {
     semaphore& s;
     ~lock_guard() { s.release(1); }
 };
 
-// Kafka's cluster ids are 22 characters: a UUID in URL-safe base64 without padding.
-std::string encode_cluster_id(const topic_id& id) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (uint8_t b : id.bytes) {
-        acc = (acc << 8) | b;
-        bits += 8;
-        while (bits >= 6) {
-            out += alphabet[(acc >> (bits - 6)) & 0x3f];
-            bits -= 6;
-        }
-    }
-    if (bits > 0) out += alphabet[(acc << (6 - bits)) & 0x3f];
-    return out;
-}
-
 task<result<std::string>> load_cluster_id(const std::string& data_dir) {
     auto existing = co_await read_whole_file(data_dir + "/cluster_id");
     if (existing && !existing->empty()) {
         co_return std::string(reinterpret_cast<const char*>(existing->data()), existing->size());
     }
-    std::string id = encode_cluster_id(random_topic_id());
+    std::string id = kafka_cluster_id(random_topic_id().bytes);
     auto bytes = std::as_bytes(std::span(id));
     auto written = co_await write_file_durably(data_dir, "cluster_id", bytes);
     if (!written) co_return written.error();
@@ -88,9 +77,11 @@ task<void> install_snapshot(std::shared_ptr<const topic_table_snapshot> next) {
         if (next->find(t->id) != nullptr) continue;
         for (const auto& a : t->partitions) {
             if (a.shard != this_shard() || !s->log->has_partition(a.log_partition)) continue;
+            auto term = co_await s->raft->ready_to_append();
+            if (!term) co_return;
             auto end = s->log->end_offset(a.log_partition);
             if (!end) continue;
-            auto r = co_await s->log->set_start_offset(a.log_partition, *end, s->raft->term());
+            auto r = co_await s->log->set_start_offset(a.log_partition, *end, *term);
             if (!r) {
                 shard_logger().warn("dropping the data of deleted topic {} partition {}: {}",
                                     t->name, a.partition, r.error().message());
@@ -115,7 +106,10 @@ metadata_service::metadata_service(const broker_config& cfg, shard_services& ser
 task<result<std::unique_ptr<metadata_service>>> metadata_service::start(
     const broker_config& cfg, shard_services& services, std::string* detail) {
     std::unique_ptr<metadata_service> m(new metadata_service(cfg, services));
-    auto id = co_await load_cluster_id(cfg.data_dir);
+    // A cluster's id comes from its seeds, the same on every broker; a single broker keeps a
+    // random one in its data directory.
+    result<std::string> id = kafka_cluster_id(derive_cluster_id(cfg.cluster).bytes);
+    if (!cfg.cluster.is_cluster()) id = co_await load_cluster_id(cfg.data_dir);
     if (!id) {
         if (detail) *detail = "cannot keep the cluster id in " + cfg.data_dir;
         co_return id.error();
@@ -124,29 +118,37 @@ task<result<std::unique_ptr<metadata_service>>> metadata_service::start(
     if (!services.log->has_partition(reserved_metadata_log_partition)) {
         services.log->configure_partition(reserved_metadata_log_partition, partition_config{});
     }
-    if (auto s = co_await m->replay(); !s) {
-        if (detail) *detail = "replaying the metadata log: " + s.error().message();
-        co_return s.error();
+    auto replayed = co_await m->apply_committed(std::nullopt);
+    if (!replayed) {
+        if (detail) *detail = "replaying the metadata log: " + replayed.error().message();
+        co_return replayed.error();
     }
+    shard_logger().info("metadata: {} commands replayed, {} topics", m->_applied_commands,
+                        m->_table.state().topic_count());
     co_await m->publish();
+    if (cfg.cluster.is_cluster()) {
+        spawn(m->follow(m->_loop.hold()), "metadata follower");
+    }
     co_return std::move(m);
 }
 
-task<status> metadata_service::replay() {
+task<result<topic_check>> metadata_service::apply_committed(std::optional<kafka_offset> mine) {
+    co_await _apply_lock.acquire(1);
+    lock_guard guard{_apply_lock};
     shard_log& log = *_services.log;
     const partition_id p = reserved_metadata_log_partition;
-    auto from = log.start_offset(p);
-    if (!from) co_return from.error();
-    kafka_offset next = *from;
+    // Only committed commands: a follower's uncommitted tail may still be replaced.
+    auto committed = _services.raft->high_watermark(p);
+    if (!committed) co_return committed.error();
+    if (auto from = log.start_offset(p); from && _next_offset < *from) _next_offset = *from;
+    topic_check mine_refused;
     uint64_t applied = 0;
-    while (true) {
-        auto end = log.end_offset(p);
-        if (!end) co_return end.error();
-        if (next >= *end) break;
-        auto read = co_await log.read(p, next, replay_read_bytes);
+    while (_next_offset < *committed) {
+        auto read = co_await log.read(p, _next_offset, replay_read_bytes);
         if (!read) co_return read.error();
+        if (read->empty()) break;
         auto bytes = read->linearize(0, read->size());
-        while (!bytes.empty()) {
+        while (!bytes.empty() && _next_offset < *committed) {
             auto header = read_batch_header(bytes);
             if (!header) co_return header.error();
             auto batch = bytes.subspan(0, header->total_bytes());
@@ -157,21 +159,46 @@ task<status> metadata_service::replay() {
                 if (!rec->value) continue;
                 auto cmd = decode(*rec->value);
                 if (!cmd) co_return cmd.error();
-                if (auto refused = _table.apply(*cmd)) {
+                auto refused = _table.apply(*cmd);
+                if (refused) {
                     // Validation runs before a command is written, so this is a command that an
-                    // earlier one overtook; replay refuses it exactly as the first apply did.
-                    shard_logger().debug("metadata log: command refused on replay: {}",
-                                         refused->message);
+                    // earlier one overtook; every replica refuses it exactly as the first did.
+                    shard_logger().debug("metadata log: command refused: {}", refused->message);
                 }
+                if (mine && header->base_offset == *mine) mine_refused = refused;
                 ++applied;
             }
-            next = header->last_offset() + 1;
+            _next_offset = header->last_offset() + 1;
             bytes = bytes.subspan(header->total_bytes());
         }
     }
-    shard_logger().info("metadata: {} commands replayed, {} topics", applied,
-                        _table.state().topic_count());
-    co_return status{};
+    _applied_commands += applied;
+    co_return mine_refused;
+}
+
+task<void> metadata_service::follow([[maybe_unused]] gate::holder hold) {
+    while (!_stopping) {
+        if (!co_await sleep_for(follow_interval)) co_return;
+        if (_stopping) break;
+        uint64_t before = _applied_commands;
+        auto r = co_await apply_committed(std::nullopt);
+        if (!r) {
+            shard_logger().error("metadata: applying the committed log failed: {}",
+                                 r.error().message());
+            continue;
+        }
+        if (_applied_commands != before) co_await publish();
+    }
+}
+
+task<void> metadata_service::stop() {
+    _stopping = true;
+    co_await _loop.close();
+}
+
+status metadata_service::check_controller() const {
+    if (_services.raft->is_leader()) return {};
+    return make_error_code(cluster_errc::not_controller);
 }
 
 task<void> metadata_service::publish() {
@@ -199,13 +226,39 @@ task<topic_check> metadata_service::commit(metadata_command cmd) {
     auto written = co_await _services.raft->replicate_batch(reserved_metadata_log_partition,
                                                              std::move(buf));
     if (!written) {
+        if (written.error() == raft_errc::not_leader) {
+            co_return topic_error{cluster_errc::not_controller,
+                                  "this broker stopped being the controller"};
+        }
         co_return topic_error{cluster_errc::stale_command,
                               "the metadata log refused the change: " +
                                   written.error().message()};
     }
-    auto refused = _table.apply(cmd);
+    // Applied in log order with everything committed before it, as every replica applies it.
+    auto refused = co_await apply_committed(written->base_offset);
+    if (!refused) {
+        co_return topic_error{cluster_errc::stale_command,
+                              "applying the metadata log failed: " + refused.error().message()};
+    }
     co_await publish();
-    co_return refused;
+    co_return *refused;
+}
+
+// Every write starts here: only the controller writes, against a table holding every command
+// committed so far.
+task<topic_check> metadata_service::begin_write() {
+    if (!check_controller()) {
+        co_return topic_error{cluster_errc::not_controller,
+                              "this broker is not the controller; ask the controller that "
+                              "Metadata names"};
+    }
+    auto caught_up = co_await apply_committed(std::nullopt);
+    if (!caught_up) {
+        co_return topic_error{cluster_errc::stale_command,
+                              "applying the metadata log failed: " +
+                                  caught_up.error().message()};
+    }
+    co_return std::nullopt;
 }
 
 task<create_topic_outcome> metadata_service::create_topic(std::string name, int32_t partitions,
@@ -215,6 +268,8 @@ task<create_topic_outcome> metadata_service::create_topic(std::string name, int3
     lock_guard guard{_write_lock};
     if (partitions == -1) partitions = _cfg.default_partitions;
     create_topic_outcome out;
+    out.error = co_await begin_write();
+    if (out.error) co_return out;
     out.error = _table.validate_create(name, partitions, replication_factor, configs);
     if (out.error) co_return out;
     create_topic_cmd cmd{.name = name,
@@ -242,6 +297,7 @@ task<create_topic_outcome> metadata_service::create_topic(std::string name, int3
 task<topic_check> metadata_service::delete_topic(std::string name) {
     co_await _write_lock.acquire(1);
     lock_guard guard{_write_lock};
+    if (auto e = co_await begin_write()) co_return e;
     if (auto e = _table.validate_delete(name)) co_return e;
     // Commands are named before they are awaited: GCC 12 destroys a temporary built inside a
     // co_await expression twice.
@@ -253,6 +309,7 @@ task<topic_check> metadata_service::create_partitions(std::string name, int32_t 
                                                       bool validate_only) {
     co_await _write_lock.acquire(1);
     lock_guard guard{_write_lock};
+    if (auto e = co_await begin_write()) co_return e;
     if (auto e = _table.validate_create_partitions(name, new_total)) co_return e;
     if (validate_only) co_return std::nullopt;
     const topic_metadata* t = _table.find(name);
@@ -267,6 +324,7 @@ task<topic_check> metadata_service::alter_configs(std::string name, config_map s
                                                   bool validate_only) {
     co_await _write_lock.acquire(1);
     lock_guard guard{_write_lock};
+    if (auto e = co_await begin_write()) co_return e;
     if (auto e = _table.validate_alter_configs(name, set, remove)) co_return e;
     if (validate_only) co_return std::nullopt;
     metadata_command cmd = alter_topic_configs_cmd{
@@ -277,6 +335,7 @@ task<topic_check> metadata_service::alter_configs(std::string name, config_map s
 task<result<int64_t>> metadata_service::allocate_producer_id() {
     co_await _write_lock.acquire(1);
     lock_guard guard{_write_lock};
+    if (_cfg.cluster.is_cluster()) co_return co_await allocate_local_producer_id();
     if (_next_pid >= _pid_limit) {
         int64_t first = _table.next_producer_id();
         metadata_command cmd = allocate_producer_ids_cmd{.first = first, .count = producer_id_block};
@@ -286,6 +345,32 @@ task<result<int64_t>> metadata_service::allocate_producer_id() {
         _pid_limit = first + producer_id_block;
     }
     co_return _next_pid++;
+}
+
+// Any broker of a cluster hands out producer ids without the controller: ids are
+// counter * max_cluster_node_ids + node id, and each broker reserves counters in blocks in its
+// data directory (the file holds the first counter not reserved yet), so no id is handed out
+// twice, across restarts and brokers.
+task<result<int64_t>> metadata_service::allocate_local_producer_id() {
+    if (_next_pid >= _pid_limit) {
+        int64_t first = 0;
+        auto existing = co_await read_whole_file(_cfg.data_dir + "/producer_ids");
+        if (existing && !existing->empty()) {
+            std::string text(reinterpret_cast<const char*>(existing->data()), existing->size());
+            auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), first);
+            if (ec != std::errc() || first < 0) {
+                shard_logger().error("{}/producer_ids holds no counter", _cfg.data_dir);
+                co_return std::make_error_code(std::errc::io_error);
+            }
+        }
+        std::string next = std::to_string(first + producer_id_block);
+        auto next_bytes = std::as_bytes(std::span(next));
+        auto written = co_await write_file_durably(_cfg.data_dir, "producer_ids", next_bytes);
+        if (!written) co_return written.error();
+        _next_pid = first;
+        _pid_limit = first + producer_id_block;
+    }
+    co_return _next_pid++ * max_cluster_node_ids + _cfg.cluster.node_id;
 }
 
 }  // namespace wharf

@@ -1,12 +1,15 @@
 #pragma once
 
-// metadata_service: the controller of a single broker (DESIGN.md section 6). Lives on shard 0.
+// metadata_service: the controller (DESIGN.md section 6). Lives on shard 0.
 //
 // The metadata log is partition 0 of shard 0's log (reserved_metadata_log_partition), written
 // through shard 0's raft group like any partition: one record batch with one record per
-// command (metadata_commands.h). At start-up the service replays it into the topic table; after
-// that, every change goes: validate against the table -> write the command and wait for commit
-// -> apply -> publish an immutable snapshot to every shard. A change returns only once every
+// command (metadata_commands.h). Its raft group is the controller group, and the broker that
+// leads it is the controller: only it writes (others answer NOT_CONTROLLER). Every broker
+// applies the log's committed commands in order into its topic table: at start-up, then every
+// follow interval. A change goes: catch up with the committed log -> validate against the table
+// -> write the command and wait for commit -> apply (in log order) -> publish an immutable
+// snapshot to every shard. A change returns only once every
 // shard holds the new snapshot and has configured the log partitions it owns, so a client that
 // created a topic can use it at once on any connection. Changes are serialized (one at a time).
 //
@@ -59,9 +62,19 @@ public:
     const topic_table& table() const noexcept { return _table; }
     const std::string& cluster_id() const noexcept { return _cluster_id; }
 
+    // Stops following the metadata log (a cluster's brokers apply what is committed every
+    // follow interval). Before destruction.
+    task<void> stop();
+
 private:
     metadata_service(const broker_config& cfg, shard_services& services);
-    task<status> replay();
+    // Applies the commands committed since the last call, in log order; returns the refusal of
+    // the command at offset `mine` (the caller's own) when it was among them.
+    task<result<topic_check>> apply_committed(std::optional<kafka_offset> mine);
+    task<void> follow(gate::holder hold);
+    status check_controller() const;
+    task<result<int64_t>> allocate_local_producer_id();
+    task<topic_check> begin_write();
     // Writes, applies and publishes one command. REQUIRES: the caller holds _write_lock.
     task<topic_check> commit(metadata_command cmd);
     task<void> publish();
@@ -71,6 +84,12 @@ private:
     topic_table _table;
     std::string _cluster_id;
     semaphore _write_lock{1};
+    semaphore _apply_lock{1};
+    // The next offset of the metadata log to apply, and how many commands were applied.
+    kafka_offset _next_offset{0};
+    uint64_t _applied_commands = 0;
+    bool _stopping = false;
+    gate _loop;
     // Producer ids reserved in the log and not handed out yet: [_next_pid, _pid_limit).
     int64_t _next_pid = 0;
     int64_t _pid_limit = 0;

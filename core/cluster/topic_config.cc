@@ -194,6 +194,7 @@ topic_defaults topic_defaults_from(const broker_config& config) {
     d.segment_bytes = static_cast<int32_t>(std::min(config.segment_bytes, int32_max));
     d.segment_ms = std::max<int64_t>(1, config.segment_ms.count());
     d.max_message_bytes = static_cast<int32_t>(std::min(config.max_batch_bytes, int32_max));
+    d.replication_factor = static_cast<int16_t>(config.cluster.voters().size());
     return d;
 }
 

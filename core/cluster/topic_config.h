@@ -89,6 +89,9 @@ struct topic_defaults {
     topic_compression compression = topic_compression::producer;
     int32_t max_message_bytes = 1048588;
     timestamp_type message_timestamp_type = timestamp_type::create_time;
+    // Not a topic config: every partition is replicated on every broker of the cluster
+    // (cluster_config.h), so this is the only replication factor a topic may ask for.
+    int16_t replication_factor = 1;
 };
 
 // The defaults the broker's flags imply: segment.bytes and segment.ms from --segment-bytes and

@@ -101,12 +101,20 @@ topic_check topic_table::validate_create(std::string_view name, int32_t partitio
                            "Replication factor must be larger than 0, or -1 to use the default "
                            "value."};
     }
-    if (replication_factor > 1) {
+    const int16_t brokers = _state._defaults.replication_factor;
+    if (replication_factor > brokers) {
         return topic_error{
             cluster_errc::invalid_replication_factor,
             fmt::format("Unable to replicate the partition {} time(s): The target replication "
-                        "factor of {} cannot be reached because only 1 broker(s) are registered.",
-                        replication_factor, replication_factor)};
+                        "factor of {} cannot be reached because only {} broker(s) are registered.",
+                        replication_factor, replication_factor, brokers)};
+    }
+    if (replication_factor != -1 && replication_factor != brokers) {
+        return topic_error{
+            cluster_errc::invalid_replication_factor,
+            fmt::format("Replication factor {} is not supported: every partition is replicated "
+                        "on all {} brokers of this cluster (use {} or -1).",
+                        replication_factor, brokers, brokers)};
     }
     return validate_topic_configs(configs);
 }

@@ -45,6 +45,10 @@ struct raw_flags {
     std::string group_initial_rebalance_delay = "3000";
     std::string group_min_session_timeout = "6000";
     std::string group_max_session_timeout = "1800000";
+    std::string node_id = "0";
+    std::string rpc_addr = "127.0.0.1:33145";
+    std::string advertise_rpc_addr;
+    std::string seeds;
 };
 
 struct flag_error {
@@ -87,22 +91,60 @@ void choose_cpus(broker_config& cfg, const raw_flags& raw) {
     if (!cfg.overprovisioned) cfg.cpus.assign(usable.begin(), usable.begin() + cfg.smp);
 }
 
-result<host_port> parse_host_port(const std::string& text) {
-    auto bad = [] { return result<host_port>(std::make_error_code(std::errc::invalid_argument)); };
-    size_t colon = text.rfind(':');
-    if (colon == std::string::npos || colon == 0) return bad();
-    std::string host = text.substr(0, colon);
-    if (host.front() == '[') {
-        if (host.size() < 3 || host.back() != ']') return bad();
-        host = host.substr(1, host.size() - 2);
-    } else if (host.find(':') != std::string::npos) {
-        return bad();  // an IPv6 address must be bracketed
+void validate_cluster(broker_config& cfg, const raw_flags& raw) {
+    cluster_config& c = cfg.cluster;
+    auto id = parse_node_id(raw.node_id);
+    if (!id) {
+        throw flag_error{"invalid value '" + raw.node_id + "' for --node-id: expected 0 to " +
+                         std::to_string(INT32_MAX)};
     }
-    std::string port_text = text.substr(colon + 1);
-    unsigned port = 0;
-    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) return bad();
-    return host_port{host, static_cast<uint16_t>(port)};
+    c.node_id = *id;
+    auto numeric = [](const char* flag, const std::string& value, const char* example) {
+        auto hp = parse_host_port(value);
+        if (!hp || !is_numeric_host(hp->host)) {
+            throw flag_error{fmt::format("invalid value '{}' for {}: expected HOST:PORT with a "
+                                         "numeric IP address or localhost, such as {}",
+                                         value, flag, example)};
+        }
+        return *hp;
+    };
+    c.rpc_addr = numeric("--rpc-addr", raw.rpc_addr, "10.0.0.1:33145");
+    if (!raw.advertise_rpc_addr.empty()) {
+        c.advertise_rpc_addr = numeric("--advertise-rpc-addr", raw.advertise_rpc_addr,
+                                       "10.0.0.1:33145");
+        if (c.advertise_rpc_addr.port == 0) {
+            throw flag_error{"invalid value '" + raw.advertise_rpc_addr +
+                             "' for --advertise-rpc-addr: the port must not be 0"};
+        }
+    }
+    if (raw.seeds.empty()) return;
+    std::string why;
+    auto seeds = parse_seeds(raw.seeds, &why);
+    if (!seeds) throw flag_error{"invalid value '" + raw.seeds + "' for --seeds: " + why};
+    for (const auto& s : *seeds) {
+        if (!is_numeric_host(s.rpc.host)) {
+            throw flag_error{fmt::format("invalid value '{}' for --seeds: '{}' is no numeric IP "
+                                         "address (brokers never look names up on a shard)",
+                                         raw.seeds, s.rpc.host)};
+        }
+    }
+    c.seeds = std::move(*seeds);
+    auto self = std::find_if(c.seeds.begin(), c.seeds.end(),
+                             [&](const seed_broker& s) { return s.node == c.node_id; });
+    if (self == c.seeds.end()) {
+        throw flag_error{fmt::format("--node-id {} is not one of --seeds {}: every broker of a "
+                                     "cluster is a seed (brokers beyond the seeds are not "
+                                     "supported yet)", c.node_id, raw.seeds)};
+    }
+    if (cfg.kafka_addr.port == 0 && cfg.advertise_kafka_addr.host.empty()) {
+        throw flag_error{"invalid value '" + raw.kafka_addr + "' for --kafka-addr: in a cluster "
+                         "peers tell clients this address, so it needs a fixed port (or give "
+                         "--advertise-kafka-addr)"};
+    }
+    if (c.rpc_addr.port == 0 && c.seeds.size() > 1) {
+        throw flag_error{"invalid value '" + raw.rpc_addr + "' for --rpc-addr: peers need a "
+                         "fixed port (0 picks one at random)"};
+    }
 }
 
 void validate_listeners(broker_config& cfg, const raw_flags& raw) {
@@ -288,6 +330,7 @@ void validate(broker_config& cfg, const raw_flags& raw) {
     if (cfg.data_dir.empty()) throw flag_error{"invalid value '' for --data-dir: expected a path"};
     validate_listeners(cfg, raw);
     validate_groups(cfg, raw);
+    validate_cluster(cfg, raw);
 }
 
 }  // namespace
@@ -303,11 +346,6 @@ log_config broker_config::shard_log_config(unsigned k) const {
     lc.tail_cache_bytes = tail_cache_bytes_per_shard();
     lc.limits.max_batch_bytes = max_batch_bytes;
     return lc;
-}
-
-std::string host_port::to_string() const {
-    return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                               : fmt::format("{}:{}", host, port);
 }
 
 size_t broker_config::tail_cache_bytes_per_shard() const {
@@ -401,6 +439,20 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
                    "How often each shard applies retention.ms and retention.bytes "
                    "(milliseconds without a unit)")->group(storage);
 
+    auto* cluster = "Cluster";
+    app.add_option("--node-id", raw.node_id, "This broker's node id (one of --seeds)")
+        ->group(cluster);
+    app.add_option("--rpc-addr", raw.rpc_addr, "Address of the internal RPC (raft) listener, a "
+                   "numeric IP address or localhost")->group(cluster);
+    app.add_option("--advertise-rpc-addr", raw.advertise_rpc_addr,
+                   "Internal RPC address that peers are told [default: --rpc-addr]")
+        ->group(cluster);
+    app.add_option("--seeds", raw.seeds, "Every broker of the cluster as ID@HOST:PORT (their "
+                   "--rpc-addr), 1, 3 or 5 of them, the same on every broker; every topic is "
+                   "replicated on all of them [default: none, a single broker]")->group(cluster);
+    app.add_option("--leader-balancing", cfg.cluster.leader_balancing, "Move each raft group's "
+                   "leadership back to its preferred broker (true/false)")->group(cluster);
+
     app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical or off")
         ->group("Logging")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
@@ -429,10 +481,15 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
                               {"--fsync", "always|never"},
                               {"--max-batch-bytes", "SIZE"},
                               {"--retention-check-interval", "DURATION"},
+                              {"--node-id", "N"},
+                              {"--rpc-addr", "HOST:PORT"},
+                              {"--advertise-rpc-addr", "HOST:PORT"},
+                              {"--seeds", "LIST"},
                               {"--log-level", "LEVEL"}}) {
         if (auto* opt = app.get_option_no_throw(flag)) opt->type_name(type);
     }
     app.get_option("--auto-create-topics")->default_str("true");
+    app.get_option("--leader-balancing")->default_str("true");
 
     std::string config_path;
     bool print_config = false;

@@ -10,16 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "core/config/cluster_config.h"
 #include "log/log_config.h"
 
 namespace wharf {
-
-// A host and port, as given to --kafka-addr ("127.0.0.1:9092", "[::1]:9092").
-struct host_port {
-    std::string host;
-    uint16_t port = 0;
-    std::string to_string() const;
-};
 
 struct broker_config {
     // listeners and limits
@@ -63,6 +57,8 @@ struct broker_config {
     std::chrono::milliseconds retention_check_interval{std::chrono::minutes(5)};
     // logging
     std::string log_level = "info";
+    // cluster (cluster_config.h)
+    cluster_config cluster;
 
     // The shard log configuration of shard k.
     log_config shard_log_config(unsigned k) const;

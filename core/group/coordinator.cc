@@ -257,16 +257,29 @@ task<void> coordinator::stop() {
 task<bool> start_group_coordinators(const broker_config& cfg) {
     auto* m = local_metadata_service();
     WHARF_ASSERT(m != nullptr, "group coordinators start on shard 0 after the metadata service");
-    if (m->table().find(offsets_topic) == nullptr) {
+    // In a cluster the controller creates the topic; the other brokers wait for its command to
+    // reach them (a broker without a quorum of its cluster waits here, not yet serving).
+    auto waiting_since = steady_now();
+    auto last_note = waiting_since;
+    while (m->table().find(offsets_topic) == nullptr) {
         // No time or size retention: committed offsets live until their group's retention
         // removes them. (Kafka compacts this topic; Wharf's log has no compaction yet.)
         config_map configs{{"cleanup.policy", "compact"}, {"retention.ms", "-1"}};
         auto out = co_await m->create_topic(offsets_topic, cfg.offsets_partitions, -1,
                                             std::move(configs), false);
-        if (out.error) {
+        if (!out.error || out.error->code == cluster_errc::topic_already_exists) continue;
+        if (out.error->code != cluster_errc::not_controller) {
             shard_logger().critical("cannot create {}: {}", offsets_topic, out.error->message);
             co_return false;
         }
+        if (steady_now() - last_note > std::chrono::seconds(5)) {
+            last_note = steady_now();
+            shard_logger().info("waiting for the cluster's controller to create {} ({} s)",
+                                offsets_topic,
+                                std::chrono::duration_cast<std::chrono::seconds>(
+                                    last_note - waiting_since).count());
+        }
+        if (!co_await sleep_for(std::chrono::milliseconds(100))) co_return false;
     }
     const topic_metadata* t = m->table().find(offsets_topic);
     std::vector<std::vector<std::pair<int32_t, partition_id>>> owned(smp::count());

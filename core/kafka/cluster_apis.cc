@@ -28,11 +28,13 @@ task<describe_cluster_response> handle_describe_cluster(request_context&,
         co_return resp;
     }
     resp.cluster_id = local_cluster_id();
-    resp.controller_id = view.node_id;
-    auto& b = resp.brokers.emplace_back();
-    b.broker_id = view.node_id;
-    b.host = view.advertised.host;
-    b.port = view.advertised.port;
+    resp.controller_id = view.controller_id;
+    for (const auto& known : view.brokers) {
+        auto& b = resp.brokers.emplace_back();
+        b.broker_id = known.node_id;
+        b.host = known.kafka.host;
+        b.port = known.kafka.port;
+    }
     co_return resp;
 }
 

@@ -1,28 +1,71 @@
 #pragma once
 
-// What every shard knows about this broker as Kafka clients see it: its node id, the address
-// Metadata advertises, and each shard's leader epoch (the term of its raft group). Set on every
-// shard when the Kafka listener starts; read-only afterwards.
+// What every shard knows about the cluster as Kafka clients see it: this broker's node id and
+// advertised address, every broker that Metadata lists, and the leader and leader epoch (the
+// raft term) of each shard's raft group, which lead every partition placed on that shard.
+//
+// Shard 0 builds the view: the brokers from the configuration and from the broker_info of
+// peers (note_peer_broker), the leaders by asking every shard. It republishes it to every shard
+// whenever it changes, checking every refresh_interval; the view is a copy on each shard,
+// read-only between refreshes (Metadata answers may be up to one interval stale, which Kafka
+// clients handle: a NOT_LEADER_OR_FOLLOWER makes them ask again).
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "core/config/broker_config.h"
+#include "net/rpc/broker_info.h"
 #include "reactor/base/ids.h"
 #include "reactor/task.h"
 
 namespace wharf::kafka {
 
+struct broker_endpoint {
+    int32_t node_id = 0;
+    host_port kafka;
+    bool operator==(const broker_endpoint&) const = default;
+};
+
+struct group_leader {
+    // -1 while the group has no known leader.
+    int32_t leader = -1;
+    int32_t epoch = -1;
+    bool operator==(const group_leader&) const = default;
+};
+
 struct cluster_view {
     int32_t node_id = 0;
     host_port advertised;
-    // leader_epochs[k]: the leader epoch of shard k's raft group.
-    std::vector<int32_t> leader_epochs;
+    // Every broker known to be part of the cluster, by node id (this one included).
+    std::vector<broker_endpoint> brokers;
+    // The replicas of every partition: the voters of every group.
+    std::vector<int32_t> replicas;
+    // groups[k]: shard k's raft group.
+    std::vector<group_leader> groups;
+    // The controller: the leader of shard 0's group; -1 when unknown.
+    int32_t controller_id = -1;
+
+    bool operator==(const cluster_view&) const = default;
+    // The broker with this node id, or null when it is not known (yet).
+    const broker_endpoint* broker(int32_t node) const noexcept;
+    // The leader of shard k's group, or {} when unknown.
+    group_leader leader_of(shard_id k) const noexcept;
 };
 
+inline constexpr std::chrono::milliseconds cluster_view_refresh_interval{100};
+
 const cluster_view& local_cluster_view() noexcept;
-void set_local_cluster_view(cluster_view v);
+
+// Publishes the first view (the listener's bound port is known) and starts refreshing it.
+// On shard 0.
+task<void> start_cluster_view(const broker_config& cfg, host_port advertised);
+// Stops refreshing. On shard 0.
+task<void> stop_cluster_view();
+// A peer's broker_info, on shard 0 (the RPC listener's handler): the broker is listed from the
+// next refresh on.
+void note_peer_broker(const rpc::broker_info& b);
 
 // Creates `name` with the broker's default partition count when it does not exist (through the
 // metadata service on shard 0). Returns the Kafka error for the topic: none when it exists now,

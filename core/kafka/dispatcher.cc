@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 
+#include "core/kafka/forward.h"
 #include "core/kafka/handlers.h"
 #include "core/metrics/kafka_metrics.h"
 #include "reactor/clock.h"
@@ -58,6 +59,17 @@ constexpr auto registry = [] {
     return r;
 }();
 
+// A controller write on a broker that is not the controller (forward.h): the controller's
+// answer, or nullopt when it is out of reach.
+task<std::optional<handler_result>> forward(request_context& ctx, iobuf body) {
+    auto answer = co_await forward_to_controller(ctx, std::move(body));
+    if (answer) co_return handler_result(std::optional<iobuf>(std::move(*answer)));
+    shard_logger().debug("forwarding {} to the controller failed: {}",
+                         find_api(static_cast<int16_t>(ctx.header.key))->name,
+                         answer.error().message());
+    co_return std::nullopt;
+}
+
 }  // namespace
 
 std::span<const handler_entry> handler_registry() { return registry; }
@@ -103,7 +115,18 @@ task<handler_result> dispatch(const broker_config& cfg, net::connection_info& co
     }
     request_context ctx{header, connection, cfg};
     auto start = steady_now();
-    auto r = co_await h->handle(ctx, reader);
+    std::optional<handler_result> forwarded;
+    if (is_controller_write(header.key) && must_forward(ctx)) {
+        forwarded = co_await forward(ctx, frame.share(reader.position(), reader.remaining()));
+    }
+    // Served here when not forwarded, or when the controller was out of reach (this broker
+    // then answers NOT_CONTROLLER itself and the client retries).
+    handler_result r = std::optional<iobuf>();
+    if (forwarded) {
+        r = std::move(*forwarded);
+    } else {
+        r = co_await h->handle(ctx, reader);
+    }
     auto took = std::chrono::duration_cast<std::chrono::microseconds>(steady_now() - start);
     metrics::record_kafka_request(static_cast<int16_t>(header.key), header.version,
                                   static_cast<uint64_t>(took.count()), !r || ctx.response_error);

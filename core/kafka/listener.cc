@@ -5,6 +5,7 @@
 
 #include "core/kafka/cluster_view.h"
 #include "core/kafka/dispatcher.h"
+#include "core/kafka/forward.h"
 #include "core/group/coordinator.h"
 #include "core/kafka/fetch_wakeup.h"
 #include "core/shard_services.h"
@@ -44,21 +45,13 @@ const net::server* local_kafka_server() noexcept {
 }
 
 task<result<uint16_t>> start_listeners(const broker_config& cfg) {
-    // Every shard's leader epoch, for Metadata answers on any shard.
-    std::vector<task<int32_t>> epochs;
-    for (unsigned k = 0; k < smp::count(); ++k) {
-        epochs.push_back(submit_to(shard_id(k), [] { return local_services()->raft->leader_epoch(); }));
-    }
-    cluster_view view;
-    view.leader_epochs = co_await when_all(std::move(epochs));
-
     const broker_config* c = &cfg;
     auto first = co_await submit_to(shard_id(0), [c] { return listen_here(*c, c->kafka_addr.port); });
     if (!first) co_return first.error();
     uint16_t port = *first;
-    view.advertised = cfg.advertise_kafka_addr.host.empty()
-                          ? host_port{cfg.kafka_addr.host, port}
-                          : cfg.advertise_kafka_addr;
+    host_port advertised = cfg.advertise_kafka_addr.host.empty()
+                               ? host_port{cfg.kafka_addr.host, port}
+                               : cfg.advertise_kafka_addr;
     std::vector<task<result<uint16_t>>> others;
     for (unsigned k = 1; k < smp::count(); ++k) {
         others.push_back(submit_to(shard_id(k), [c, port] { return listen_here(*c, port); }));
@@ -66,19 +59,19 @@ task<result<uint16_t>> start_listeners(const broker_config& cfg) {
     for (auto& r : co_await when_all(std::move(others))) {
         if (!r) co_return r.error();
     }
-    std::vector<task<void>> views;
+    // Accepting starts only once every shard knows what Metadata must answer.
+    auto start_view = [c, advertised]() { return start_cluster_view(*c, advertised); };
+    co_await submit_to(shard_id(0), start_view);
+    std::vector<task<void>> starts;
     for (unsigned k = 0; k < smp::count(); ++k) {
-        // Accepting starts only once the shard knows what Metadata must answer.
-        views.push_back(submit_to(shard_id(k), [view] {
-            set_local_cluster_view(view);
-            t_server->start();
-        }));
+        starts.push_back(submit_to(shard_id(k), [] { t_server->start(); }));
     }
-    co_await when_all(std::move(views));
+    co_await when_all(std::move(starts));
     co_return port;
 }
 
 task<void> stop_listeners() {
+    co_await submit_to(shard_id(0), [] { return stop_cluster_view(); });
     std::vector<task<void>> stops;
     for (unsigned k = 0; k < smp::count(); ++k) {
         stops.push_back(submit_to(shard_id(k), []() -> task<void> {
@@ -89,6 +82,7 @@ task<void> stop_listeners() {
             if (auto* c = groups::local_coordinator()) c->unload_all();
             co_await t_server->stop();
             t_server.reset();
+            co_await stop_forwarding();
         }));
     }
     co_await when_all(std::move(stops));

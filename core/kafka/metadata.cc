@@ -1,4 +1,4 @@
-// Metadata (key 3), versions 0-12: this broker, the cluster id, and the requested topics (all of
+// Metadata (key 3), versions 0-12: the brokers of the cluster, the cluster id, and the requested topics (all of
 // them for a null list, or an empty one before v1), auto-creating unknown topics when the broker
 // and the request allow it.
 
@@ -21,14 +21,15 @@ response_topic describe(const topic_metadata& t, const cluster_view& view) {
     out.is_internal = t.internal;
     for (const auto& a : t.partitions) {
         auto& p = out.partitions.emplace_back();
-        p.error_code = 0;
+        group_leader g = view.leader_of(a.shard);
+        // A group between leaders (an election in progress) answers LEADER_NOT_AVAILABLE, as
+        // Kafka does for a partition without a live leader; clients retry.
+        p.error_code = g.leader < 0 ? code(error_code::leader_not_available) : 0;
         p.partition_index = a.partition;
-        p.leader_id = view.node_id;
-        p.leader_epoch = a.shard.value() < view.leader_epochs.size()
-                             ? view.leader_epochs[a.shard.value()]
-                             : -1;
-        p.replica_nodes = {view.node_id};
-        p.isr_nodes = {view.node_id};
+        p.leader_id = g.leader;
+        p.leader_epoch = g.epoch;
+        p.replica_nodes = view.replicas;
+        p.isr_nodes = view.replicas;
     }
     return out;
 }
@@ -47,12 +48,14 @@ task<metadata_response> handle_metadata(request_context& ctx, metadata_request r
     const int16_t v = ctx.version();
     const cluster_view& view = local_cluster_view();
     metadata_response resp;
-    auto& broker = resp.brokers.emplace_back();
-    broker.node_id = view.node_id;
-    broker.host = view.advertised.host;
-    broker.port = view.advertised.port;
+    for (const auto& b : view.brokers) {
+        auto& broker = resp.brokers.emplace_back();
+        broker.node_id = b.node_id;
+        broker.host = b.kafka.host;
+        broker.port = b.kafka.port;
+    }
     resp.cluster_id = local_cluster_id();
-    resp.controller_id = view.node_id;
+    resp.controller_id = view.controller_id;
 
     bool all = !req.topics || (v == 0 && req.topics->empty());
     if (all) {
@@ -87,6 +90,11 @@ task<metadata_response> handle_metadata(request_context& ctx, metadata_request r
             }
             snapshot = metadata_snapshot();
             t = snapshot->find(*rt.name);
+            if (t == nullptr) {
+                // Created by the controller, not applied here yet: the client asks again.
+                resp.topics.push_back(topic_error(rt.name, {}, error_code::leader_not_available));
+                continue;
+            }
         }
         resp.topics.push_back(t != nullptr ? describe(*t, view)
                                            : topic_error(rt.name, {},

@@ -97,6 +97,11 @@ task<std::vector<fetch_part_result>> fetch_on_shard(std::vector<fetch_part> part
         const fetch_part& p = parts[i];
         fetch_part_result& r = out[i];
         r.leader_epoch = s.raft->leader_epoch();
+        // Consumers read from leaders only (no follower fetching, KIP-392).
+        if (!s.raft->is_leader()) {
+            r.error_code = code(error_code::not_leader_or_follower);
+            continue;
+        }
         auto hwm = s.raft->high_watermark(p.log_partition);
         auto start = s.log->start_offset(p.log_partition);
         if (!hwm || !start) {
@@ -138,6 +143,10 @@ task<std::vector<offset_answer>> list_offsets_on_shard(std::vector<offset_query>
         const offset_query& q = queries[i];
         offset_answer& a = out[i];
         a.leader_epoch = s.raft->leader_epoch();
+        if (!s.raft->is_leader()) {
+            a.error_code = code(error_code::not_leader_or_follower);
+            continue;
+        }
         if (auto e = check_epoch(q.current_leader_epoch, a.leader_epoch); e != error_code::none) {
             a.error_code = code(e);
             continue;
@@ -200,8 +209,13 @@ task<std::vector<offset_answer>> delete_records_on_shard(std::vector<offset_quer
             a.error_code = code(error_code::offset_out_of_range);
             continue;
         }
-        auto moved = co_await s.log->set_start_offset(q.log_partition, kafka_offset(target),
-                                                      s.raft->term());
+        // A control entry, a raft entry: written by the leader only.
+        auto term = co_await s.raft->ready_to_append();
+        if (!term) {
+            a.error_code = code(to_kafka_error(term.error()));
+            continue;
+        }
+        auto moved = co_await s.log->set_start_offset(q.log_partition, kafka_offset(target), *term);
         if (!moved) {
             a.error_code = code(to_kafka_error(moved.error()));
             continue;
@@ -220,6 +234,10 @@ task<std::vector<offset_answer>> end_offsets_for_epochs_on_shard(
         const offset_query& q = queries[i];
         offset_answer& a = out[i];
         int32_t current = s.raft->leader_epoch();
+        if (!s.raft->is_leader()) {
+            a.error_code = code(error_code::not_leader_or_follower);
+            continue;
+        }
         if (auto e = check_epoch(q.current_leader_epoch, current); e != error_code::none) {
             a.error_code = code(e);
             continue;

@@ -3,8 +3,10 @@
 // the producers' state from the log.
 
 #include <algorithm>
+#include <memory>
 #include <unordered_map>
 
+#include "core/cluster/metadata_service.h"
 #include "core/kafka/errors.h"
 #include "core/kafka/partition_ops.h"
 #include "core/kafka/producer_state.h"
@@ -19,8 +21,25 @@ namespace wharf::kafka {
 
 namespace {
 
-// Per owning shard: the producers of each partition.
-thread_local std::unordered_map<partition_id, producer_state_manager> t_producers;
+// Per owning shard: the producers of each partition. Shared with the produces in flight, which
+// finish against the state they checked even when a rebuild has replaced it meanwhile.
+thread_local std::unordered_map<partition_id, std::shared_ptr<producer_state_manager>> t_producers;
+
+producer_state_manager& producers_of(partition_id p) {
+    auto& m = t_producers[p];
+    if (!m) m = std::make_shared<producer_state_manager>();
+    return *m;
+}
+
+// The raft term t_producers was rebuilt for. Followers do not track producers (their batches
+// come through replication), so a replica that becomes leader rebuilds them from its log before
+// it checks a new batch: a producer retrying across a failover is still deduplicated.
+struct producers_term {
+    term_id term{-1};
+    bool rebuilding = false;
+    event rebuilt;
+};
+thread_local producers_term t_producers_term;
 
 // How far back from the end of each partition the start-up rebuild reads. A producer whose last
 // batch is older is unknown after a restart, and Kafka's rule for unknown producers accepts its
@@ -36,8 +55,36 @@ produce_part_result fail(error_code e, std::string message = {}) {
     return r;
 }
 
+task<void> rebuild_partition(shard_log& log, partition_id p, producer_state_manager& producers);
+
+// Rebuilds t_producers for the current term, once, however many produces wait for it.
+task<void> rebuild_for_term(shard_services& s) {
+    while (t_producers_term.term != s.raft->term()) {
+        if (t_producers_term.rebuilding) {
+            co_await t_producers_term.rebuilt.wait();
+            continue;
+        }
+        t_producers_term.rebuilding = true;
+        term_id term = s.raft->term();
+        std::vector<partition_id> mine;
+        for (const topic_metadata* t : metadata_snapshot()->topics()) {
+            for (const auto& a : t->partitions) {
+                if (a.shard == this_shard()) mine.push_back(a.log_partition);
+            }
+        }
+        t_producers.clear();
+        for (partition_id p : mine) co_await rebuild_partition(*s.log, p, producers_of(p));
+        t_producers_term.term = term;
+        t_producers_term.rebuilding = false;
+        t_producers_term.rebuilt.notify_all();
+    }
+}
+
 task<produce_part_result> produce_one(produce_part part) {
     shard_services& s = *local_services();
+    if (t_producers_term.term != s.raft->term() && s.raft->is_leader()) {
+        co_await rebuild_for_term(s);
+    }
     if (part.records.size() == 0) {
         co_return fail(error_code::invalid_record,
                        "Produce requests must have exactly one record batch per partition");
@@ -79,7 +126,9 @@ task<produce_part_result> produce_one(produce_part part) {
         }
         part.records = iobuf::copy_of(*rewritten);
     }
-    auto& producers = t_producers[part.log_partition];
+    producers_of(part.log_partition);
+    std::shared_ptr<producer_state_manager> keep = t_producers[part.log_partition];
+    producer_state_manager& producers = *keep;
     auto pb = producer_batch::from(*header);
     producer_check check = producers.check(pb);
     if (check.outcome == produce_check_outcome::duplicate) {
@@ -146,9 +195,10 @@ task<std::vector<produce_part_result>> produce_on_shard(std::vector<produce_part
 
 task<void> rebuild_producer_state(std::vector<partition_id> partitions) {
     shard_services& s = *local_services();
+    t_producers_term.term = s.raft->term();
     size_t producers = 0;
     for (partition_id p : partitions) {
-        auto& m = t_producers[p];
+        auto& m = producers_of(p);
         co_await rebuild_partition(*s.log, p, m);
         producers += m.producer_count();
     }
@@ -158,6 +208,9 @@ task<void> rebuild_producer_state(std::vector<partition_id> partitions) {
     }
 }
 
-void forget_producer_state() { t_producers.clear(); }
+void forget_producer_state() {
+    t_producers.clear();
+    t_producers_term.term = term_id(-1);
+}
 
 }  // namespace wharf::kafka

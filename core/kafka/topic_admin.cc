@@ -2,6 +2,7 @@
 // validated and applied by the metadata service on shard 0, which publishes the new topic table
 // to every shard before it answers.
 
+#include <algorithm>
 #include <set>
 
 #include "core/cluster/metadata_service.h"
@@ -30,6 +31,13 @@ void set_error(Result& r, const topic_check& e) {
 using creatable = create_topics_request::creatable_topic;
 using created = create_topics_response::creatable_topic_result;
 
+// Every partition is replicated on every voter of the cluster (cluster_config.h), so an explicit
+// assignment must name exactly those brokers, in any order.
+bool names_every_replica(std::vector<int32_t> broker_ids) {
+    std::sort(broker_ids.begin(), broker_ids.end());
+    return broker_ids == local_cluster_view().replicas;
+}
+
 // Checks what the metadata service does not: the request's own shape.
 std::optional<topic_error> check_shape(const creatable& t, int32_t& partitions,
                                        config_map& configs) {
@@ -41,9 +49,10 @@ std::optional<topic_error> check_shape(const creatable& t, int32_t& partitions,
                                "were set. Both cannot be used at the same time."};
         }
         for (const auto& a : t.assignments) {
-            if (a.broker_ids.size() != 1 || a.broker_ids[0] != local_cluster_view().node_id) {
+            if (!names_every_replica(a.broker_ids)) {
                 return topic_error{cluster_errc::invalid_replication_factor,
-                                   "Replica assignments must name this broker only."};
+                                   "Replica assignments must name every broker of the cluster "
+                                   "(each partition is replicated on all of them)."};
             }
         }
         partitions = static_cast<int32_t>(t.assignments.size());
@@ -148,12 +157,11 @@ task<create_partitions_response> handle_create_partitions(request_context&,
         if (t.assignments) {
             bool ok = true;
             for (const auto& a : *t.assignments) {
-                ok = ok && a.broker_ids.size() == 1 &&
-                     a.broker_ids[0] == local_cluster_view().node_id;
+                ok = ok && names_every_replica(a.broker_ids);
             }
             if (!ok) {
                 out.error_code = code(error_code::invalid_replica_assignment);
-                out.error_message = "Replica assignments must name this broker only.";
+                out.error_message = "Replica assignments must name every broker of the cluster.";
                 continue;
             }
         }

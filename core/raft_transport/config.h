@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "log/entry.h"
 #include "net/rpc/frame.h"
@@ -69,6 +70,9 @@ struct raft_transport_config {
     std::chrono::milliseconds reconnect_backoff_min{50};
     std::chrono::milliseconds reconnect_backoff_max{2000};
     verify_peer_node verify_peer = verify_peer_node::yes;
+    // When not empty: an encoded broker_info (net/rpc/broker_info.h) that every outbound
+    // connection sends right after its handshake. Core sets it on shard 0's transport.
+    std::vector<std::byte> hello;
 };
 
 // The internal RPC address of each peer broker (not this one).

@@ -12,7 +12,11 @@ namespace wharf::raft_rpc {
 rpc_inbound::rpc_inbound(const raft_transport_config& cfg)
     : _cfg(cfg),
       _shard(this_shard()),
-      _ctx{.cfg = _cfg, .handler = _handler, .stats = _stats, .drop_log = _drop_log} {}
+      _ctx{.cfg = _cfg,
+           .handler = _handler,
+           .info_handler = _info_handler,
+           .stats = _stats,
+           .drop_log = _drop_log} {}
 
 rpc_inbound::~rpc_inbound() {
     WHARF_ASSERT(_gate.count() == 0 && _connections.empty(),
@@ -28,6 +32,11 @@ void rpc_inbound::check_shard() const {
 void rpc_inbound::set_handler(raft_message_handler handler) {
     check_shard();
     _handler = std::move(handler);
+}
+
+void rpc_inbound::set_info_handler(broker_info_handler handler) {
+    check_shard();
+    _info_handler = std::move(handler);
 }
 
 void rpc_inbound::adopt(owned_fd fd, inbound_peer peer) {

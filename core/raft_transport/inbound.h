@@ -41,6 +41,8 @@ public:
     // Replaces the shard's handler (an empty one drops messages again).
     // REQUIRES: not called from inside the handler.
     void set_handler(raft_message_handler handler);
+    // Replaces the handler of peers' broker_info frames.
+    void set_info_handler(broker_info_handler handler);
     // Takes a connection whose handshake was accepted for this shard and starts reading it.
     void adopt(owned_fd fd, inbound_peer peer);
     // Closes every connection and waits for them. Idempotent.
@@ -57,6 +59,7 @@ private:
     raft_transport_config _cfg;
     shard_id _shard;
     raft_message_handler _handler;
+    broker_info_handler _info_handler;
     inbound_stats _stats;
     log_limiter _drop_log;
     log_limiter _refusal_log;

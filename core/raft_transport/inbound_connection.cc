@@ -122,6 +122,16 @@ bool inbound_connection::dispatch_frames() {
 
 bool inbound_connection::dispatch(rpc::frame f) {
     ++_ctx.stats.frames_in;
+    if (f.type == rpc::frame_type::broker_info) {
+        auto info = rpc::decode_broker_info(f.payload);
+        if (!info || info->node != _peer.node) {
+            return fail(_ctx.stats.closed_bad_message,
+                        info ? fmt::format("the broker info of node {}", info->node.value())
+                             : std::string("a broker info that does not decode"));
+        }
+        if (_ctx.info_handler) _ctx.info_handler(std::move(*info));
+        return true;
+    }
     if (f.type != rpc::frame_type::raft_message) {
         drop(_ctx.stats.dropped_unknown_frame_type, "a frame of an unknown type");
         return true;

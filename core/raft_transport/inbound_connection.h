@@ -33,6 +33,7 @@
 #include "core/raft_transport/config.h"
 #include "core/raft_transport/rpc_socket.h"
 #include "core/raft_transport/stats.h"
+#include "net/rpc/broker_info.h"
 #include "net/rpc/frame.h"
 #include "raft/messages.h"
 #include "reactor/task.h"
@@ -41,6 +42,8 @@ namespace wharf::raft_rpc {
 
 // Called on a shard for every raft message that reached it. Must not suspend or throw.
 using raft_message_handler = std::function<void(raft_message)>;
+// Called for every broker_info a peer sends (after the handshake of its shard-0 connection).
+using broker_info_handler = std::function<void(rpc::broker_info)>;
 
 // Who is on the other end, as the handshake said.
 struct inbound_peer {
@@ -57,6 +60,8 @@ struct inbound_context {
     const raft_transport_config& cfg;
     // Empty until core registers the shard's handler.
     const raft_message_handler& handler;
+    // Empty unless core registered one (shard 0).
+    const broker_info_handler& info_handler;
     inbound_stats& stats;
     // One limiter for the drops of every connection of the shard.
     log_limiter& drop_log;

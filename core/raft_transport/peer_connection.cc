@@ -195,6 +195,16 @@ task<result<std::unique_ptr<peer_connection::link>>> peer_connection::open_link(
                              net::to_string(target.storage), reply->node, _peer);
         co_return make_error_code(transport_errc::wrong_node);
     }
+    if (!_cfg.hello.empty()) {
+        iobuf hello;
+        hello.append(_cfg.hello.data(), _cfg.hello.size());
+        iobuf frame = rpc::encode_frame(*version, rpc::frame_type::broker_info, 0, std::move(hello));
+        std::vector<std::byte> bytes(frame.size());
+        frame.copy_to(0, bytes.data(), bytes.size());
+        std::span<const std::byte> hello_out(bytes);
+        status told = co_await send_exact(raw, hello_out, deadline);
+        if (!told) co_return told.error();
+    }
     auto l = std::make_unique<link>();
     l->fd = std::move(fd);
     l->version = *version;

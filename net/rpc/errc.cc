@@ -26,6 +26,8 @@ public:
                 return "the target shard does not exist on the acceptor";
             case rpc_errc::malformed_handshake:
                 return "malformed RPC handshake";
+            case rpc_errc::malformed_broker_info:
+                return "malformed broker info";
         }
         return "unknown RPC error " + std::to_string(value);
     }

@@ -43,7 +43,7 @@ TEST(shard_services, periodic_retention_advances_the_start_offset) {
     auto cfg = config_in(dir.path(), "20ms");
     auto rc = smp::run(smp_config{.shards = 1}, [&]() -> task<int> {
         std::string detail;
-        EXPECT_TRUE(co_await start_shard(cfg, &detail)) << detail;
+        EXPECT_TRUE(co_await start_shard(cfg, nullptr, &detail)) << detail;
         auto* s = local_services();
         partition_id p(1);
         partition_config pc;
@@ -74,7 +74,7 @@ TEST(shard_services, stop_does_not_wait_for_a_long_retention_interval) {
     temp_dir dir;
     auto cfg = config_in(dir.path(), "1h");
     auto rc = smp::run(smp_config{.shards = 1}, [&]() -> task<int> {
-        EXPECT_TRUE(co_await start_shard(cfg, nullptr));
+        EXPECT_TRUE(co_await start_shard(cfg, nullptr, nullptr));
         auto t0 = steady_now();
         EXPECT_TRUE(co_await stop_shard());
         EXPECT_LT(steady_now() - t0, 5s);

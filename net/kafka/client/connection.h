@@ -76,6 +76,12 @@ public:
         co_return resp;
     }
 
+    // Sends an encoded request body and returns the response body after its header (a broker
+    // forwarding a request it does not serve itself).
+    task<result<iobuf>> call_raw(kafka::api_key key, int16_t version, iobuf body) {
+        return roundtrip(key, version, std::move(body));
+    }
+
     // Sends a request that gets no response (Produce with acks=0). Completes once queued.
     result<void> send_only(kafka::api_key key, int16_t version, iobuf body);
 

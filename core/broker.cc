@@ -27,6 +27,7 @@
 #include "reactor/smp.h"
 #include "reactor/spawn.h"
 #include "reactor/submit_to.h"
+#include "reactor/sync.h"
 #include "reactor/when_all.h"
 
 namespace wharf {
@@ -168,9 +169,29 @@ task<void> stop_metadata() {
     });
 }
 
-// After the first signal: any further one ends the process at once.
-task<void> exit_on_second_signal(std::shared_ptr<signal_reader> signals) {
+// The first SIGINT or SIGTERM stops a serving broker cleanly, and a second one exits at once. A
+// broker of a cluster that is still starting (it may wait for a quorum of its peers for as long
+// as they are down) exits at once, as after a crash, which every start recovers from; a single
+// broker handles a signal once it has started.
+struct stop_request {
+    bool exit_while_starting = false;
+    bool serving = false;
+    int signal = -1;
+    event arrived;
+};
+
+task<void> watch_signals(std::shared_ptr<signal_reader> signals,
+                         std::shared_ptr<stop_request> request) {
     int sig = co_await signals->next();
+    if (sig != 0 && !request->serving && request->exit_while_starting) {
+        shard_logger().warn("{} while starting: exiting at once", strsignal(sig));
+        shard_logger().flush();
+        ::_exit(128 + sig);
+    }
+    request->signal = sig;
+    request->arrived.notify_all();
+    if (sig == 0) co_return;
+    sig = co_await signals->next();
     if (sig != 0) {
         shard_logger().warn("second signal ({}): exiting at once", strsignal(sig));
         shard_logger().flush();
@@ -186,6 +207,9 @@ task<int> run_broker(const broker_config& cfg) {
         shard_logger().critical("cannot read signals: {}", s.error().message());
         co_return 1;
     }
+    auto stop = std::make_shared<stop_request>();
+    stop->exit_while_starting = cfg.cluster.is_cluster();
+    spawn(watch_signals(signals, stop), "signal watcher");
     // The admin API first: readiness (503) and /metrics can be watched during recovery.
     auto admin_port = co_await admin::start_admin_api(cfg);
     if (!admin_port) {
@@ -224,6 +248,7 @@ task<int> run_broker(const broker_config& cfg) {
         co_return 1;
     }
     admin::set_ready(true);
+    stop->serving = true;
     shard_logger().info("wharf is running: Kafka API on {}. Stop with Ctrl-C or SIGTERM.",
                         host_port{cfg.kafka_addr.host, *port}.to_string());
     // Every shard's listener is open: systemd may now start the units ordered after wharf.
@@ -231,11 +256,11 @@ task<int> run_broker(const broker_config& cfg) {
         shard_logger().warn("cannot notify systemd (NOTIFY_SOCKET): {}", s.error().message());
     }
 
-    int sig = co_await signals->next();
+    while (stop->signal < 0) co_await stop->arrived.wait();
+    int sig = stop->signal;
     shard_logger().info("{}: stopping (finishing appends in flight, flushing logs); a second "
                         "signal exits at once", sig != 0 ? strsignal(sig) : "shutdown");
     (void)notify_systemd("STOPPING=1");
-    spawn(exit_on_second_signal(signals), "second signal watcher");
     admin::set_ready(false);
     co_await kafka::stop_listeners();
     co_await stop_metadata();

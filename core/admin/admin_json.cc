@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "core/admin/routes.h"
 #include "core/config/units.h"
 #include "reactor/placement.h"
@@ -55,6 +57,17 @@ json config_json(const broker_config& cfg) {
     j["max-batch-bytes"] = cfg.max_batch_bytes;
     j["retention-check-interval"] = cfg.retention_check_interval.count();
     j["log-level"] = cfg.log_level;
+    // Cluster.
+    const cluster_config& c = cfg.cluster;
+    j["node-id"] = c.node_id;
+    j["rpc-addr"] = c.rpc_addr.to_string();
+    j["advertise-rpc-addr"] = c.advertise_rpc_addr.host.empty()
+                                  ? json(nullptr)
+                                  : json(c.advertise_rpc_addr.to_string());
+    json seeds = json::array();
+    for (const auto& s : c.seeds) seeds.push_back(fmt::format("{}@{}", s.node, s.rpc.to_string()));
+    j["seeds"] = seeds;
+    j["leader-balancing"] = c.leader_balancing;
     // Derived from the above.
     j["tail-cache-bytes-per-shard"] = cfg.tail_cache_bytes_per_shard();
     return j;

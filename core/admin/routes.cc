@@ -79,13 +79,19 @@ task<response> brokers_route(const admin_context& ctx) {
     const kafka::cluster_view& view = kafka::local_cluster_view();
     std::string kafka_addr =
         view.advertised.host.empty() ? ctx.cfg.kafka_addr.to_string() : view.advertised.to_string();
-    json broker{{"node_id", view.node_id},
+    json broker{{"node_id", ctx.cfg.cluster.node_id},
                 {"kafka_addr", kafka_addr},
                 {"admin_addr", ctx.server != nullptr ? json(ctx.server->address()) : json(nullptr)},
                 {"shards", smp::count()},
                 {"ready", ctx.ready},
                 {"alive", true}};
-    co_return json_response(200, json::array({std::move(broker)}));
+    json all = json::array({std::move(broker)});
+    // The peers this broker has heard from (their admin API is theirs to report).
+    for (const auto& b : view.brokers) {
+        if (b.node_id == ctx.cfg.cluster.node_id) continue;
+        all.push_back(json{{"node_id", b.node_id}, {"kafka_addr", b.kafka.to_string()}});
+    }
+    co_return json_response(200, all);
 }
 
 task<response> shards_route(const admin_context& ctx) {

@@ -80,9 +80,45 @@ std::vector<group_listing> coordinator::list() const {
 task<void> coordinator::load(std::vector<std::pair<int32_t, partition_id>> owned) {
     for (auto [index, p] : owned) {
         _partitions[index] =
-            partition_state{p, false, std::make_unique<group_registry>(_group_cfg)};
+            partition_state{p, false, std::make_unique<group_registry>(_group_cfg), {}};
     }
-    for (auto [index, p] : owned) co_await load_partition(index, p);
+    co_await follow_leadership();
+}
+
+// Groups live where their partitions' raft group leads: a replica that becomes leader loads
+// the groups from its log (the writes of the previous coordinator included), and one that
+// stops leading forgets them, answering its waiting members NOT_COORDINATOR.
+task<void> coordinator::follow_leadership() {
+    auto* s = local_services();
+    if (s == nullptr || _stopping || _reloading) co_return;
+    if (!s->raft->is_leader()) {
+        if (_loaded_term == term_id(-1)) co_return;
+        _loaded_term = term_id(-1);
+        auto t = now();
+        for (auto& [index, p] : _partitions) {
+            if (p.loaded) p.groups->unload_all(t);
+            p.loaded = false;
+        }
+        co_return;
+    }
+    term_id term = s->raft->term();
+    if (_loaded_term == term) co_return;
+    _reloading = true;
+    auto t = now();
+    for (auto& [index, p] : _partitions) {
+        if (p.loaded) p.groups->unload_all(t);
+        p.loaded = false;
+    }
+    for (auto& [index, p] : _partitions) {
+        // A fresh registry. Requests in flight may still point into the old one (unload_all
+        // answered them): it is kept until the next reload, elections apart.
+        p.retired.clear();
+        p.retired.push_back(std::move(p.groups));
+        p.groups = std::make_unique<group_registry>(_group_cfg);
+        co_await load_partition(index, p.log_partition);
+    }
+    _loaded_term = term;
+    _reloading = false;
 }
 
 task<void> coordinator::load_partition(int32_t index, partition_id p) {
@@ -225,6 +261,8 @@ void coordinator::start_timer() {
 task<void> coordinator::timer_loop(gate::holder) {
     while (!_stopping) {
         if (!co_await sleep_for(tick_interval)) break;
+        if (_stopping) break;
+        co_await follow_leadership();
         if (_stopping) break;
         auto t = now();
         for (auto& [index, p] : _partitions) {

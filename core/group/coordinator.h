@@ -83,9 +83,12 @@ private:
         partition_id log_partition;
         bool loaded = false;
         std::unique_ptr<group_registry> groups;
+        // The registry a reload replaced, kept while requests in flight may point into it.
+        std::vector<std::unique_ptr<group_registry>> retired;
     };
 
     task<void> load_partition(int32_t index, partition_id p);
+    task<void> follow_leadership();
     task<void> store_metadata(int32_t offsets_partition, std::string group_id, int32_t generation);
     void store_pending(int32_t offsets_partition);
     task<void> timer_loop(gate::holder);
@@ -99,6 +102,9 @@ private:
     int64_t _last_now = 0;
     int64_t _last_expiry = 0;
     bool _stopping = false;
+    // The raft term the groups were loaded in; -1 while this replica does not lead.
+    term_id _loaded_term{-1};
+    bool _reloading = false;
     gate _gate;
 };
 

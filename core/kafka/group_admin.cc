@@ -20,13 +20,24 @@ namespace {
 constexpr int8_t key_type_group = 0;
 constexpr int8_t key_type_transaction = 1;
 
-// The coordinator of one key: this broker for groups whose offsets topic exists; Wharf has no
-// transaction coordinator. Another key type is INVALID_REQUEST, which Kafka answers for every
-// key (FindCoordinatorRequest.getErrorResponse).
-error_code find_one(const std::string& key, int8_t key_type) {
-    if (key_type == key_type_transaction) return error_code::coordinator_not_available;
-    if (key_type != key_type_group) return error_code::invalid_request;
-    return route_group(key, true).error;
+struct found_coordinator {
+    error_code error = error_code::none;
+    const broker_endpoint* broker = nullptr;
+};
+
+// The coordinator of one key: the leader of the raft group of the shard that holds the group's
+// __consumer_offsets partition (COORDINATOR_NOT_AVAILABLE while it has none, or before the
+// topic exists); Wharf has no transaction coordinator. Another key type is INVALID_REQUEST,
+// which Kafka answers for every key (FindCoordinatorRequest.getErrorResponse).
+found_coordinator find_one(const std::string& key, int8_t key_type) {
+    if (key_type == key_type_transaction) return {error_code::coordinator_not_available};
+    if (key_type != key_type_group) return {error_code::invalid_request};
+    group_route route = route_group(key, true);
+    if (route.error != error_code::none) return {route.error};
+    const cluster_view& view = local_cluster_view();
+    const broker_endpoint* b = view.broker(view.leader_of(route.shard).leader);
+    if (b == nullptr) return {error_code::coordinator_not_available};
+    return {error_code::none, b};
 }
 
 std::optional<std::string> message_of(error_code e) {
@@ -38,27 +49,26 @@ std::optional<std::string> message_of(error_code e) {
 
 task<find_coordinator_response> handle_find_coordinator(request_context& ctx,
                                                         find_coordinator_request req) {
-    const cluster_view& view = local_cluster_view();
     find_coordinator_response resp;
     if (ctx.version() < 4) {
-        error_code e = find_one(req.coordinator_key, req.key_type);
-        resp.error_code = code(e);
-        resp.error_message = message_of(e);
+        found_coordinator f = find_one(req.coordinator_key, req.key_type);
+        resp.error_code = code(f.error);
+        resp.error_message = message_of(f.error);
         // An error names no node (Kafka's Node.noNode(): id -1, host "", port -1).
-        resp.node_id = e == error_code::none ? view.node_id : -1;
-        resp.host = e == error_code::none ? view.advertised.host : "";
-        resp.port = e == error_code::none ? view.advertised.port : -1;
+        resp.node_id = f.broker ? f.broker->node_id : -1;
+        resp.host = f.broker ? f.broker->kafka.host : "";
+        resp.port = f.broker ? f.broker->kafka.port : -1;
         co_return resp;
     }
     for (const auto& key : req.coordinator_keys) {
         auto& c = resp.coordinators.emplace_back();
         c.key = key;
-        error_code e = find_one(key, req.key_type);
-        c.error_code = code(e);
-        c.error_message = message_of(e);
-        c.node_id = e == error_code::none ? view.node_id : -1;
-        c.host = e == error_code::none ? view.advertised.host : "";
-        c.port = e == error_code::none ? view.advertised.port : -1;
+        found_coordinator f = find_one(key, req.key_type);
+        c.error_code = code(f.error);
+        c.error_message = message_of(f.error);
+        c.node_id = f.broker ? f.broker->node_id : -1;
+        c.host = f.broker ? f.broker->kafka.host : "";
+        c.port = f.broker ? f.broker->kafka.port : -1;
     }
     co_return resp;
 }

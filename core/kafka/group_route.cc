@@ -2,6 +2,7 @@
 
 #include "core/cluster/metadata_service.h"
 #include "core/group/offsets_format.h"
+#include "core/shard_services.h"
 
 namespace wharf::kafka {
 
@@ -25,7 +26,9 @@ group_route route_group(const std::string& group_id, bool allow_empty) {
 coordinator_ref coordinator_for(int32_t partition) {
     coordinator_ref r;
     r.coordinator = groups::local_coordinator();
-    if (r.coordinator == nullptr) {
+    // A group's coordinator is the leader of its offsets partition's raft group.
+    auto* services = local_services();
+    if (r.coordinator == nullptr || services == nullptr || !services->raft->is_leader()) {
         r.error = error_code::not_coordinator;
         return r;
     }

@@ -1,10 +1,12 @@
-// Flag values with units, and the broker's flag validation.
+// Flag values with units, and the broker's flag validation (the cluster flags included).
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "core/cluster/cluster_rpc.h"
+#include "core/cluster/topic_config.h"
 #include "core/config/broker_config.h"
 #include "core/config/units.h"
 #include "reactor/placement.h"
@@ -108,6 +110,87 @@ TEST(broker_flags, invalid_values_exit_2) {
         EXPECT_FALSE(out.config) << args[0];
         EXPECT_EQ(out.exit_code, 2) << args[0];
     }
+}
+
+// --- The cluster flags (core/config/cluster_config.h) and the cluster id (cluster_rpc.h) ---
+
+const std::string three = "0@127.0.0.1:34100,1@127.0.0.1:34101,2@127.0.0.1:34102";
+
+TEST(cluster_flags, seeds_with_ids_sort_by_node) {
+    std::string why;
+    auto s = parse_seeds("2@10.0.0.3:33145,0@10.0.0.1:33145,1@[::1]:33145", &why);
+    ASSERT_TRUE(s) << why;
+    ASSERT_EQ(s->size(), 3u);
+    EXPECT_EQ((*s)[0].node, 0);
+    EXPECT_EQ((*s)[0].rpc.host, "10.0.0.1");
+    EXPECT_EQ((*s)[1].rpc.host, "::1");
+    EXPECT_EQ((*s)[2].node, 2);
+}
+
+TEST(cluster_flags, seeds_without_ids_take_their_position) {
+    std::string why;
+    auto s = parse_seeds("127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", &why);
+    ASSERT_TRUE(s) << why;
+    EXPECT_EQ((*s)[2].node, 2);
+    EXPECT_EQ((*s)[2].rpc.port, 3);
+}
+
+TEST(cluster_flags, bad_seeds_are_refused_with_a_reason) {
+    for (const char* bad : {"", "0@127.0.0.1:1,1@127.0.0.1:2",            // two: even
+                            "0@127.0.0.1:1,0@127.0.0.1:2,2@127.0.0.1:3",  // id twice
+                            "0@127.0.0.1:1,1@127.0.0.1:1,2@127.0.0.1:3",  // address twice
+                            "x@127.0.0.1:1", "-1@127.0.0.1:1", "1024@127.0.0.1:1",
+                            "0@127.0.0.1", "0@127.0.0.1:0", "0@127.0.0.1:1,",
+                            "0@::1:5"}) {
+        std::string why;
+        EXPECT_FALSE(parse_seeds(bad, &why)) << bad;
+        EXPECT_FALSE(why.empty()) << bad;
+    }
+}
+
+TEST(cluster_flags, a_broker_without_seeds_is_node_0_alone) {
+    auto out = parse({"--smp", "1"});
+    ASSERT_TRUE(out.config);
+    EXPECT_FALSE(out.config->cluster.is_cluster());
+    EXPECT_EQ(out.config->cluster.voters(), std::vector<int32_t>{0});
+}
+
+TEST(cluster_flags, a_cluster_broker_is_one_of_its_seeds) {
+    auto out = parse({"--smp", "1", "--node-id", "1", "--rpc-addr", "127.0.0.1:34101",
+                      "--seeds", three});
+    ASSERT_TRUE(out.config);
+    const cluster_config& c = out.config->cluster;
+    EXPECT_TRUE(c.is_cluster());
+    EXPECT_EQ(c.voters(), (std::vector<int32_t>{0, 1, 2}));
+    // Group k prefers the (k mod N)-th seed.
+    EXPECT_EQ(c.preferred_leader(0), 0);
+    EXPECT_EQ(c.preferred_leader(4), 1);
+
+    EXPECT_EQ(parse({"--smp", "1", "--node-id", "3", "--seeds", three}).exit_code, 2);
+    EXPECT_EQ(parse({"--smp", "1", "--node-id", "x"}).exit_code, 2);
+    EXPECT_EQ(parse({"--smp", "1", "--rpc-addr", "broker1:33145"}).exit_code, 2);
+    EXPECT_EQ(parse({"--smp", "1", "--seeds", "0@broker1:33145"}).exit_code, 2);
+    // Peers tell clients this broker's Kafka address, so it needs a real port.
+    EXPECT_EQ(parse({"--smp", "1", "--kafka-addr", "127.0.0.1:0", "--seeds", three}).exit_code,
+              2);
+}
+
+TEST(cluster_flags, replication_factor_is_every_broker) {
+    auto out = parse({"--smp", "1", "--seeds", three});
+    ASSERT_TRUE(out.config);
+    EXPECT_EQ(topic_defaults_from(*out.config).replication_factor, 3);
+}
+
+TEST(cluster_id, same_seeds_same_id_other_seeds_other_id) {
+    cluster_config a;
+    a.seeds = *parse_seeds(three, nullptr);
+    cluster_config b = a;
+    b.node_id = 2;  // another broker of the same cluster
+    EXPECT_EQ(derive_cluster_id(a), derive_cluster_id(b));
+    cluster_config c;
+    c.seeds = *parse_seeds("0@127.0.0.1:34100,1@127.0.0.1:34101,2@127.0.0.1:34103", nullptr);
+    EXPECT_NE(derive_cluster_id(a), derive_cluster_id(c));
+    EXPECT_EQ(kafka_cluster_id(derive_cluster_id(a).bytes).size(), 22u);
 }
 
 }  // namespace

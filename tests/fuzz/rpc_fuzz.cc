@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "net/rpc/broker_info.h"
 #include "net/rpc/frame.h"
 #include "raft/message_codec.h"
 #include "reactor/iobuf.h"
@@ -49,8 +50,13 @@ std::vector<std::byte> bytes_of(const iobuf& b) {
     return v;
 }
 
-// The raft decoder's contract on one payload.
+// The decoders' contracts on one payload: the raft message decoder's, and the broker_info
+// decoder's (a decoded record encodes to the same bytes).
 void check_payload(const iobuf& payload) {
+    if (auto b = rpc::decode_broker_info(payload)) {
+        auto again = rpc::encode_broker_info(*b);
+        if (again != bytes_of(payload)) std::abort();
+    }
     auto m = decode_raft_message(payload);
     if (!m) return;
     if (!validate_raft_message(*m)) std::abort();

@@ -134,10 +134,6 @@ TEST(bad_batches, follower_entries_that_do_not_fit_are_refused) {
         truncated.resize(good.size() - 3);
         EXPECT_FALSE(co_await log.append_entry(entry_type::data, partition_id(0), term_id(1),
                                                to_iobuf(truncated)));
-        // A partition the follower does not know yet is created (its metadata may come later).
-        EXPECT_TRUE(co_await log.append_entry(entry_type::data, partition_id(5), term_id(1),
-                                              to_iobuf(good)));
-        EXPECT_TRUE(log.has_partition(partition_id(5)));
         std::vector<std::byte> garbage(16, std::byte{0x33});
         EXPECT_EQ((co_await log.append_entry(entry_type::control, partition_id(0), term_id(1),
                                              to_iobuf(garbage)))
@@ -145,6 +141,26 @@ TEST(bad_batches, follower_entries_that_do_not_fit_are_refused) {
                   log_errc::corrupt_entry);
         EXPECT_EQ(log.next_index(), raft_index(1));
         EXPECT_EQ(log.stats().writes, 0u);
+        CO_ASSERT_OK(co_await log.close());
+        co_return ::testing::Test::HasFailure() ? 1 : 0;
+    });
+    EXPECT_EQ(rc, 0);
+}
+
+// A follower may replicate a partition before its copy of the cluster metadata (another raft
+// group) has configured it: the log creates it with default settings.
+TEST(bad_batches, follower_entries_create_unknown_partitions) {
+    temp_dir dir;
+    int rc = run_reactor([&]() -> task<int> {
+        auto opened = co_await shard_log::open(test_config(dir.path()));
+        CO_ASSERT_OK(opened);
+        shard_log& log = **opened;
+        auto good = stamped(make_batch(1, 2, 10, 0), kafka_offset(0), 1);
+        EXPECT_FALSE(log.has_partition(partition_id(5)));
+        CO_ASSERT_OK(co_await log.append_entry(entry_type::data, partition_id(5), term_id(1),
+                                               to_iobuf(good)));
+        EXPECT_TRUE(log.has_partition(partition_id(5)));
+        EXPECT_EQ(log.end_offset(partition_id(5)).value(), kafka_offset(2));
         CO_ASSERT_OK(co_await log.close());
         co_return ::testing::Test::HasFailure() ? 1 : 0;
     });

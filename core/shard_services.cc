@@ -57,6 +57,9 @@ task<result<std::unique_ptr<consensus>>> start_group(const broker_config& cfg,
     auto peers = peer_addresses_of(c, detail);
     if (!peers) co_return peers.error();
     s.transport = std::make_unique<raft_rpc::peer_transport>(std::move(*tc), std::move(*peers));
+    // Shard 0's connections carry this broker's hello (its Kafka address): every peer gets
+    // one, including those that shard 0's group never messages.
+    if (this_shard() == shard_id(0)) s.transport->keep_connected();
     if (c.leader_balancing) gc.preferred_leader = node_id(c.preferred_leader(this_shard().value()));
     co_return co_await consensus::start(gc, *s.log, s.transport.get());
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/cluster/metadata_service.h"
+#include "core/kafka/cluster_view.h"
 #include "core/kafka/errors.h"
 #include "core/kafka/handlers.h"
 #include "core/kafka/partition_ops.h"
@@ -24,6 +25,7 @@ struct planned_partition {
     size_t topic = 0;
     int16_t error = 0;
     bool routed = false;
+    shard_id shard{0};
 };
 
 // Sums the answers in request order, dropping the records of partitions past max_bytes (they are
@@ -76,6 +78,7 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
                                                          : error_code::unknown_topic_or_partition);
             } else {
                 pp.routed = true;
+                pp.shard = a->shard;
                 parts.emplace_back(a->shard, fetch_part{.log_partition = a->log_partition,
                                                         .fetch_offset = p.fetch_offset,
                                                         .max_bytes = p.partition_max_bytes,
@@ -137,6 +140,12 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
             } else {
                 fetch_part_result& r = results[next_result++];
                 out.error_code = r.error_code;
+                if (r.error_code == code(error_code::not_leader_or_follower)) {
+                    // v12+ (KIP-951): where the client should go instead.
+                    group_leader g = local_cluster_view().leader_of(pp.shard);
+                    out.current_leader.leader_id = g.leader;
+                    out.current_leader.leader_epoch = g.epoch;
+                }
                 out.high_watermark = r.high_watermark;
                 out.last_stable_offset = r.high_watermark;
                 out.log_start_offset = r.log_start_offset;

@@ -34,6 +34,24 @@ produce_response answer_all(const produce_request& req, error_code e) {
     return resp;
 }
 
+// v10+ (KIP-951): a partition refused NOT_LEADER_OR_FOLLOWER names the leader the client should
+// go to, and the response carries that broker's endpoint.
+void add_leader_hint(produce_response& resp, partition_response& rp, shard_id shard) {
+    const cluster_view& view = local_cluster_view();
+    group_leader g = view.leader_of(shard);
+    rp.current_leader.leader_id = g.leader;
+    rp.current_leader.leader_epoch = g.epoch;
+    const broker_endpoint* b = view.broker(g.leader);
+    if (b == nullptr) return;
+    for (const auto& e : resp.node_endpoints) {
+        if (e.node_id == b->node_id) return;
+    }
+    auto& e = resp.node_endpoints.emplace_back();
+    e.node_id = b->node_id;
+    e.host = b->kafka.host;
+    e.port = b->kafka.port;
+}
+
 task<produce_response> handle_produce(request_context& ctx, produce_request req) {
     if (ctx.version() < 3) co_return answer_all(req, error_code::unsupported_version);
     if (req.acks != 0 && req.acks != 1 && req.acks != -1) {
@@ -92,6 +110,8 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
             routed.emplace_back(resp.responses.size() - 1, rt.partition_responses.size() - 1);
         }
     }
+    std::vector<shard_id> routed_shards;
+    for (const auto& part : parts) routed_shards.push_back(part.first);
     auto append = [](std::vector<produce_part> items) { return produce_on_shard(std::move(items)); };
     auto results = co_await scatter(std::move(parts), append);
     for (size_t i = 0; i < routed.size(); ++i) {
@@ -104,6 +124,9 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
         rp.log_append_time_ms = r.log_append_time_ms;
         rp.log_start_offset = r.log_start_offset;
         rp.error_message = std::move(r.error_message);
+        if (r.error_code == code(error_code::not_leader_or_follower)) {
+            add_leader_hint(resp, rp, routed_shards[i]);
+        }
     }
     for (size_t t = 0; t < appended_bytes.size(); ++t) {
         if (appended_bytes[t] == 0) continue;

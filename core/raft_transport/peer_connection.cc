@@ -61,6 +61,16 @@ void peer_connection::enqueue(iobuf payload) {
     _queued_bytes += rpc::frame_header_bytes + payload.size();
     _queue.push_back(std::move(payload));
     ++_stats.messages_queued;
+    start_running();
+}
+
+void peer_connection::keep_connected() {
+    WHARF_ASSERT(!_stopping, "connection to node {} kept after stop", _peer);
+    _keep_connected = true;
+    start_running();
+}
+
+void peer_connection::start_running() {
     if (_running) {
         _wake.notify_all();
         return;
@@ -101,7 +111,8 @@ task<void> peer_connection::stopped() {
 task<void> peer_connection::run([[maybe_unused]] gate::holder hold) {
     while (!_stopping) {
         if (_link != nullptr && _link->broken) co_await disconnect();
-        if (_queue.empty()) {
+        // Idle: wait for a message, unless this connection is kept up and is down.
+        if (_queue.empty() && !(_keep_connected && _link == nullptr)) {
             co_await _wake.wait();
             continue;
         }
@@ -112,6 +123,7 @@ task<void> peer_connection::run([[maybe_unused]] gate::holder hold) {
                 continue;
             }
         }
+        if (_queue.empty()) continue;
         bool sent = co_await flush();
         if (!sent) drop_queue(drop_reason::connection_failed);
     }

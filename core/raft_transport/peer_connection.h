@@ -60,6 +60,9 @@ public:
     // Queues one encoded raft message (the payload of a frame). Never suspends.
     // REQUIRES: has_room(payload.size() + frame header), not stopping.
     void enqueue(iobuf payload);
+    // Connects now and reconnects whenever the connection breaks, messages or not (with the
+    // usual backoff): for the connection whose handshake carries the broker's hello.
+    void keep_connected();
     // Connects to `address` from now on; an open connection to the old address is closed.
     void set_address(net::socket_address address);
 
@@ -78,6 +81,7 @@ public:
     size_t pending_bytes() const noexcept { return _queued_bytes + _inflight_bytes; }
 
 private:
+    void start_running();
     // One established connection.
     struct link {
         owned_fd fd;
@@ -128,6 +132,7 @@ private:
     // Failed attempts since the last success, for the log.
     uint64_t _failures_in_row = 0;
     bool _running = false;
+    bool _keep_connected = false;
     bool _stopping = false;
     // The worker and the watcher hold it.
     gate _tasks;

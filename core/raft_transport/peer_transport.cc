@@ -61,6 +61,15 @@ void peer_transport::send(raft_message m) {
     c.enqueue(encode_raft_message(m));
 }
 
+void peer_transport::keep_connected() {
+    check_shard();
+    if (_stopped) return;
+    for (const auto& [node, address] : _addresses) {
+        if (node == _cfg.self) continue;
+        connection_for(node, address).keep_connected();
+    }
+}
+
 peer_connection& peer_transport::connection_for(node_id node, const net::socket_address& address) {
     auto it = _connections.find(node);
     if (it == _connections.end()) {

@@ -57,6 +57,11 @@ public:
     // connect on their first message. An entry for this node itself is ignored.
     void set_peers(peer_addresses peers);
 
+    // Connects to every peer now and keeps the connections up, messages or not: the transport
+    // whose handshakes carry the broker's hello (config().hello) reaches every peer, also those
+    // its raft group never messages (two followers).
+    void keep_connected();
+
     // Closes every connection and waits for them. Idempotent.
     task<void> stop();
 

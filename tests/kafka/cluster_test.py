@@ -37,6 +37,12 @@ def watermark(consumer, topic, partition, timeout_s):
             if time.monotonic() >= deadline:
                 raise AssertionError(f"no high watermark of {topic}/{partition} after "
                                      f"{timeout_s}s: {e}") from e
+            # A leader that moved (leader balancing hands groups back to their preferred
+            # broker): librdkafka does not refresh its metadata after a failed watermark query.
+            try:
+                consumer.list_topics(topic, timeout=5.0)
+            except KafkaException:
+                pass
             time.sleep(0.2)
 
 

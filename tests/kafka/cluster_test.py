@@ -252,6 +252,56 @@ class cluster_test(unittest.TestCase):
         print(f"{len(d.acked)} records acknowledged, every one stored once and in order",
               flush=True)
 
+    def test_consumer_group_survives_its_coordinators_kill(self):
+        """A group commits offsets, its coordinator's broker is killed, and the group resumes
+        from its committed offsets on the new coordinator (which loaded them from its log)."""
+        c = self.cluster
+        c.wait_formed(nodes=[None])
+        create_topic(c.bootstrap, "g", 2, 3)
+        c.wait_leaders("g", 2)
+        p = Producer({"bootstrap.servers": c.bootstrap, "acks": "all",
+                      "enable.idempotence": True})
+        for i in range(400):
+            p.produce("g", value=str(i).encode(), partition=i % 2)
+        self.assertEqual(p.flush(TIMEOUT_S), 0)
+
+        def consume(count):
+            cons = Consumer({"bootstrap.servers": c.bootstrap, "group.id": "survivors",
+                             "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                             "session.timeout.ms": 6000})
+            cons.subscribe(["g"])
+            values = []
+            deadline = time.monotonic() + TIMEOUT_S
+            try:
+                while len(values) < count and time.monotonic() < deadline:
+                    m = cons.poll(0.5)
+                    if m is None or m.error():
+                        continue
+                    values.append(int(m.value()))
+                    if len(values) == count:
+                        cons.commit(asynchronous=False)
+            finally:
+                cons.close()
+            return values
+
+        first = consume(200)
+        self.assertEqual(len(first), 200, f"first consumer got {len(first)}\n{c.logs()}")
+        # The coordinator: the leader of the group's __consumer_offsets partition (Kafka's
+        # Utils.abs(groupId.hashCode()) % partitions, Java's String.hashCode).
+        h = 0
+        for ch in "survivors":
+            h = (31 * h + ord(ch)) & 0xFFFFFFFF
+        h = h - (1 << 32) if h >= (1 << 31) else h
+        offsets_partition = (0 if h == -(1 << 31) else abs(h)) % 50
+        md = c.metadata(topic="__consumer_offsets", timeout_s=TIMEOUT_S)
+        victim = md.topics["__consumer_offsets"].partitions[offsets_partition].leader
+        c.kill(victim)
+        print(f"killed node {victim}, coordinator of the group", flush=True)
+        rest = consume(200)
+        self.assertEqual(sorted(first + rest), list(range(400)),
+                         f"not every record exactly once across the coordinator's kill "
+                         f"({len(first)} + {len(rest)})\n{c.logs()}")
+
     def wait_acked(self, deliveries, count, what):
         deadline = time.monotonic() + TIMEOUT_S
         while deliveries.count() < count and time.monotonic() < deadline:

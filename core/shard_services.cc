@@ -32,8 +32,14 @@ task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
         // Retention's control entries are raft entries: the leader writes them and followers
         // get them through replication.
         auto term = co_await s.raft->ready_to_append();
-        if (!term) continue;
-        auto r = co_await s.log->apply_retention(*term);
+        // A follower's start offsets move with the control entries it replicates; it only
+        // deletes the segments they left behind.
+        status r;
+        if (term) {
+            r = co_await s.log->apply_retention(*term);
+        } else {
+            r = co_await s.log->delete_dead_segments();
+        }
         ++s.retention_passes;
         if (!r) shard_logger().warn("retention failed: {}", r.error().message());
     }

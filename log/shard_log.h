@@ -166,6 +166,9 @@ public:
     // Applies retention.ms and retention.bytes of every partition (control entries in `term`),
     // then deletes the segments no live batch needs.
     task<status> apply_retention(term_id term);
+    // Deletes the segments no live batch needs, without appending anything: a follower, whose
+    // start offsets move with the control entries it replicates.
+    task<status> delete_dead_segments();
 
     // Raft's view. last_index/last_term: the last durable entry (0 when the log is empty).
     raft_index last_index() const noexcept { return _durable_index; }
@@ -307,7 +310,6 @@ private:
     void apply_start_offset(partition_id p, partition_state& ps, kafka_offset start, raft_index at);
     // The same, without the cache: returns whether the start moved.
     static bool advance_start(partition_state& ps, kafka_offset start, raft_index at);
-    task<status> delete_dead_segments();
     task<status> write_checkpoint(const segment& last_removed);
 
     // entry_read.cc

@@ -39,9 +39,16 @@ task<cluster_view> build_view(const view_builder& b) {
     v.advertised = b.advertised;
     v.replicas = cc.voters();
     v.brokers.push_back(broker_endpoint{cc.node_id, b.advertised});
+    const auto* services = local_services();
+    auto up = [&](int32_t node) {
+        return node == cc.node_id ||
+               (services != nullptr && services->transport != nullptr &&
+                services->transport->connected(node_id(node)));
+    };
     for (const auto& [node, kafka] : b.peers) {
-        if (node != cc.node_id) v.brokers.push_back(broker_endpoint{node, kafka});
+        if (node != cc.node_id && up(node)) v.brokers.push_back(broker_endpoint{node, kafka});
     }
+    for (int32_t r : v.replicas) (up(r) ? v.live_replicas : v.offline_replicas).push_back(r);
     std::sort(v.brokers.begin(), v.brokers.end(),
               [](const broker_endpoint& x, const broker_endpoint& y) { return x.node_id < y.node_id; });
     std::vector<task<group_leader>> leaders;

@@ -5,7 +5,8 @@
 // raft term) of each shard's raft group, which lead every partition placed on that shard.
 //
 // Shard 0 builds the view: the brokers from the configuration and from the broker_info of
-// peers (note_peer_broker), the leaders by asking every shard. It republishes it to every shard
+// peers (note_peer_broker) whose connection from shard 0 is up, the leaders by asking every
+// shard. It republishes it to every shard
 // whenever it changes, checking every refresh_interval; the view is a copy on each shard,
 // read-only between refreshes (Metadata answers may be up to one interval stale, which Kafka
 // clients handle: a NOT_LEADER_OR_FOLLOWER makes them ask again).
@@ -38,10 +39,15 @@ struct group_leader {
 struct cluster_view {
     int32_t node_id = 0;
     host_port advertised;
-    // Every broker known to be part of the cluster, by node id (this one included).
+    // The brokers of the cluster that are up, by node id (this one included): those that told
+    // their address (broker_info) and to which shard 0's connection is established now. A
+    // broker that goes down leaves the list within a refresh of its connection breaking.
     std::vector<broker_endpoint> brokers;
-    // The replicas of every partition: the voters of every group.
+    // The replicas of every partition: the voters of every group, and those of them up now
+    // (Metadata's ISR; a replica that is up catches up by itself) and down.
     std::vector<int32_t> replicas;
+    std::vector<int32_t> live_replicas;
+    std::vector<int32_t> offline_replicas;
     // groups[k]: shard k's raft group.
     std::vector<group_leader> groups;
     // The controller: the leader of shard 0's group; -1 when unknown.

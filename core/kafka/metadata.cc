@@ -22,14 +22,17 @@ response_topic describe(const topic_metadata& t, const cluster_view& view) {
     for (const auto& a : t.partitions) {
         auto& p = out.partitions.emplace_back();
         group_leader g = view.leader_of(a.shard);
-        // A group between leaders (an election in progress) answers LEADER_NOT_AVAILABLE, as
-        // Kafka does for a partition without a live leader; clients retry.
+        // A group between leaders (an election in progress), or led by a broker this one cannot
+        // reach right now, answers LEADER_NOT_AVAILABLE, as Kafka does for a partition without
+        // a live leader; clients retry.
+        if (view.broker(g.leader) == nullptr) g.leader = -1;
         p.error_code = g.leader < 0 ? code(error_code::leader_not_available) : 0;
         p.partition_index = a.partition;
         p.leader_id = g.leader;
         p.leader_epoch = g.epoch;
         p.replica_nodes = view.replicas;
-        p.isr_nodes = view.replicas;
+        p.isr_nodes = view.live_replicas;
+        p.offline_replicas = view.offline_replicas;
     }
     return out;
 }

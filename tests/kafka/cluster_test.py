@@ -297,6 +297,18 @@ class cluster_test(unittest.TestCase):
         victim = md.topics["__consumer_offsets"].partitions[offsets_partition].leader
         c.kill(victim)
         print(f"killed node {victim}, coordinator of the group", flush=True)
+        # The survivors stop listing it, and report it as an offline replica, out of the ISR.
+        survivor = next(n for n in range(3) if n != victim)
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            md = c.metadata(survivor, topic="g", timeout_s=TIMEOUT_S)
+            part = md.topics["g"].partitions[0]
+            if victim not in md.brokers and victim not in part.isrs:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            f"node {survivor} still lists node {victim} after its kill")
+            time.sleep(0.2)
+        self.assertEqual(sorted(part.replicas), [0, 1, 2])
         rest = consume(200)
         self.assertEqual(sorted(first + rest), list(range(400)),
                          f"not every record exactly once across the coordinator's kill "

@@ -469,7 +469,8 @@ task<status> consensus::await_caught_up() {
     co_return check_can_append();
 }
 
-task<result<append_result>> consensus::replicate_batch(partition_id p, iobuf batch) {
+task<result<append_result>> consensus::replicate_batch(partition_id p, iobuf batch,
+                                                       await_until until) {
     if (auto s = check_can_append(); !s) co_return s.error();
     auto holder = _gate.hold();
     if (!holder) co_return raft_errc::shutting_down;
@@ -477,8 +478,15 @@ task<result<append_result>> consensus::replicate_batch(partition_id p, iobuf bat
     term_id term = _machine->term();
     auto r = co_await _log.append_batch(p, term, std::move(batch), leader_epoch());
     if (!r) co_return r.error();
+    if (until == await_until::locally_durable) co_return *r;
     if (auto s = co_await wait_committed(r->index, term); !s) co_return s.error();
     co_return *r;
+}
+
+task<status> consensus::committed(raft_index index, term_id term) {
+    auto holder = _gate.hold();
+    if (!holder) co_return raft_errc::shutting_down;
+    co_return co_await wait_committed(index, term);
 }
 
 task<result<term_id>> consensus::ready_to_append() {

@@ -82,11 +82,22 @@ public:
     consensus(const consensus&) = delete;
     consensus& operator=(const consensus&) = delete;
 
+    // How long replicate_batch waits: until the entry is committed (acks=all), or only until
+    // the leader's own append is durable (acks=1 and acks=0; the entry commits later, or is lost
+    // with this leader, and consumers see it only once committed either way).
+    enum class await_until { committed, locally_durable };
+
     // Leader path of a produce: the log validates, assigns offsets and appends the batch with the
-    // current term and leader epoch; returns once the entry is committed.
-    task<result<append_result>> replicate_batch(partition_id p, iobuf batch);
+    // current term and leader epoch; returns once the entry is committed (or durable here).
+    task<result<append_result>> replicate_batch(partition_id p, iobuf batch,
+                                                await_until until = await_until::committed);
     // Any other entry (control entries of retention, DeleteRecords); committed on return.
     task<result<raft_index>> replicate_entry(entry_type type, partition_id p, iobuf payload);
+
+    // Waits until the entry at `index`, appended in `term`, is committed; an error when it
+    // never will be here (a new leader replaced it, or the group stops).
+    task<status> committed(raft_index index, term_id term);
+    std::size_t voter_count() const noexcept { return _cfg.voters.size(); }
 
     // For code that appends to the log itself (retention, set_start_offset): returns the term
     // to append with once this replica may append (it leads, and its log holds every entry raft

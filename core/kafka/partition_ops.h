@@ -24,6 +24,8 @@ struct produce_part {
     iobuf records;
     int32_t max_message_bytes = 0;
     topic_compression compression = topic_compression::producer;
+    // acks=all waits for the raft commit; acks=1 (and 0) for the leader's durable append.
+    bool await_commit = true;
 };
 
 struct produce_part_result {
@@ -35,7 +37,7 @@ struct produce_part_result {
 };
 
 // Appends each part (one or more record batches) through the shard's raft group and completes
-// once they are committed. Every append is queued before the first suspension, so that requests
+// once they are committed (acks=all) or durable on this leader (acks=1). Every append is queued before the first suspension, so that requests
 // that reach the shard in order append in order.
 task<std::vector<produce_part_result>> produce_on_shard(std::vector<produce_part> parts);
 

@@ -106,7 +106,8 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
                                produce_part{.log_partition = a.log_partition,
                                             .records = p.records ? std::move(*p.records) : iobuf(),
                                             .max_message_bytes = md->config.max_message_bytes(),
-                                            .compression = md->config.compression()});
+                                            .compression = md->config.compression(),
+                                            .await_commit = req.acks == -1});
             routed.emplace_back(resp.responses.size() - 1, rt.partition_responses.size() - 1);
         }
     }

@@ -15,6 +15,7 @@
 #include "log/recompress.h"
 #include "log/record_batch.h"
 #include "reactor/logger.h"
+#include "reactor/spawn.h"
 #include "reactor/when_all.h"
 
 namespace wharf::kafka {
@@ -78,6 +79,14 @@ task<void> rebuild_for_term(shard_services& s) {
         t_producers_term.rebuilding = false;
         t_producers_term.rebuilt.notify_all();
     }
+}
+
+task<void> wake_fetches_on_commit(consensus& raft, raft_index index, term_id term,
+                                  partition_id p) {
+    // Named, not tested inside the co_await expression (GCC 12 miscompiles that: SIGILL).
+    status committed = co_await raft.committed(index, term);
+    if (committed) local_partition_waiters().notify(p);
+    co_return;
 }
 
 task<produce_part_result> produce_one(produce_part part) {
@@ -144,7 +153,19 @@ task<produce_part_result> produce_one(produce_part part) {
         co_return r;
     }
     // Queued in the log before this coroutine first suspends (consensus.h, shard_log.h).
-    auto appended = co_await s.raft->replicate_batch(part.log_partition, std::move(part.records));
+    // acks=1 in a group of several answers at the leader's durable append; the batch becomes
+    // visible to consumers when it commits, which then wakes their long polls. (A group of one
+    // commits at its durable append: it simply waits.)
+    const bool early = !part.await_commit && s.raft->voter_count() > 1;
+    const term_id term = s.raft->term();
+    auto until = early ? consensus::await_until::locally_durable
+                       : consensus::await_until::committed;
+    auto appended =
+        co_await s.raft->replicate_batch(part.log_partition, std::move(part.records), until);
+    if (appended && early) {
+        spawn(wake_fetches_on_commit(*s.raft, appended->index, term, part.log_partition),
+              "acks=1 commit watch");
+    }
     if (!appended) {
         producers.abort(check.reservation);
         co_return fail(to_kafka_error(appended.error()));

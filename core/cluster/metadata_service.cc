@@ -9,13 +9,13 @@
 #include "log/durable_file.h"
 #include "log/record_batch.h"
 #include "log/record_reader.h"
-#include "reactor/clock.h"
 #include "raft/errc.h"
+#include "reactor/clock.h"
 #include "reactor/logger.h"
-#include "reactor/spawn.h"
-#include "reactor/timer.h"
 #include "reactor/smp.h"
+#include "reactor/spawn.h"
 #include "reactor/submit_to.h"
+#include "reactor/timer.h"
 #include "reactor/when_all.h"
 
 namespace wharf {
@@ -180,14 +180,15 @@ task<void> metadata_service::follow([[maybe_unused]] gate::holder hold) {
     while (!_stopping) {
         if (!co_await sleep_for(follow_interval)) co_return;
         if (_stopping) break;
-        uint64_t before = _applied_commands;
         auto r = co_await apply_committed(std::nullopt);
         if (!r) {
             shard_logger().error("metadata: applying the committed log failed: {}",
                                  r.error().message());
             continue;
         }
-        if (_applied_commands != before) co_await publish();
+        // Whoever applied them (this loop, or a write's catch-up that then refused its own
+        // change), commands not yet published go out now.
+        if (_applied_commands != _published_commands) co_await publish();
     }
 }
 
@@ -202,6 +203,7 @@ status metadata_service::check_controller() const {
 }
 
 task<void> metadata_service::publish() {
+    _published_commands = _applied_commands;
     t_cluster_id = _cluster_id;
     auto snap = _table.snapshot();
     std::vector<task<void>> installs;
@@ -258,6 +260,9 @@ task<topic_check> metadata_service::begin_write() {
                               "applying the metadata log failed: " +
                                   caught_up.error().message()};
     }
+    // What the catch-up applied reaches every shard before the write is judged: a write that
+    // is then refused (the topic exists already) must not leave the shards behind.
+    if (_applied_commands != _published_commands) co_await publish();
     co_return std::nullopt;
 }
 

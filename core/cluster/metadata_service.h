@@ -88,6 +88,8 @@ private:
     // The next offset of the metadata log to apply, and how many commands were applied.
     kafka_offset _next_offset{0};
     uint64_t _applied_commands = 0;
+    // _applied_commands when the table was last published to every shard.
+    uint64_t _published_commands = 0;
     bool _stopping = false;
     gate _loop;
     // Producer ids reserved in the log and not handed out yet: [_next_pid, _pid_limit).

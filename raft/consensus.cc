@@ -402,28 +402,44 @@ result<kafka_offset> consensus::high_watermark(partition_id p) const {
     return _log.end_offset(p);
 }
 
+bool consensus::settle(commit_waiter& w) {
+    if (_machine->commit_index() >= w.index) {
+        // Committed, unless a later leader replaced the entry before it committed.
+        bool ours = _machine->log().term_at(w.index) == w.term;
+        w.outcome = ours ? status{} : status(raft_errc::not_leader);
+    } else if (_failed) {
+        w.outcome = *_failed;
+    } else if (_stopping) {
+        w.outcome = status(raft_errc::shutting_down);
+    } else if (_machine->term() != w.term || !_machine->is_leader()) {
+        // Leadership moved on: the entry may still commit under the next leader, but this
+        // replica can no longer say; the client retries (idempotent producers dedupe).
+        w.outcome = status(raft_errc::not_leader);
+    } else {
+        return false;
+    }
+    // A waiter settled while it registers (await_ready) has not suspended yet.
+    if (w.handle) reactor::local().schedule(w.handle);
+    return true;
+}
+
 void consensus::settle_waiters() {
-    std::erase_if(_waiters, [&](commit_waiter* w) {
-        raft_index commit = _machine->commit_index();
-        if (commit >= w->index) {
-            // Committed, unless a later leader replaced the entry before it committed.
-            bool ours = _machine->log().term_at(w->index) == w->term;
-            w->outcome = ours ? status{} : status(raft_errc::not_leader);
-        } else if (_failed) {
-            w->outcome = *_failed;
-        } else if (_stopping) {
-            w->outcome = status(raft_errc::shutting_down);
-        } else if (_machine->term() != w->term || !_machine->is_leader()) {
-            // Leadership moved on: the entry may still commit under the next leader, but this
-            // replica can no longer say; the client retries (idempotent producers dedupe).
-            w->outcome = status(raft_errc::not_leader);
-        } else {
-            return false;
-        }
-        // A waiter settled while it registers (await_ready) has not suspended yet.
-        if (w->handle) reactor::local().schedule(w->handle);
-        return true;
-    });
+    // Waiters are ordered by index: while this replica leads in the term they were made in,
+    // only a committed prefix settles, so a pump costs what it settles, not what waits (a
+    // leader of many partitions has thousands of appends waiting). Anything else (a new term,
+    // lost leadership, failure, stop) looks at every waiter once.
+    const bool everything = _failed || _stopping || !_machine->is_leader() ||
+                            _machine->term() != _waiters_term;
+    if (everything) {
+        std::erase_if(_waiters, [&](const auto& entry) { return settle(*entry.second); });
+        _waiters_term = _machine->term();
+        return;
+    }
+    const raft_index commit = _machine->commit_index();
+    while (!_waiters.empty() && _waiters.begin()->first <= commit) {
+        settle(*_waiters.begin()->second);
+        _waiters.erase(_waiters.begin());
+    }
 }
 
 task<status> consensus::wait_committed(raft_index index, term_id term) {
@@ -432,9 +448,9 @@ task<status> consensus::wait_committed(raft_index index, term_id term) {
         consensus& c;
         commit_waiter& w;
         bool await_ready() {
-            c._waiters.push_back(&w);
-            c.settle_waiters();
-            return w.outcome.has_value();
+            if (c.settle(w)) return true;
+            c._waiters.emplace(w.index, &w);
+            return false;
         }
         void await_suspend(std::coroutine_handle<> h) noexcept { w.handle = h; }
         void await_resume() const noexcept {}

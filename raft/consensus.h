@@ -23,6 +23,7 @@
 #include <chrono>
 #include <coroutine>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -160,6 +161,8 @@ private:
     task<void> clock(gate::holder);
     task<status> wait_committed(raft_index index, term_id term);
     void settle_waiters();
+    // Settles w when its outcome is known now (and resumes it if it waits); false otherwise.
+    bool settle(commit_waiter& w);
     void advance_high_watermarks();
     void fail(status why);
     void keep_recent(const assigned_entry& e);
@@ -179,7 +182,9 @@ private:
     // only then may the leader append, so the log and the machine assign the same indexes.
     event _caught_up;
     event _committed;
-    std::vector<commit_waiter*> _waiters;
+    // By index; _waiters_term is the term whose leadership they were last all checked in.
+    std::multimap<raft_index, commit_waiter*> _waiters;
+    term_id _waiters_term{-1};
     // Batches appended but not yet committed, in raft index order, and the committed end offset
     // of each partition (the high watermark).
     std::deque<uncommitted_batch> _uncommitted;

@@ -94,6 +94,10 @@ result<timestamp_ms> check_records(std::span<const std::byte> records, const bat
 
 }  // namespace
 
+result<batch_header> peek_batch_header(std::span<const std::byte> header) {
+    return read_framing(header);
+}
+
 result<batch_header> read_batch_header(std::span<const std::byte> bytes) {
     WHARF_TRY(h, read_framing(bytes));
     if (h.total_bytes() > bytes.size()) return log_errc::truncated_batch;

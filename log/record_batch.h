@@ -74,6 +74,9 @@ struct batch_header {
 // Errors: truncated_batch (fewer than 61 bytes, or fewer than the declared length),
 // unsupported_magic (magic != 2), invalid_batch_length (batchLength < 49).
 result<batch_header> read_batch_header(std::span<const std::byte> bytes);
+// The same from the header's 61 bytes alone, without the check against the declared length:
+// for a caller that has the batch elsewhere (in pieces) and checks its size itself.
+result<batch_header> peek_batch_header(std::span<const std::byte> header);
 
 // The records section of a batch: everything after the 61-byte header.
 // REQUIRES: bytes holds one whole batch (as read_batch_header accepted).

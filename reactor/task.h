@@ -3,8 +3,9 @@
 // task<T>: the lazily started coroutine type of Wharf (DESIGN.md section 3).
 //
 // A task does nothing until it is awaited. Awaiting it starts it and suspends the awaiter until it
-// completes; completion resumes the awaiter by symmetric transfer, so chains of tasks that complete
-// synchronously never grow the stack. An exception thrown inside a task is rethrown to its awaiter;
+// completes; completion resumes the awaiter by symmetric transfer. A task that completes while it
+// is being started does not resume its awaiter at all: the awaiter simply goes on, so loops over
+// tasks that complete synchronously never grow the stack, tail calls or not. An exception thrown inside a task is rethrown to its awaiter;
 // one escaping a detached task (reactor/spawn.h) is logged with the shard id.
 //
 // A task is owned by exactly one object; it lives on the shard that created it and must be awaited
@@ -26,12 +27,25 @@ namespace detail {
 
 struct task_promise_base {
     std::coroutine_handle<> continuation{std::noop_coroutine()};
+    // Whether the awaiter is starting this task inside its await_suspend (below). A task that
+    // completes before that returns leaves the awaiter to continue by itself (await_suspend
+    // returns false) instead of resuming it from its final suspend: the stack stays flat even
+    // where the compiler does not turn symmetric transfer into a tail call (GCC at -O0 with
+    // ASan, where a loop over tasks that complete at once, such as log recovery scanning a
+    // segment of many small entries, overflowed the stack).
+    enum class start_state : unsigned char { idle, starting, finished_while_starting };
+    start_state state = start_state::idle;
 
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
         template <typename P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-            return h.promise().continuation;
+            auto& p = h.promise();
+            if (p.state == start_state::starting) {
+                p.state = start_state::finished_while_starting;
+                return std::noop_coroutine();
+            }
+            return p.continuation;
         }
         void await_resume() const noexcept {}
     };
@@ -104,9 +118,17 @@ public:
         struct awaiter {
             handle_type h;
             bool await_ready() const noexcept { return false; }
-            std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
-                h.promise().continuation = awaiting;
-                return h;
+            bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+                auto& p = h.promise();
+                p.continuation = awaiting;
+                p.state = detail::task_promise_base::start_state::starting;
+                h.resume();
+                if (p.state == detail::task_promise_base::start_state::finished_while_starting) {
+                    return false;  // done already: the awaiter goes on without a resumption
+                }
+                // Suspended: its completion resumes the awaiter through `continuation`.
+                p.state = detail::task_promise_base::start_state::idle;
+                return true;
             }
             T await_resume() { return h.promise().take(); }
         };

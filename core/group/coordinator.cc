@@ -101,9 +101,16 @@ task<void> coordinator::follow_leadership() {
         }
         co_return;
     }
-    term_id term = s->raft->term();
-    if (_loaded_term == term) co_return;
+    if (_loaded_term == s->raft->term()) co_return;
     _reloading = true;
+    // The log first holds every entry raft has (a new leader may still be writing what it
+    // received as a follower: commits among it would be missed).
+    auto ready = co_await s->raft->ready_to_append();
+    if (!ready) {
+        _reloading = false;
+        co_return;
+    }
+    term_id term = *ready;
     auto t = now();
     for (auto& [index, p] : _partitions) {
         if (p.loaded) p.groups->unload_all(t);

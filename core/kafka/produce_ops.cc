@@ -26,10 +26,10 @@ namespace {
 // finish against the state they checked even when a rebuild has replaced it meanwhile.
 thread_local std::unordered_map<partition_id, std::shared_ptr<producer_state_manager>> t_producers;
 
-producer_state_manager& producers_of(partition_id p) {
+const std::shared_ptr<producer_state_manager>& producers_of(partition_id p) {
     auto& m = t_producers[p];
     if (!m) m = std::make_shared<producer_state_manager>();
-    return *m;
+    return m;
 }
 
 // The raft term t_producers was rebuilt for. Followers do not track producers (their batches
@@ -85,7 +85,7 @@ task<void> rebuild_for_term(shard_services& s) {
             }
         }
         t_producers.clear();
-        for (partition_id p : mine) co_await rebuild_partition(*s.log, p, producers_of(p));
+        for (partition_id p : mine) co_await rebuild_partition(*s.log, p, *producers_of(p));
         t_producers_term.term = term;
         t_producers_term.rebuilding = false;
         t_producers_term.rebuilt.notify_all();
@@ -146,8 +146,7 @@ task<produce_part_result> produce_one(produce_part part) {
         }
         part.records = iobuf::copy_of(*rewritten);
     }
-    producers_of(part.log_partition);
-    std::shared_ptr<producer_state_manager> keep = t_producers[part.log_partition];
+    std::shared_ptr<producer_state_manager> keep = producers_of(part.log_partition);
     producer_state_manager& producers = *keep;
     auto pb = producer_batch::from(*header);
     producer_check check = producers.check(pb);
@@ -230,7 +229,7 @@ task<void> rebuild_producer_state(std::vector<partition_id> partitions) {
     t_producers_term.term = s.raft->term();
     size_t producers = 0;
     for (partition_id p : partitions) {
-        auto& m = producers_of(p);
+        auto& m = *producers_of(p);
         co_await rebuild_partition(*s.log, p, m);
         producers += m.producer_count();
     }

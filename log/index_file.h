@@ -37,6 +37,9 @@ namespace wharf {
 
 // The prefix checkpoint's file name in the shard directory.
 inline constexpr std::string_view checkpoint_file_name = "prefix.checkpoint";
+// A raft snapshot being installed (shard_log::install_snapshot): the new checkpoint, written
+// durably before the old segments go; present at open, it makes recovery finish the install.
+inline constexpr std::string_view snapshot_marker_file_name = "snapshot.install";
 
 enum class index_file_kind : uint16_t { segment_index = 1, prefix_checkpoint = 2 };
 

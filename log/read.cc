@@ -89,9 +89,29 @@ task<result<iobuf>> shard_log::read(partition_id p, kafka_offset from, size_t ma
         if (total >= max_bytes) break;
     }
     if (auto s = co_await read_from_disk(p, plan); !s) co_return s.error();
+    // A truncation or a snapshot install while the disk reads were in flight may have removed
+    // batches they read from files still open: only batches the partition still holds go out.
+    if (_truncations != plan.truncations && !still_indexed(p, plan)) {
+        co_return log_errc::offset_out_of_range;
+    }
     iobuf out;
     for (auto& it : plan.items) out.append(std::move(it.bytes));
     co_return out;
+}
+
+bool shard_log::still_indexed(partition_id p, const read_plan& plan) const {
+    const partition_state* ps = find_partition(p);
+    if (ps == nullptr) return false;
+    for (const auto& it : plan.items) {
+        size_t i = ps->index.find_offset(it.entry.base());
+        if (i == ps->index.size()) return false;
+        const batch_entry& e = ps->index[i];
+        if (e.base_offset != it.entry.base_offset || e.segment != it.entry.segment ||
+            e.position != it.entry.position || e.batch_bytes != it.entry.batch_bytes) {
+            return false;
+        }
+    }
+    return true;
 }
 
 task<status> shard_log::read_from_disk(partition_id p, read_plan& plan) {

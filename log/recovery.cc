@@ -1,5 +1,8 @@
 // Opening a shard's log (DESIGN.md section 4).
 //
+//   0. Finish a raft snapshot install that a crash interrupted (snapshot.cc): its marker, written
+//      durably before anything else changed, becomes the prefix checkpoint and every segment and
+//      index file goes.
 //   1. List the directory; drop leftovers of interrupted operations (*.tmp, segments and index
 //      files that the prefix checkpoint says were deleted).
 //   2. Start from the prefix checkpoint, if any: the partitions' state at the end of the deleted
@@ -34,6 +37,7 @@ private:
     using partition_state = shard_log::partition_state;
 
     std::error_code fail(std::error_code ec, std::string message);
+    task<status> finish_install(std::vector<std::string>& names);
     task<status> clean_directory(std::vector<std::string>& names);
     task<status> load_checkpoint();
     task<result<std::shared_ptr<segment>>> open_segment(raft_index base, int flags);
@@ -66,6 +70,7 @@ task<status> log_recovery::run() {
     }
     auto names = list_directory(_log._dir);
     if (!names) co_return fail(names.error(), "cannot list " + _log._dir);
+    if (auto s = co_await finish_install(*names); !s) co_return s;
     if (auto s = co_await load_checkpoint(); !s) co_return s;
     if (auto s = co_await clean_directory(*names); !s) co_return s;
 
@@ -91,6 +96,41 @@ task<status> log_recovery::run() {
     }
     for (auto& [p, ps] : _log._partitions) ps->index.trim_before(ps->start_offset);
     _log.rewind_to_durable();
+    co_return status{};
+}
+
+task<status> log_recovery::finish_install(std::vector<std::string>& names) {
+    const std::string marker(snapshot_marker_file_name);
+    if (std::find(names.begin(), names.end(), marker) == names.end()) co_return status{};
+    const std::string& dir = _log._dir;
+    std::string path = dir + "/" + marker;
+    auto bytes = co_await read_whole_file(path);
+    if (!bytes) co_return fail(bytes.error(), "cannot read " + path);
+    // write_file_durably renames a complete file into place: a marker that does not decode was
+    // damaged after it was written, and the old log may be partly gone already.
+    std::string why;
+    auto snap = shard_log::decode_snapshot(*bytes, &why);
+    if (!snap) {
+        co_return fail(
+            log_errc::corrupt_segment,
+            fmt::format("{}: damaged snapshot left by an interrupted install ({})", path, why));
+    }
+    shard_logger().warn("log {}: finishing the install of the snapshot at raft index {} (term {})",
+                        dir, snap->last_index, snap->terms.front().term);
+    for (const auto& n : names) {
+        if (!parse_segment_file_name(n) && !parse_index_file_name(n)) continue;
+        std::string p = dir + "/" + n;
+        if (auto s = co_await remove_file(p); !s) co_return fail(s.error(), "cannot remove " + p);
+    }
+    if (auto s = co_await sync_directory(dir); !s) co_return fail(s.error(), "cannot sync " + dir);
+    std::string checkpoint = dir + "/" + std::string(checkpoint_file_name);
+    if (auto s = co_await rename_file(path, checkpoint); !s) {
+        co_return fail(s.error(), "cannot rename " + path + " to " + checkpoint);
+    }
+    if (auto s = co_await sync_directory(dir); !s) co_return fail(s.error(), "cannot sync " + dir);
+    auto listed = list_directory(dir);
+    if (!listed) co_return fail(listed.error(), "cannot list " + dir);
+    names = std::move(*listed);
     co_return status{};
 }
 

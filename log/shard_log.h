@@ -29,6 +29,10 @@
 // removes its suffix (truncate_suffix); a leader reads entries to send (read_entries), finding
 // them through each segment's sparse raft index (raft_index.h). Appends made while a truncation
 // runs wait for it, then take their indexes in the order they were made.
+//
+// Raft snapshots (snapshot.cc): the prefix checkpoint that retention writes is the snapshot. A
+// leader sends it (read_snapshot) to a follower behind its first index, which replaces its whole
+// log by it (install_snapshot), with the same exclusion as a truncation.
 
 #include <coroutine>
 #include <cstddef>
@@ -36,6 +40,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -91,6 +96,8 @@ struct log_stats {
     uint64_t entry_reads = 0;
     uint64_t entries_read = 0;
     uint64_t entry_skipped_bytes = 0;
+    // Raft snapshots installed (install_snapshot).
+    uint64_t snapshot_installs = 0;
     // Only group commits that synced (fsync=always).
     fsync_latency_histogram fsync_latency_us;
     fsync_bytes_histogram fsync_bytes;
@@ -112,6 +119,16 @@ struct batch_info {
     // The running maximum described in partition_index.h.
     timestamp_ms max_timestamp{0};
     uint32_t size_bytes = 0;
+};
+
+// A raft snapshot: the prefix checkpoint's bytes and the point they describe (Raft paper,
+// section 7): every entry up to `index` (whose term is `term`) is applied to the partitions'
+// state the rows of `data` record.
+struct log_snapshot {
+    raft_index index{0};
+    term_id term{0};
+    // An encoded index file of kind prefix_checkpoint (index_file.h).
+    std::vector<std::byte> data;
 };
 
 class shard_log {
@@ -198,6 +215,28 @@ public:
     // (at least one entry when `from` exists). Empty past last_index(); out_of_range below
     // first_index(): retention removed the entry, the follower needs a snapshot.
     task<result<std::vector<stored_entry>>> read_entries(raft_index from, size_t max_bytes);
+    // Raft (leader): the snapshot a follower behind first_index() needs, the current prefix
+    // checkpoint as read from disk (retention replaces the file atomically, so any version read
+    // is a valid snapshot; its index is at most first_index() - 1). Errors: out_of_range when
+    // retention has removed nothing yet; corrupt_segment when the file does not decode;
+    // io_error; shutting_down.
+    task<result<log_snapshot>> read_snapshot();
+    // Raft (Figure 13, InstallSnapshot; follower): replaces the whole log by the snapshot `data`
+    // (an encoded prefix checkpoint, as read_snapshot returns it). Afterwards the log holds no
+    // entry: first_index() and next_index() are I + 1, last_index() and the snapshot point are
+    // (I, T), the partitions of the rows have the rows' offsets and no batches, every other
+    // partition keeps its settings and is empty at offset 0, and appends continue at I + 1 with
+    // any term >= T. The observer is not told (the caller updates raft's view itself). Waits like
+    // truncate_suffix; appends made meanwhile wait for it, and Kafka reads that raced it answer
+    // offset_out_of_range. Crash safe: the data is written durably under
+    // snapshot_marker_file_name before any segment goes, and recovery finishes an install the
+    // marker shows interrupted. Errors: corrupt_segment when `data` is not a prefix checkpoint of
+    // one term run and last index >= 1 (nothing changes); io_error when the log has failed, or
+    // when replacing the files failed half way (the log then refuses writes until it is
+    // reopened, which finishes the install); disk_full when the marker could not be written
+    // (nothing changes); shutting_down.
+    // REQUIRES: data stays valid until the task completes.
+    task<status> install_snapshot(std::span<const std::byte> data);
 
     // Raft's view of the log follows every assignment, durable point and rollback through this
     // (log_observer.h); nullptr detaches. The observer must outlive the log's use of it.
@@ -303,6 +342,8 @@ private:
     // read.cc
     struct read_plan;
     task<status> read_from_disk(partition_id p, read_plan& plan);
+    // Whether the partition still holds every batch of the plan where the plan found it.
+    bool still_indexed(partition_id p, const read_plan& plan) const;
 
     // retention.cc
     task<status> append_control(partition_id p, term_id term, kafka_offset start);
@@ -340,6 +381,19 @@ private:
     void roll_back_partition(partition_id p, partition_state& ps, const truncation_plan& plan);
     task<status> cut_files(truncation_plan& plan);
 
+    // snapshot.cc
+    // `data` as a snapshot: a prefix checkpoint with one term run and a last index >= 1;
+    // corrupt_segment otherwise, with the reason in *why.
+    static result<index_file_data> decode_snapshot(std::span<const std::byte> data,
+                                                   std::string* why);
+    task<status> install_locked(std::span<const std::byte> data, const index_file_data& snap);
+    // Once the marker is durable: the segment and index files out, the marker made the
+    // checkpoint, the new active segment (at snap's last index + 1) created as `active`.
+    task<status> replace_files(const index_file_data& snap, std::shared_ptr<segment>& active);
+    // The memory side, synchronous; returns the old segments.
+    std::vector<std::shared_ptr<segment>> commit_snapshot(const index_file_data& snap,
+                                                          std::shared_ptr<segment> active);
+
     log_config _cfg;
     log_observer* _observer = nullptr;
     shard_id _owner;
@@ -373,7 +427,8 @@ private:
     bool _deleting = false;    // retention is deleting segments
 
     // Raft operations (truncate.cc, entry_read.cc).
-    bool _truncating = false;  // a truncation runs: appends and read_entries wait
+    // A truncation or a snapshot install runs: appends and read_entries wait.
+    bool _truncating = false;
     size_t _held_appends = 0;  // appends waiting for a truncation to end
     event _truncation_done;
     size_t _entry_reads = 0;    // read_entries calls in flight, which a truncation waits for

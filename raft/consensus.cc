@@ -222,6 +222,9 @@ task<status> consensus::act(raft_ready r) {
         ++_stats.vote_writes;
         if (auto s = co_await save_vote_state(_dir, *r.vote); !s) co_return s;
     }
+    if (r.snapshot) {
+        if (auto s = co_await install(std::move(*r.snapshot)); !s) co_return s;
+    }
     if (r.truncate_after) {
         forget_recent_after(*r.truncate_after);
         if (auto s = co_await _log.truncate_suffix(*r.truncate_after); !s) co_return s;
@@ -245,6 +248,36 @@ task<status> consensus::act(raft_ready r) {
     for (const auto& plan : r.appends) {
         if (auto holder = _gate.hold()) spawn(send_append(plan, std::move(holder)), "raft send");
     }
+    for (const auto& plan : r.snapshots) {
+        if (auto holder = _gate.hold()) {
+            spawn(send_snapshot(plan, std::move(holder)), "raft snapshot");
+        }
+    }
+    co_return status{};
+}
+
+task<status> consensus::install(snapshot_install snap) {
+    // A follower behind its leader's retained log: the log becomes the leader's snapshot.
+    shard_logger().info("raft: installing the leader's snapshot at {} (term {}; log was {}..{})",
+                        snap.index, snap.term, _log.first_index(), _log.last_index());
+    std::vector<std::byte> data(snap.data.size());
+    snap.data.copy_to(0, data.data(), data.size());
+    _recent.clear();
+    _recent_bytes = 0;
+    if (auto s = co_await _log.install_snapshot(data); !s) {
+        shard_logger().error("raft: installing the snapshot at {} failed: {}", snap.index,
+                             s.error().message());
+        co_return s;
+    }
+    // What the high watermarks knew described the old log: from now on the snapshot's offsets
+    // count once its index is committed, exactly as a recovered log's do.
+    _uncommitted.clear();
+    _committed_end.clear();
+    _recovered_end.clear();
+    _recovered_index = snap.index;
+    ++_stats.snapshots_installed;
+    _machine->on_durable(snap.index, snap.term);
+    pump();
     co_return status{};
 }
 
@@ -281,7 +314,9 @@ void consensus::keep_recent(const assigned_entry& e) {
     _recent.push_back(
         raft_entry{e.index, e.term, e.type, e.partition, e.payload->share(0, e.payload->size())});
     _recent_bytes += e.payload->size();
-    while (_recent.size() > 1 && _recent_bytes > _cfg.recent_entries_bytes) {
+    // Within the byte bound, and nothing retention has removed from the log.
+    while (_recent.size() > 1 && (_recent_bytes > _cfg.recent_entries_bytes ||
+                                  _recent.front().index < _log.first_index())) {
         _recent_bytes -= _recent.front().payload.size();
         _recent.pop_front();
     }
@@ -298,6 +333,9 @@ std::optional<std::vector<raft_entry>> consensus::recent_entries(const append_pl
     if (_recent.empty() || plan.from < _recent.front().index || plan.from > _recent.back().index) {
         return std::nullopt;
     }
+    // Entries retention removed from the log are not sent even while memory still has them: a
+    // follower that needs them gets the snapshot, which is much smaller than the dead batches.
+    if (plan.from < _log.first_index()) return std::nullopt;
     std::vector<raft_entry> out;
     uint64_t bytes = 0;
     auto first = static_cast<size_t>(plan.from - _recent.front().index);
@@ -329,9 +367,14 @@ task<void> consensus::send_append(append_plan plan, gate::holder hold) {
     }
     auto entries = co_await _log.read_entries(plan.from, plan.max_bytes);
     if (!entries) {
-        shard_logger().warn("raft: cannot send entries from {} to node {}: {}", plan.from,
-                            plan.to, entries.error().message());
-        _machine->on_append_unsendable(plan);
+        // Below the log's first index retention removed the entries: the follower gets a
+        // snapshot instead.
+        bool behind = entries.error() == log_errc::out_of_range && plan.from < _log.first_index();
+        if (!behind) {
+            shard_logger().warn("raft: cannot send entries from {} to node {}: {}", plan.from,
+                                plan.to, entries.error().message());
+        }
+        _machine->on_append_unsendable(plan, behind);
         pump();
         co_return;
     }
@@ -353,6 +396,30 @@ task<void> consensus::send_append(append_plan plan, gate::holder hold) {
         _transport->send(raft_message{_cfg.self, plan.to, std::move(req)});
     }
     _machine->on_append_sent(plan, last, bytes);
+    pump();
+}
+
+task<void> consensus::send_snapshot(snapshot_plan plan, gate::holder hold) {
+    (void)hold;
+    auto snap = co_await _log.read_snapshot();
+    if (!snap) {
+        shard_logger().warn("raft: cannot read the snapshot for node {}: {}", plan.to,
+                            snap.error().message());
+        _machine->on_snapshot_unsendable(plan);
+        pump();
+        co_return;
+    }
+    if (!_stopping) {
+        // Debug: a leader resends it every retransmit timeout to a follower that is down.
+        shard_logger().debug("raft: sending node {} the snapshot at {} (term {}, {} bytes)",
+                             plan.to, snap->index, snap->term, snap->data.size());
+        ++_stats.messages_sent;
+        ++_stats.snapshots_sent;
+        install_snapshot msg{plan.term, snap->index, snap->term, plan.leader_commit,
+                             iobuf::copy_of(snap->data.data(), snap->data.size())};
+        _transport->send(raft_message{_cfg.self, plan.to, std::move(msg)});
+    }
+    _machine->on_snapshot_sent(plan, snap->index);
     pump();
 }
 

@@ -11,6 +11,9 @@
 //     entry appended by anyone (produce, retention, DeleteRecords) becomes a raft entry through
 //     the same observer;
 //   - messages go to the transport; append plans are read from the log and sent.
+//   - snapshots: a follower whose next entry retention removed from the leader's log gets the
+//     log's snapshot (shard_log::read_snapshot, the prefix checkpoint) and replaces its whole
+//     log by it (shard_log::install_snapshot) before it takes entries again.
 // Readies are acted on one after the other by one coroutine, so their order holds.
 //
 // A group of one (no transport) elects itself at start, and its commit follows durability: the
@@ -70,6 +73,8 @@ struct consensus_stats {
     uint64_t messages_sent = 0;
     uint64_t messages_received = 0;
     uint64_t vote_writes = 0;
+    uint64_t snapshots_sent = 0;
+    uint64_t snapshots_installed = 0;
 };
 
 class consensus final : private log_observer {
@@ -158,6 +163,8 @@ private:
     task<void> append_machine_entry(raft_entry e, gate::holder);
     task<status> await_caught_up();
     task<void> send_append(append_plan plan, gate::holder);
+    task<void> send_snapshot(snapshot_plan plan, gate::holder);
+    task<status> install(snapshot_install snap);
     task<void> clock(gate::holder);
     task<status> wait_committed(raft_index index, term_id term);
     void settle_waiters();

@@ -223,20 +223,24 @@ void raft_machine::step(raft_message m) {
         auto* reply = std::get_if<vote_reply>(&m.body);
         if (reply && reply->pre_vote && reply->granted) {
             // A granted pre-vote carries the term asked for; no term moves.
-        } else if (std::holds_alternative<append_request>(m.body)) {
+        } else if (std::holds_alternative<append_request>(m.body) ||
+                   std::holds_alternative<install_snapshot>(m.body)) {
             become_follower(t, m.from);
         } else {
             become_follower(t, std::nullopt);
         }
     } else if (t < _vote.term) {
         // A deposed leader learns of the newer term from the rejection and steps down.
-        if (std::holds_alternative<append_request>(m.body)) {
+        if (std::holds_alternative<append_request>(m.body) ||
+            std::holds_alternative<install_snapshot>(m.body)) {
             send(m.from, append_reply{_vote.term, false, raft_index(0), _log.last_index()});
         }
         return;
     }
     if (auto* ar = std::get_if<append_request>(&m.body)) {
         handle_append_request(m.from, *ar);
+    } else if (auto* snap = std::get_if<install_snapshot>(&m.body)) {
+        handle_install_snapshot(m.from, *snap);
     } else if (auto* rep = std::get_if<append_reply>(&m.body)) {
         handle_append_reply(m.from, *rep);
     } else if (auto* vrep = std::get_if<vote_reply>(&m.body)) {
@@ -254,6 +258,7 @@ std::string raft_machine::describe() const {
         s += fmt::format("; peer {}: next {} match {} {}{} inflight {} ({} B)", p.id.value(),
                          p.next.value(), p.match.value(), p.replicating ? "replicate" : "probe",
                          p.plan_out ? " plan-out" : "", p.inflights.size(), p.inflight_bytes);
+        if (p.needs_snapshot) s += " needs-snapshot";
     }
     return s;
 }

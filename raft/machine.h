@@ -22,9 +22,15 @@
 //   1. make `vote` durable (term and vote) before anything else of this ready leaves the replica;
 //   2. truncate the log after `truncate_after`, then append `entries` in order, and report each
 //      durable point with on_durable(index, term);
+//   2a. (first of all log changes) when `snapshot` is set, replace the whole log by it (a
+//      follower behind its leader's retained log) and report it durable with
+//      on_durable(snapshot->index, snapshot->term);
 //   3. send `messages`; for each `appends` plan, read the entries from `from` on (up to its
 //      bytes budget), send them as an append_request and report what went with on_append_sent
-//      (or on_append_unsendable when the entries are gone from the log).
+//      (or on_append_unsendable when they cannot be read: behind_log_start when retention
+//      removed them, so the follower needs a snapshot); for each `snapshots` plan, send the
+//      log's snapshot as an install_snapshot and report it with on_snapshot_sent (or
+//      on_snapshot_unsendable).
 // Readies must be acted on in the order they were taken.
 //
 // Lives on its group's shard; not thread-safe.
@@ -97,17 +103,35 @@ struct append_plan {
     uint64_t max_bytes = 0;
 };
 
+// What a leader wants sent to a follower behind its log's start: the log's snapshot.
+struct snapshot_plan {
+    node_id to{0};
+    term_id term{0};
+    raft_index leader_commit{0};
+};
+
+// A snapshot a follower takes in place of its whole log.
+struct snapshot_install {
+    raft_index index{0};
+    term_id term{0};
+    iobuf data;
+};
+
 struct raft_ready {
     // Term and vote to make durable first (set when either changed).
     std::optional<vote_state> vote;
-    // Log changes, in this order: cut everything after truncate_after, then append entries.
+    // Log changes, in this order: replace the log by snapshot, cut everything after
+    // truncate_after, then append entries.
+    std::optional<snapshot_install> snapshot;
     std::optional<raft_index> truncate_after;
     std::vector<raft_entry> entries;
     std::vector<raft_message> messages;
     std::vector<append_plan> appends;
+    std::vector<snapshot_plan> snapshots;
 
     bool empty() const noexcept {
-        return !vote && !truncate_after && entries.empty() && messages.empty() && appends.empty();
+        return !vote && !snapshot && !truncate_after && entries.empty() && messages.empty() &&
+               appends.empty() && snapshots.empty();
     }
 };
 
@@ -142,8 +166,13 @@ public:
     // The driver sent the plan's entries up to `last` (inclusive; from - 1 when none), `bytes`
     // of them.
     void on_append_sent(const append_plan& plan, raft_index last, uint64_t bytes);
-    // The plan's entries are no longer in the log (the follower needs a snapshot).
-    void on_append_unsendable(const append_plan& plan);
+    // The plan's entries could not be read; behind_log_start: retention removed them, and the
+    // follower gets a snapshot instead.
+    void on_append_unsendable(const append_plan& plan, bool behind_log_start);
+    // The driver sent the log's snapshot, whose point is `index`, for the plan.
+    void on_snapshot_sent(const snapshot_plan& plan, raft_index index);
+    // The driver could not read the snapshot: tried again at the next heartbeat.
+    void on_snapshot_unsendable(const snapshot_plan& plan);
 
     // Leader: hands leadership to `target` (thesis 3.10). The target is brought up to date, then
     // told to campaign at once (timeout_now); its voters grant it within their leases. Given up
@@ -195,6 +224,8 @@ private:
         // pipelined.
         bool replicating = false;
         bool plan_out = false;  // a plan handed to the driver, not yet reported sent
+        // Its next entry is gone from the leader's log: it gets a snapshot next.
+        bool needs_snapshot = false;
         bool active = false;    // heard from since the last check-quorum
         std::vector<inflight> inflights;
         uint64_t inflight_bytes = 0;
@@ -222,9 +253,11 @@ private:
     // replication.cc
     void handle_append_request(node_id from, append_request& r);
     void handle_append_reply(node_id from, const append_reply& r);
+    void handle_install_snapshot(node_id from, install_snapshot& s);
     void reply_to_leader();
     progress* find_progress(node_id id) noexcept;
     void plan_appends(progress& p, bool heartbeat);
+    void plan_snapshot(progress& p);
     void broadcast(bool heartbeat);
     void maybe_commit();
     void check_retransmits();

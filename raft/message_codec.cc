@@ -21,8 +21,8 @@ static_assert(std::endian::native == std::endian::little,
 
 // The type byte is the variant's index + 1: a body added to raft_message must be added here.
 using body_variant = decltype(raft_message::body);
-static_assert(std::variant_size_v<body_variant> == 5, "encode and decode every raft message body");
-constexpr uint8_t max_type = 5;
+static_assert(std::variant_size_v<body_variant> == 6, "encode and decode every raft message body");
+constexpr uint8_t max_type = 6;
 
 constexpr uint8_t flag_pre_vote = 1;        // vote_request, vote_reply
 constexpr uint8_t flag_transfer = 2;        // vote_request
@@ -123,6 +123,10 @@ bool valid_body(const body_variant& body) noexcept {
                        !negative(b.leader_commit) && b.prev_term <= b.term && valid_entries(b);
             } else if constexpr (std::is_same_v<B, append_reply>) {
                 return !negative(b.match_index) && !negative(b.last_index);
+            } else if constexpr (std::is_same_v<B, install_snapshot>) {
+                return b.last_index.value() >= 1 && !negative(b.last_term) &&
+                       b.last_term <= b.term && !negative(b.leader_commit) &&
+                       b.data.size() <= max_snapshot_bytes;
             } else {
                 return true;
             }
@@ -181,6 +185,15 @@ void put_body(writer& w, const append_reply& a, shared_payloads&) {
 
 void put_body(writer& w, const timeout_now& t, shared_payloads&) {
     w.put(t.term.value());
+}
+
+void put_body(writer& w, const install_snapshot& s, shared_payloads& shared) {
+    w.put(s.term.value());
+    w.put(s.last_index.value());
+    w.put(s.last_term.value());
+    w.put(s.leader_commit.value());
+    w.put(static_cast<uint32_t>(s.data.size()));
+    shared.emplace_back(w.bytes().size(), &s.data);
 }
 
 bool get_flags(reader& r, uint8_t known, uint8_t& flags) {
@@ -255,6 +268,17 @@ bool get_body(reader& r, timeout_now& t) {
     return r.get_id(t.term);
 }
 
+bool get_body(reader& r, install_snapshot& s) {
+    uint32_t data_bytes = 0;
+    if (!r.get_id(s.term) || !r.get_id(s.last_index) || !r.get_id(s.last_term) ||
+        !r.get_id(s.leader_commit) || !r.get(data_bytes)) {
+        return false;
+    }
+    if (data_bytes > max_snapshot_bytes || data_bytes > r.remaining()) return false;
+    s.data = r.take(data_bytes);
+    return true;
+}
+
 // Decodes the body of variant index I into m when type names it.
 template <size_t I = 0>
 bool get_typed_body(reader& r, uint8_t type, body_variant& body) {
@@ -275,10 +299,12 @@ status validate_raft_message(const raft_message& m) {
 }
 
 uint64_t encoded_raft_message_bytes(const raft_message& m) noexcept {
-    constexpr std::array<uint64_t, max_type> body_bytes{25, 9, 36, 25, 8};
+    constexpr std::array<uint64_t, max_type> body_bytes{25, 9, 36, 25, 8, 36};
     uint64_t n = raft_message_header_bytes + body_bytes[m.body.index()];
     if (auto* a = std::get_if<append_request>(&m.body)) {
         for (const raft_entry& e : a->entries) n += raft_entry_header_bytes + e.payload.size();
+    } else if (auto* s = std::get_if<install_snapshot>(&m.body)) {
+        n += s->data.size();
     }
     return n;
 }

@@ -10,7 +10,7 @@
 //   offset size field
 //        0    1 version        raft_codec_version
 //        1    1 type           1 vote_request, 2 vote_reply, 3 append_request, 4 append_reply,
-//                              5 timeout_now (the variant's index + 1)
+//                              5 timeout_now, 6 install_snapshot (the variant's index + 1)
 //        2    2 reserved       zero
 //        4    4 from           node id
 //        8    4 to             node id
@@ -24,6 +24,8 @@
 //                  u32 payload_bytes, u8 entry_type, then payload_bytes of payload
 //   append_reply   i64 term, i64 match_index, i64 last_index, u8 flags (1 success)
 //   timeout_now    i64 term
+//   install_snapshot i64 term, i64 last_index, i64 last_term, i64 leader_commit,
+//                  u32 data_bytes, then data_bytes of data
 //
 // Flag bits other than those listed must be zero.
 //
@@ -56,6 +58,10 @@ inline constexpr uint8_t raft_codec_version = 1;
 // high enough that a 1 MiB append of the smallest Kafka batches (61 bytes, 86 with the entry
 // header) is not cut by count first.
 inline constexpr uint32_t max_entries_per_message = 32768;
+
+// The largest snapshot (a prefix checkpoint: 32 bytes per partition of the shard, two million
+// partitions).
+inline constexpr uint32_t max_snapshot_bytes = 64u << 20;
 
 inline constexpr size_t raft_message_header_bytes = 12;
 inline constexpr size_t raft_entry_header_bytes = 25;

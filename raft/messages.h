@@ -75,10 +75,25 @@ struct timeout_now {
     term_id term{0};
 };
 
+// A leader sends a follower whose next entry its log no longer holds (retention removed it) the
+// state of the log at its snapshot point (thesis chapter 5, InstallSnapshot): `data` is the
+// shard log's prefix checkpoint, every partition's start and next offset as of `last_index`. The
+// follower replaces its log by it, then takes entries from last_index + 1 on as usual, and
+// answers with an append_reply (match_index = last_index once the snapshot is durable).
+struct install_snapshot {
+    term_id term{0};
+    raft_index last_index{0};
+    term_id last_term{0};
+    raft_index leader_commit{0};
+    iobuf data;
+};
+
 struct raft_message {
     node_id from{0};
     node_id to{0};
-    std::variant<vote_request, vote_reply, append_request, append_reply, timeout_now> body;
+    std::variant<vote_request, vote_reply, append_request, append_reply, timeout_now,
+                 install_snapshot>
+        body;
 
     term_id term() const noexcept {
         return std::visit([](const auto& b) { return b.term; }, body);

@@ -81,6 +81,33 @@ void raft_machine::handle_append_request(node_id from, append_request& r) {
     }
 }
 
+void raft_machine::handle_install_snapshot(node_id from, install_snapshot& s) {
+    // REQUIRES (step): s.term == the current term, so `from` leads this term.
+    auto have = _log.term_at(s.last_index);
+    if (s.last_index <= _log.snapshot_index() || (have && *have == s.last_term)) {
+        // The log already reaches the snapshot point with the leader's entry (a resent
+        // snapshot, or one overtaken by appends): nothing to replace. Answered as a heartbeat
+        // anchored there.
+        append_request as_heartbeat{s.term, s.last_index, s.last_term, s.leader_commit, {}};
+        handle_append_request(from, as_heartbeat);
+        return;
+    }
+    if (_role != raft_role::follower) become_follower(_vote.term, from);
+    _leader = from;
+    _election_elapsed = 0;
+    // The snapshot's point is committed (the leader's retention removes only committed entries),
+    // so whatever this log holds at or after it that differs is uncommitted: the whole log goes.
+    // Entries still waiting in _ready would follow the old log: they go too.
+    _log = term_index(s.last_index, s.last_term);
+    _ready.truncate_after.reset();
+    _ready.entries.clear();
+    _ready.snapshot = snapshot_install{s.last_index, s.last_term, std::move(s.data)};
+    // Nothing of the new log is durable until the driver reports the snapshot (on_durable).
+    _durable = raft_index(0);
+    _matched = s.last_index;
+    _commit = std::max(_commit, std::min(s.leader_commit, s.last_index));
+}
+
 void raft_machine::reply_to_leader() {
     if (_role != raft_role::follower || !_leader) return;
     raft_index match = _cfg.bug == planted_bug::ack_before_durable
@@ -130,6 +157,10 @@ void raft_machine::plan_appends(progress& p, bool heartbeat) {
                       ? static_cast<int>(p.inflights.size()) < _cfg.max_inflight_appends &&
                             p.inflight_bytes < _cfg.max_inflight_bytes
                       : p.inflights.empty();
+    if (window && p.needs_snapshot) {
+        plan_snapshot(p);
+        return;
+    }
     raft_index sendable = _cfg.send_only_durable ? _durable : _log.last_index();
     if (window && p.next <= sendable) {
         auto prev_term = _log.term_at(p.next - 1);
@@ -140,8 +171,10 @@ void raft_machine::plan_appends(progress& p, bool heartbeat) {
             p.last_heartbeat_tick = _now;
             return;
         }
-        // Below the snapshot point: the follower needs a snapshot; until snapshots are sent it
-        // only gets heartbeats.
+        // Below the snapshot point: the follower needs a snapshot.
+        p.needs_snapshot = true;
+        plan_snapshot(p);
+        return;
     }
     if (!heartbeat) return;
     // A heartbeat is anchored at what is known to match, so it never asks for a truncation,
@@ -165,7 +198,41 @@ void raft_machine::on_append_sent(const append_plan& plan, raft_index last, uint
     if (p->replicating) plan_appends(*p, false);
 }
 
-void raft_machine::on_append_unsendable(const append_plan& plan) {
+void raft_machine::plan_snapshot(progress& p) {
+    // The snapshot is one request in flight: the follower is probed until it answers.
+    _ready.snapshots.push_back(snapshot_plan{p.id, _vote.term, _commit});
+    p.plan_out = true;
+    p.last_heartbeat_tick = _now;
+}
+
+void raft_machine::on_append_unsendable(const append_plan& plan, bool behind_log_start) {
+    if (_role != raft_role::leader || plan.term != _vote.term) return;
+    progress* p = find_progress(plan.to);
+    if (!p) return;
+    p->plan_out = false;
+    if (!behind_log_start) return;  // tried again at the next heartbeat or retransmit
+    p->needs_snapshot = true;
+    p->replicating = false;
+    plan_appends(*p, false);
+}
+
+void raft_machine::on_snapshot_sent(const snapshot_plan& plan, raft_index index) {
+    if (_role != raft_role::leader || plan.term != _vote.term) return;
+    progress* p = find_progress(plan.to);
+    if (!p) return;
+    p->plan_out = false;
+    p->needs_snapshot = false;
+    // In flight like an append up to the snapshot point: the follower's answer (match = index)
+    // moves it to replicating from index + 1; a lost snapshot is retransmitted like an append
+    // (the next plan from match + 1 is again behind the log's start).
+    p->replicating = false;
+    p->inflights.clear();
+    p->inflight_bytes = 0;
+    p->inflights.push_back({index, 0, _now});
+    p->next = index + 1;
+}
+
+void raft_machine::on_snapshot_unsendable(const snapshot_plan& plan) {
     if (_role != raft_role::leader || plan.term != _vote.term) return;
     if (progress* p = find_progress(plan.to)) p->plan_out = false;
 }

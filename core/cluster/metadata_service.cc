@@ -54,7 +54,7 @@ task<result<std::string>> load_cluster_id(const std::string& data_dir) {
 // Makes the calling shard's log match the new snapshot for the partitions it owns: new topics and
 // partitions are created, changed configs applied, deleted topics' data dropped (the log start
 // offset moves to the end; retention frees the segments).
-task<void> install_snapshot(std::shared_ptr<const topic_table_snapshot> next) {
+task<void> publish_topic_table(std::shared_ptr<const topic_table_snapshot> next) {
     auto prev = std::move(t_snapshot);
     t_snapshot = next;
     auto* s = local_services();
@@ -211,7 +211,7 @@ task<void> metadata_service::publish() {
         std::string cluster_id = _cluster_id;
         auto fn = [snap, cluster_id]() -> task<void> {
             t_cluster_id = cluster_id;
-            co_await install_snapshot(snap);
+            co_await publish_topic_table(snap);
         };
         installs.push_back(submit_to(shard_id(k), std::move(fn)));
     }

@@ -106,6 +106,9 @@ void write_seeds(const std::string& dir) {
     messages.push_back(
         {node_id(3), node_id(1), append_reply{term_id(3), true, raft_index(11), raft_index(11)}});
     messages.push_back({node_id(1), node_id(2), timeout_now{term_id(6)}});
+    messages.push_back({node_id(1), node_id(3),
+                        install_snapshot{term_id(6), raft_index(40), term_id(5), raft_index(41),
+                                         iobuf::copy_of("checkpoint", 10)}});
     iobuf all_framed;
     iobuf all_raw;
     for (size_t i = 0; i < messages.size(); ++i) {

@@ -174,6 +174,11 @@ struct replica {
     // How the driver fills one append request: at most this many entries of this many bytes.
     size_t entries_per_append = 64;
     uint64_t entry_bytes = 1;
+    // Entries up to this index are gone from the driver's log (retention): plans that need
+    // them are reported unsendable, and the follower gets a snapshot at this point instead.
+    int64_t removed_through = 0;
+    // The snapshots this replica installed, (index, term).
+    entry_list installed;
 };
 
 using config_tweak = std::function<void(machine_config&)>;
@@ -214,6 +219,14 @@ public:
     void apply(int n, raft_ready ready) {
         auto& rep = r(n);
         if (ready.vote) rep.durable_vote = *ready.vote;
+        if (ready.snapshot) {
+            // The whole log is replaced: entries up to the snapshot point are gone.
+            int64_t point = ready.snapshot->index.value();
+            rep.log.clear();
+            for (int64_t i = 1; i <= point; ++i) rep.log.emplace_back(i, ready.snapshot->term.value());
+            rep.removed_through = point;
+            rep.installed.emplace_back(point, ready.snapshot->term.value());
+        }
         if (ready.truncate_after) {
             auto keep = static_cast<size_t>(ready.truncate_after->value());
             if (keep > rep.log.size()) {
@@ -239,6 +252,23 @@ public:
                 send_plan(n, plan);
             }
         }
+        for (const auto& plan : ready.snapshots) send_snapshot(n, plan);
+    }
+
+    // Sends the driver's snapshot (its removed prefix) for the plan.
+    void send_snapshot(int n, const snapshot_plan& plan) {
+        auto& rep = r(n);
+        if (rep.removed_through == 0) {
+            m(n).on_snapshot_unsendable(plan);
+            return;
+        }
+        auto [index, term] = rep.log[static_cast<size_t>(rep.removed_through - 1)];
+        const char data[] = "snapshot";
+        rep.outbox.push_back(raft_message{
+            N(n), plan.to,
+            install_snapshot{plan.term, I(index), T(term), plan.leader_commit,
+                             iobuf::copy_of(data, sizeof(data))}});
+        m(n).on_snapshot_sent(plan, I(index));
     }
 
     void drive(int n) {
@@ -248,6 +278,10 @@ public:
     // Reads the plan's entries from the driver's log, sends them, reports what went.
     void send_plan(int n, const append_plan& plan) {
         auto& rep = r(n);
+        if (plan.from.value() <= rep.removed_through) {
+            m(n).on_append_unsendable(plan, true);
+            return;
+        }
         append_request req{plan.term, plan.prev_index, plan.prev_term, plan.leader_commit, {}};
         uint64_t bytes = 0;
         for (int64_t i = plan.from.value(); i <= static_cast<int64_t>(rep.log.size()); ++i) {

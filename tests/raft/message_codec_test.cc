@@ -121,6 +121,11 @@ std::vector<raft_message> samples() {
     v.push_back(message(node_id(7), node_id(0),
                         append_reply{term_id(9), false, raft_index(0), raft_index(12)}));
     v.push_back(message(node_id(2147483647), node_id(3), timeout_now{term_id(INT64_MAX)}));
+    v.push_back(message(node_id(1), node_id(3),
+                        install_snapshot{term_id(7), raft_index(1000), term_id(6),
+                                         raft_index(1200), bytes_of(5000, 's')}));
+    v.push_back(message(node_id(1), node_id(3),
+                        install_snapshot{term_id(7), raft_index(1), term_id(0), raft_index(0), {}}));
     return v;
 }
 
@@ -316,6 +321,16 @@ TEST(raft_message_codec, rules) {
     EXPECT_EQ(
         validate_raft_message(message(node_id(0), node_id(1), timeout_now{term_id(-1)})).error(),
         malformed());
+    // A snapshot names a real point, of a term no later than its own.
+    auto snapshot = [](int64_t index, int64_t last_term) {
+        return message(node_id(0), node_id(1),
+                       install_snapshot{term_id(5), raft_index(index), term_id(last_term),
+                                        raft_index(0), {}});
+    };
+    EXPECT_TRUE(validate_raft_message(snapshot(1, 5)));
+    EXPECT_EQ(validate_raft_message(snapshot(0, 1)).error(), malformed());
+    EXPECT_EQ(validate_raft_message(snapshot(10, 6)).error(), malformed());
+    EXPECT_EQ(validate_raft_message(snapshot(10, -1)).error(), malformed());
 
     // The decoder applies the same rules to bytes: the second entry's index rewritten.
     auto b = to_bytes(encode_raft_message(message(node_id(0), node_id(1), base())));

@@ -34,11 +34,17 @@ raft_message copy_of(const raft_message& m) {
         append_request r{a->term, a->prev_index, a->prev_term, a->leader_commit, {}};
         for (const auto& e : a->entries) r.entries.push_back(e.share());
         c.body = std::move(r);
+    } else if (const auto* s = std::get_if<install_snapshot>(&m.body)) {
+        c.body = install_snapshot{s->term, s->last_index, s->last_term, s->leader_commit,
+                                  s->data.share()};
     } else {
         std::visit(
             [&](const auto& b) {
                 using T = std::decay_t<decltype(b)>;
-                if constexpr (!std::is_same_v<T, append_request>) c.body = b;
+                if constexpr (!std::is_same_v<T, append_request> &&
+                              !std::is_same_v<T, install_snapshot>) {
+                    c.body = b;
+                }
             },
             m.body);
     }
@@ -67,6 +73,10 @@ std::string describe(const raft_message& m) {
                 return fmt::format("append reply term {} {} match {} last {}", b.term.value(),
                                    b.success ? "ok" : "refused", b.match_index.value(),
                                    b.last_index.value());
+            } else if constexpr (std::is_same_v<T, install_snapshot>) {
+                return fmt::format("snapshot term {} at {}/{} commit {}", b.term.value(),
+                                   b.last_index.value(), b.last_term.value(),
+                                   b.leader_commit.value());
             } else {
                 return fmt::format("timeout-now term {}", b.term.value());
             }

@@ -27,7 +27,7 @@ constexpr handler_entry entry(int16_t min_version, int16_t max_version) {
 constexpr auto registry = [] {
     std::array<handler_entry, 26> r{{
         {produce_request::key, 3, 10, 0, &handle_produce_frame},
-        entry<fetch_request, handle_fetch>(4, 13),
+        entry<fetch_request, handle_fetch>(4, 16),
         entry<list_offsets_request, handle_list_offsets>(1, 8),
         entry<metadata_request, handle_metadata>(0, 12),
         entry<api_versions_request, handle_api_versions>(0, 4),

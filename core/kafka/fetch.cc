@@ -1,14 +1,20 @@
-// Fetch (key 1), versions 4-13: sessionless fetches (a session id of 0 is answered with 0, so
+// Fetch (key 1), versions 4-16: sessionless fetches (a session id of 0 is answered with 0, so
 // clients keep sending full requests), long polling on max_wait_ms / min_bytes woken by appends,
-// response and per-partition byte limits, topic ids from v13.
+// response and per-partition byte limits, topic ids from v13, and leader discovery (KIP-951): a
+// partition refused NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH names its leader (v12+) and
+// the response lists that leader's endpoint (v16+). v14 (KIP-405) and v15 (KIP-903: the
+// ReplicaId moves into the tagged ReplicaState) change nothing here: every fetch is served as a
+// consumer's, whatever replica it names (replication is raft's, not Kafka's follower fetching).
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "core/cluster/metadata_service.h"
 #include "core/kafka/cluster_view.h"
 #include "core/kafka/errors.h"
 #include "core/kafka/handlers.h"
+#include "core/kafka/leader_hint.h"
 #include "core/kafka/partition_ops.h"
 #include "core/kafka/scatter.h"
 #include "core/metrics/kafka_metrics.h"
@@ -41,6 +47,20 @@ size_t trim_to_limit(std::vector<fetch_part_result>& results, size_t max_bytes) 
         total += r.records.size();
     }
     return total;
+}
+
+// KIP-951: where the client should go instead of this partition's answer, for the errors that
+// say it asked the wrong broker or with a stale leader epoch; nullopt for the others.
+std::optional<group_leader> leader_to_name(const fetch_part_result& r) {
+    if (r.error_code == code(error_code::fenced_leader_epoch)) {
+        return group_leader{.leader = r.leader_id, .epoch = r.leader_epoch};
+    }
+    if (r.error_code != code(error_code::not_leader_or_follower)) return std::nullopt;
+    group_leader g{.leader = r.leader_id, .epoch = r.leader_epoch};
+    // A replica that refuses while its raft group still names itself (it is stopping) knows of
+    // no other leader: sending the client back here would not help.
+    if (g.leader == local_cluster_view().node_id) g.leader = -1;
+    return g;
 }
 
 }  // namespace
@@ -140,11 +160,8 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
             } else {
                 fetch_part_result& r = results[next_result++];
                 out.error_code = r.error_code;
-                if (r.error_code == code(error_code::not_leader_or_follower)) {
-                    // v12+ (KIP-951): where the client should go instead.
-                    group_leader g = local_cluster_view().leader_of(pp.shard);
-                    out.current_leader.leader_id = g.leader;
-                    out.current_leader.leader_epoch = g.epoch;
+                if (auto g = leader_to_name(r)) {
+                    add_leader_hint(*g, out.current_leader, resp.node_endpoints);
                 }
                 out.high_watermark = r.high_watermark;
                 out.last_stable_offset = r.high_watermark;

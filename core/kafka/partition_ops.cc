@@ -97,6 +97,7 @@ task<std::vector<fetch_part_result>> fetch_on_shard(std::vector<fetch_part> part
         const fetch_part& p = parts[i];
         fetch_part_result& r = out[i];
         r.leader_epoch = s.raft->leader_epoch();
+        if (auto leader = s.raft->leader()) r.leader_id = leader->value();
         // Consumers read from leaders only (no follower fetching, KIP-392).
         if (!s.raft->is_leader()) {
             r.error_code = code(error_code::not_leader_or_follower);

@@ -53,6 +53,9 @@ struct fetch_part_result {
     int16_t error_code = 0;
     int64_t high_watermark = -1;
     int64_t log_start_offset = -1;
+    // The group's leader as this shard's raft replica knows it (-1 when unknown) and its epoch:
+    // where a refused fetch is sent (KIP-951).
+    int32_t leader_id = -1;
     int32_t leader_epoch = -1;
     iobuf records;
 };

@@ -7,6 +7,7 @@
 #include "core/kafka/cluster_view.h"
 #include "core/kafka/errors.h"
 #include "core/kafka/handlers.h"
+#include "core/kafka/leader_hint.h"
 #include "core/kafka/partition_ops.h"
 #include "core/kafka/scatter.h"
 #include "core/metrics/kafka_metrics.h"
@@ -32,24 +33,6 @@ produce_response answer_all(const produce_request& req, error_code e) {
         }
     }
     return resp;
-}
-
-// v10+ (KIP-951): a partition refused NOT_LEADER_OR_FOLLOWER names the leader the client should
-// go to, and the response carries that broker's endpoint.
-void add_leader_hint(produce_response& resp, partition_response& rp, shard_id shard) {
-    const cluster_view& view = local_cluster_view();
-    group_leader g = view.leader_of(shard);
-    rp.current_leader.leader_id = g.leader;
-    rp.current_leader.leader_epoch = g.epoch;
-    const broker_endpoint* b = view.broker(g.leader);
-    if (b == nullptr) return;
-    for (const auto& e : resp.node_endpoints) {
-        if (e.node_id == b->node_id) return;
-    }
-    auto& e = resp.node_endpoints.emplace_back();
-    e.node_id = b->node_id;
-    e.host = b->kafka.host;
-    e.port = b->kafka.port;
 }
 
 task<produce_response> handle_produce(request_context& ctx, produce_request req) {
@@ -126,7 +109,9 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
         rp.log_start_offset = r.log_start_offset;
         rp.error_message = std::move(r.error_message);
         if (r.error_code == code(error_code::not_leader_or_follower)) {
-            add_leader_hint(resp, rp, routed_shards[i]);
+            // v10+ (KIP-951): where the client should go instead.
+            add_leader_hint(local_cluster_view().leader_of(routed_shards[i]), rp.current_leader,
+                            resp.node_endpoints);
         }
     }
     for (size_t t = 0; t < appended_bytes.size(); ++t) {

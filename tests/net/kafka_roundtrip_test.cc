@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "net/kafka/error_code.h"
 #include "net/kafka/messages.h"
 #include "net/kafka/messages_testing.h"
 #include "tests/net/kafka_test_util.h"
@@ -151,6 +152,125 @@ TEST(kafka_round_trip, unknown_tagged_fields_interleave_with_known_ones) {
     EXPECT_EQ(decoded.node_endpoints, m.node_endpoints);
     EXPECT_EQ(encode(decoded, 10), bytes_of(frame));
     EXPECT_NE(encode(decoded, 10), bytes);
+}
+
+template <typename T>
+T decode_as(const std::string& bytes, int16_t version) {
+    iobuf frame = iobuf_of(bytes);
+    protocol_reader r(frame);
+    T m;
+    EXPECT_TRUE(m.decode(r, version)) << r.error();
+    EXPECT_EQ(r.remaining(), 0u);
+    return m;
+}
+
+TEST(kafka_round_trip, fetch_v15_moves_replica_id_into_tagged_replica_state) {
+    fetch_request m;
+    m.max_wait_ms = 500;
+    m.min_bytes = 1;
+    m.session_epoch = -1;
+    m.replica.replica_id = 2;
+    m.replica.replica_epoch = 7;
+    // By hand, from Kafka's FetchRequest.json: no ReplicaId in front; after RackId the tagged
+    // fields: one, tag 1 (ReplicaState), 13 bytes (ReplicaId int32, ReplicaEpoch int64, no tags).
+    const std::string v15 = test::from_hex(
+        "000001f4"          // MaxWaitMs
+        "00000001"          // MinBytes
+        "7fffffff"          // MaxBytes
+        "00"                // IsolationLevel
+        "00000000"          // SessionId
+        "ffffffff"          // SessionEpoch
+        "01"                // Topics: empty
+        "01"                // ForgottenTopicsData: empty
+        "01"                // RackId: ""
+        "01"                // one tagged field
+        "01"                // tag 1: ReplicaState
+        "0d"                // of 13 bytes
+        "00000002"          // ReplicaId
+        "0000000000000007"  // ReplicaEpoch
+        "00");              // ReplicaState's own tagged fields: none
+    EXPECT_EQ(test::to_hex(encode(m, 15)), test::to_hex(v15));
+    auto back = decode_as<fetch_request>(v15, 15);
+    EXPECT_TRUE(back == m);
+    EXPECT_EQ(back.replica.replica_id, 2);
+    EXPECT_EQ(back.replica.replica_epoch, 7);
+    EXPECT_EQ(back.replica_id, -1);  // absent from v15: its default
+
+    // A consumer (ReplicaState at its default) sends no tagged field at all.
+    fetch_request consumer = m;
+    consumer.replica = {};
+    EXPECT_EQ(encode(consumer, 15).size(), v15.size() - 15);
+    // The old ReplicaId is not written from v15.
+    fetch_request named = consumer;
+    named.replica_id = 9;
+    EXPECT_EQ(encode(named, 15), encode(consumer, 15));
+
+    // v14 still has ReplicaId in front, and no ReplicaState.
+    fetch_request old = m;
+    old.replica_id = 3;
+    const std::string v14 = encode(old, 14);
+    EXPECT_EQ(test::to_hex(v14.substr(0, 8)), "00000003000001f4");
+    auto back14 = decode_as<fetch_request>(v14, 14);
+    EXPECT_EQ(back14.replica_id, 3);
+    EXPECT_EQ(back14.replica, fetch_request::replica_state());
+    fetch_request no_state = old;
+    no_state.replica = {};
+    EXPECT_EQ(v14, encode(no_state, 14));
+}
+
+// A partition refused NOT_LEADER_OR_FOLLOWER naming leader 1 (epoch 4); responses carry records,
+// so they are built, not copied.
+fetch_response refused_fetch() {
+    fetch_response m;
+    m.session_id = 0;
+    auto& t = m.responses.emplace_back();
+    t.topic_id.bytes[15] = 1;
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 0;
+    p.error_code = static_cast<int16_t>(error_code::not_leader_or_follower);
+    p.high_watermark = -1;
+    p.current_leader.leader_id = 1;
+    p.current_leader.leader_epoch = 4;
+    return m;
+}
+
+TEST(kafka_round_trip, fetch_v16_response_carries_node_endpoints) {
+    fetch_response m = refused_fetch();
+    m.node_endpoints.push_back({.node_id = 1, .host = "h", .port = 9092});
+    m.node_endpoints.push_back({.node_id = 2, .host = "k2", .port = 9093, .rack = "r"});
+    const std::string v16 = encode(m, 16);
+    auto back = decode_as<fetch_response>(v16, 16);
+    EXPECT_TRUE(back == m);
+    EXPECT_EQ(back.node_endpoints, m.node_endpoints);
+    EXPECT_EQ(back.responses.at(0).partitions.at(0).current_leader.leader_id, 1);
+    EXPECT_EQ(back.responses.at(0).partitions.at(0).current_leader.leader_epoch, 4);
+    EXPECT_EQ(test::to_hex(encode(back, 16)), test::to_hex(v16));
+
+    // By hand, from Kafka's FetchResponse.json: the top-level tagged fields end the message:
+    // one, tag 0 (NodeEndpoints), 13 bytes: a compact array of one (NodeId, Host "h", Port,
+    // Rack null, no tags).
+    fetch_response one;
+    one.node_endpoints.push_back({.node_id = 1, .host = "h", .port = 9092});
+    EXPECT_EQ(test::to_hex(encode(one, 16)),
+              "00000000"  // ThrottleTimeMs
+              "0000"      // ErrorCode
+              "00000000"  // SessionId
+              "01"        // Responses: empty
+              "01"        // one tagged field
+              "00"        // tag 0: NodeEndpoints
+              "0d"        // of 13 bytes
+              "02"        // one endpoint
+              "00000001"  // NodeId
+              "0268"      // Host "h"
+              "00002384"  // Port 9092
+              "00"        // Rack: null
+              "00");      // the endpoint's tagged fields: none
+
+    // Before v16 the endpoints are not written; CurrentLeader is (tagged, from v12).
+    fetch_response no_endpoints = refused_fetch();
+    EXPECT_EQ(encode(m, 15), encode(no_endpoints, 15));
+    auto back15 = decode_as<fetch_response>(encode(m, 15), 15);
+    EXPECT_EQ(back15.responses.at(0).partitions.at(0).current_leader.leader_id, 1);
 }
 
 TEST(kafka_round_trip, tagged_fields_at_their_default_are_not_written) {

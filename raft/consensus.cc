@@ -156,6 +156,7 @@ task<void> consensus::pump_soon(gate::holder hold) {
 
 void consensus::on_durable(raft_index index, term_id term) {
     _machine->on_durable(index, term);
+    if (_durable.waiters() > 0) _durable.notify_all();
     pump();
 }
 
@@ -446,6 +447,7 @@ void consensus::fail(status why) {
     _failed = why;
     settle_waiters();
     _committed.notify_all();
+    _durable.notify_all();
 }
 
 // ---- commit and high watermarks ----
@@ -580,6 +582,24 @@ task<result<term_id>> consensus::ready_to_append() {
     co_return _machine->term();
 }
 
+task<result<term_id>> consensus::ready_to_read_everything() {
+    auto ready = co_await ready_to_append();
+    if (!ready) co_return ready.error();
+    auto holder = _gate.hold();
+    if (!holder) co_return raft_errc::shutting_down;
+    // Reads see durable entries only: wait for the last one raft has handed out (the no-op of
+    // this term at least) to be durable here.
+    const raft_index last = _machine->log().last_index();
+    while (_log.last_index() < last) {
+        if (auto s = check_can_append(); !s) co_return s.error();
+        if (_machine->term() != *ready) co_return raft_errc::not_leader;
+        co_await _durable.wait();
+    }
+    if (auto s = check_can_append(); !s) co_return s.error();
+    if (_machine->term() != *ready) co_return raft_errc::not_leader;
+    co_return *ready;
+}
+
 task<result<raft_index>> consensus::replicate_entry(entry_type type, partition_id p,
                                                     iobuf payload) {
     if (auto s = check_can_append(); !s) co_return s.error();
@@ -598,6 +618,7 @@ task<void> consensus::stop() {
     settle_waiters();
     _caught_up.notify_all();
     _committed.notify_all();
+    _durable.notify_all();
     co_await _gate.close();
 }
 

@@ -109,6 +109,11 @@ public:
     // to append with once this replica may append (it leads, and its log holds every entry raft
     // handed out), or not_leader. The append must follow without a suspension in between.
     task<result<term_id>> ready_to_append();
+    // For code that rebuilds leader state from the log (producer state, groups): as
+    // ready_to_append, and then until every entry raft has handed out is durable in the log, so
+    // that reads (which see durable entries only) see all of them. not_leader when the term
+    // ends meanwhile.
+    task<result<term_id>> ready_to_read_everything();
 
     // Hands leadership to another voter (raft_machine::transfer_leadership); new appends are
     // refused with not_leader until it is done or given up.
@@ -189,6 +194,8 @@ private:
     // only then may the leader append, so the log and the machine assign the same indexes.
     event _caught_up;
     event _committed;
+    // Notified when the log reports a durable point (ready_to_read_everything waits on it).
+    event _durable;
     // By index; _waiters_term is the term whose leadership they were last all checked in.
     std::multimap<raft_index, commit_waiter*> _waiters;
     term_id _waiters_term{-1};

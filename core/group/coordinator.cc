@@ -103,9 +103,10 @@ task<void> coordinator::follow_leadership() {
     }
     if (_loaded_term == s->raft->term()) co_return;
     _reloading = true;
-    // The log first holds every entry raft has (a new leader may still be writing what it
-    // received as a follower: commits among it would be missed).
-    auto ready = co_await s->raft->ready_to_append();
+    // The log first holds every entry raft has, durably (a new leader may still be writing what
+    // it received as a follower, and reads see only durable entries: commits among it would be
+    // missed).
+    auto ready = co_await s->raft->ready_to_read_everything();
     if (!ready) {
         _reloading = false;
         co_return;

@@ -66,11 +66,11 @@ task<void> rebuild_for_term(shard_services& s) {
             continue;
         }
         t_producers_term.rebuilding = true;
-        // The log must first hold every entry raft has: a new leader may still be writing the
-        // last entries it received as a follower, and a batch among them that is retried now
-        // would otherwise be taken for a new one and stored twice (seen in fault_rounds as one
-        // value at two adjacent offsets).
-        auto ready = co_await s.raft->ready_to_append();
+        // The log must first hold every entry raft has, durably (reads see durable batches
+        // only): a new leader may still be writing the last entries it received as a follower,
+        // and a batch among them that is retried now would otherwise be taken for a new one and
+        // stored twice (seen in fault_rounds as one value at two adjacent offsets).
+        auto ready = co_await s.raft->ready_to_read_everything();
         if (!ready) {
             // Not leading any more: the produce fails on its own (NOT_LEADER_OR_FOLLOWER).
             t_producers_term.rebuilding = false;

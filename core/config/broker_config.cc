@@ -32,6 +32,7 @@ struct raw_flags {
     std::string fsync = "always";
     std::string max_batch_bytes = "1048588";
     std::string retention_check_interval = "5m";
+    std::string test_disk_fault;
     std::string kafka_addr = "127.0.0.1:9092";
     std::string advertise_kafka_addr;
     std::string admin_addr = "127.0.0.1:9644";
@@ -243,6 +244,26 @@ void validate_groups(broker_config& cfg, const raw_flags& raw) {
     }
 }
 
+// --test-disk-fault ERROR@DURATION.
+broker_config::disk_fault_plan parse_disk_fault(const std::string& text) {
+    auto at = text.find('@');
+    std::string kind = text.substr(0, at);
+    broker_config::disk_fault_plan plan;
+    if (kind == "eio") {
+        plan.error = std::errc::io_error;
+    } else if (kind == "enospc") {
+        plan.error = std::errc::no_space_on_device;
+    } else {
+        throw flag_error{"invalid value '" + text + "' for --test-disk-fault: expected eio@DURATION "
+                         "or enospc@DURATION"};
+    }
+    std::string after = at == std::string::npos ? "0ms" : text.substr(at + 1);
+    plan.after = std::chrono::duration_cast<std::chrono::milliseconds>(
+        or_fail(parse_duration(after, std::chrono::milliseconds(1)), "--test-disk-fault", text,
+                "ERROR@DURATION such as eio@3s"));
+    return plan;
+}
+
 void validate_stall_threshold(broker_config& cfg, const raw_flags& raw) {
     using namespace std::chrono;
     auto threshold = or_fail(parse_duration(raw.stall_threshold, milliseconds(1)),
@@ -328,6 +349,7 @@ void validate(broker_config& cfg, const raw_flags& raw) {
                          "' for --retention-check-interval: must be at least 1ms"};
     }
     if (cfg.data_dir.empty()) throw flag_error{"invalid value '' for --data-dir: expected a path"};
+    if (!raw.test_disk_fault.empty()) cfg.test_disk_fault = parse_disk_fault(raw.test_disk_fault);
     validate_listeners(cfg, raw);
     validate_groups(cfg, raw);
     validate_cluster(cfg, raw);
@@ -345,6 +367,13 @@ log_config broker_config::shard_log_config(unsigned k) const {
     lc.fsync = fsync;
     lc.tail_cache_bytes = tail_cache_bytes_per_shard();
     lc.limits.max_batch_bytes = max_batch_bytes;
+    if (test_disk_fault) {
+        lc.disk_fault = [plan = *test_disk_fault, opened = std::chrono::steady_clock::now()](
+                            disk_op, uint64_t) -> std::error_code {
+            if (std::chrono::steady_clock::now() - opened < plan.after) return {};
+            return std::make_error_code(plan.error);
+        };
+    }
     return lc;
 }
 
@@ -435,6 +464,8 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
         ->group(storage);
     app.add_option("--max-batch-bytes", raw.max_batch_bytes,
                    "Largest record batch accepted (Kafka's message.max.bytes)")->group(storage);
+    // Tests only, hence in no group (not in --help): ERROR@DURATION, ERROR eio or enospc.
+    app.add_option("--test-disk-fault", raw.test_disk_fault)->group("");
     app.add_option("--retention-check-interval", raw.retention_check_interval,
                    "How often each shard applies retention.ms and retention.bytes "
                    "(milliseconds without a unit)")->group(storage);

@@ -55,6 +55,14 @@ struct broker_config {
     uint64_t max_batch_bytes = 1048588;  // Kafka's message.max.bytes default
     // How often each shard applies retention (Kafka's log.retention.check.interval.ms).
     std::chrono::milliseconds retention_check_interval{std::chrono::minutes(5)};
+    // Tests only (--test-disk-fault, hidden): every log write and preallocation of every shard
+    // fails with `error` once `after` has passed since the shard opened its log, as if the disk
+    // had failed (tests/fault's disk faults; log_config::disk_fault).
+    struct disk_fault_plan {
+        std::errc error = std::errc::io_error;
+        std::chrono::milliseconds after{0};
+    };
+    std::optional<disk_fault_plan> test_disk_fault;
     // logging
     std::string log_level = "info";
     // cluster (cluster_config.h)

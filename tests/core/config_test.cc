@@ -89,6 +89,35 @@ TEST(broker_flags, values_with_units_reach_the_log_config) {
     EXPECT_EQ(c.poll_us, microseconds(20));
 }
 
+TEST(broker_flags, test_disk_fault_makes_every_log_write_fail_after_its_delay) {
+    auto none = parse({"--smp", "1"});
+    ASSERT_TRUE(none.config);
+    EXPECT_FALSE(none.config->test_disk_fault);
+    EXPECT_FALSE(none.config->shard_log_config(0).disk_fault);
+
+    auto later = parse({"--smp", "1", "--test-disk-fault", "eio@1h"});
+    ASSERT_TRUE(later.config);
+    ASSERT_TRUE(later.config->test_disk_fault);
+    EXPECT_EQ(later.config->test_disk_fault->error, std::errc::io_error);
+    EXPECT_EQ(later.config->test_disk_fault->after, hours(1));
+    auto lc = later.config->shard_log_config(0);
+    ASSERT_TRUE(lc.disk_fault);
+    EXPECT_FALSE(lc.disk_fault(disk_op::write, 4096)) << "fails before its delay";
+
+    auto now = parse({"--smp", "1", "--test-disk-fault", "enospc@0"});
+    ASSERT_TRUE(now.config);
+    auto full = now.config->shard_log_config(0);
+    ASSERT_TRUE(full.disk_fault);
+    EXPECT_EQ(full.disk_fault(disk_op::allocate, 1 << 20),
+              std::make_error_code(std::errc::no_space_on_device));
+    EXPECT_EQ(full.disk_fault(disk_op::write, 4096),
+              std::make_error_code(std::errc::no_space_on_device));
+
+    for (const char* bad : {"ebadf@1s", "eio@soon", "@1s", "eio@-1s"}) {
+        EXPECT_EQ(parse({"--smp", "1", "--test-disk-fault", bad}).exit_code, 2) << bad;
+    }
+}
+
 TEST(broker_flags, overprovisioned_allows_more_shards_than_cpus_without_pinning) {
     unsigned n = static_cast<unsigned>(allowed_cpus().size()) + 3;
     EXPECT_FALSE(parse({"--smp", std::to_string(n)}).config);

@@ -8,7 +8,12 @@ all three, while each round injects one fault drawn from a seeded generator:
   pause     SIGSTOP a leader (half the time the busiest) for 2-4 s, then SIGCONT: the others
             elect new leaders, and the resumed broker must step down and catch up;
   kill_two  SIGKILL one broker, restart it, and as soon as every broker agrees on the leaders
-            SIGKILL a second one and restart it (never two down at once).
+            SIGKILL a second one and restart it (never two down at once);
+  disk      (only with --faults: see DEFAULT_FAULTS)
+            restart one broker (half the time the busiest) with a disk that fails a few
+            seconds later (--test-disk-fault: every log write and preallocation fails with EIO,
+            or ENOSPC), leave it failing for 2-4 s, then SIGKILL it and restart it on a good
+            disk: its replicas stop (EIO) or keep refusing writes (ENOSPC) and the others go on.
 
 After each round the test waits (bounded) until every partition has a leader that every live
 broker agrees on and a record produced after the fault is acknowledged on every partition. Each
@@ -26,7 +31,7 @@ disks lost: SIGKILL alone loses nothing with fsync never, the page cache keeps t
 restarts them, and asserts that the same checker reports lost records: it is not blind.
 
     tests/fault/fault_test.py --wharf build/release/core/wharf --rounds 100 [--seed S]
-        [--fsync never] [--log-dir DIR] [fault_test.test_fault_rounds]
+        [--fsync never] [--faults kill,disk] [--log-dir DIR] [fault_test.test_fault_rounds]
 
 --fsync never runs the rounds with fsync off (single-broker faults still lose nothing) and then
 ends them with the all-brokers fault of the negative control, expecting the checker to see loss.
@@ -61,10 +66,18 @@ RATE = 300  # records a second, over all partitions
 RECOVERY_TIMEOUT_S = 60  # a fault to every partition acknowledging again
 FLUSH_TIMEOUT_S = 120
 SLOW_S = 10  # an unavailability window longer than this is reported as SLOW
-FAULTS = ("kill", "pause", "kill_two")
+FAULTS = ("kill", "pause", "kill_two", "disk")
+# What rounds draw from unless --faults says otherwise. `disk` is not among them yet: with a
+# leader's disk failing, librdkafka's idempotent producer still ends in a fatal
+# OUT_OF_ORDER_SEQUENCE_NUMBER now and then (an open problem, see the issue's notes).
+DEFAULT_FAULTS = ("kill", "pause", "kill_two")
+# A broker given a failing disk: its log writes start failing this long after its shards open
+# their logs (after its start-up, which needs its own writes).
+DISK_FAULT_AFTER_S = 3
 
 # Set by main() from the command line (the defaults are the CI mode).
-CONFIG = {"rounds": 3, "seed": None, "fsync": "always", "smp": 2, "log_dir": None}
+CONFIG = {"rounds": 3, "seed": None, "fsync": "always", "smp": 2, "log_dir": None,
+          "faults": DEFAULT_FAULTS}
 
 
 def log(msg):
@@ -461,6 +474,27 @@ class fault_test(unittest.TestCase):
                 f"seconds): {slow}")
 
     # --- tests -------------------------------------------------------------------------------
+    def fault_disk(self, leaders):
+        c = self.cluster
+        victim = self.busiest_or_random(leaders)
+        error = self.rng.choice(("eio", "enospc"))
+        failing = self.rng.uniform(2, 4)
+        b = c.brokers[victim]
+        flags = b.flags
+        c.kill(victim)
+        b.flags = (*flags, "--test-disk-fault", f"{error}@{DISK_FAULT_AFTER_S}s")
+        started = time.monotonic()
+        try:
+            c.start_broker(victim)
+        finally:
+            b.flags = flags
+        time.sleep(max(0.0, started + DISK_FAULT_AFTER_S + failing - time.monotonic()))
+        self.assert_all_alive(f"with node {victim}'s disk failing ({error})")
+        c.kill(victim)
+        c.start_broker(victim)
+        return (f"node {victim} restarted on a disk failing with {error} {DISK_FAULT_AFTER_S}s "
+                f"later, {failing:.1f}s of failing writes, SIGKILL, restarted on a good disk")
+
     def test_fault_rounds(self):
         rounds, fsync = CONFIG["rounds"], CONFIG["fsync"]
         leaders = self.start_cluster(fsync)
@@ -473,7 +507,7 @@ class fault_test(unittest.TestCase):
         results = []  # (round, fault, start, description, recovered seconds)
         try:
             for r in range(1, rounds + 1):
-                fault = self.rng.choice(FAULTS)
+                fault = self.rng.choice(CONFIG["faults"])
                 self.assert_all_alive(f"before round {r}")
                 leaders = c.wait_leaders(TOPIC, PARTITIONS, timeout_s=RECOVERY_TIMEOUT_S)
                 start = time.monotonic()
@@ -558,12 +592,18 @@ def main():
     ap.add_argument("--fsync", choices=("always", "never"), default=CONFIG["fsync"])
     ap.add_argument("--smp", type=int, default=CONFIG["smp"], help="shards per broker")
     ap.add_argument("--log-dir", help="write every broker's whole output here at the end")
+    ap.add_argument("--faults", default=",".join(DEFAULT_FAULTS),
+                    help=f"the faults to draw from, comma-separated, of {','.join(FAULTS)} "
+                         f"(default: {','.join(DEFAULT_FAULTS)})")
     args, rest = ap.parse_known_args()
+    faults = tuple(args.faults.split(","))
+    if not faults or any(f not in FAULTS for f in faults):
+        ap.error(f"--faults: expected some of {','.join(FAULTS)}")
     if not args.wharf:
         ap.error("--wharf (or WHARF_BIN) must name the wharf binary")
     os.environ["WHARF_BIN"] = os.path.abspath(args.wharf)
     CONFIG.update(rounds=args.rounds, seed=args.seed, fsync=args.fsync, smp=args.smp,
-                  log_dir=args.log_dir)
+                  log_dir=args.log_dir, faults=faults)
     unittest.main(argv=[sys.argv[0], *rest])
 
 

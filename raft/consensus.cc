@@ -562,9 +562,18 @@ task<result<append_result>> consensus::replicate_batch(partition_id p, iobuf bat
     if (auto s = co_await await_caught_up(); !s) co_return s.error();
     term_id term = _machine->term();
     auto r = co_await _log.append_batch(p, term, std::move(batch), leader_epoch());
-    if (!r) co_return r.error();
+    if (!r) {
+        // Refused by validation: never appended. Failed in its write: it had its index and may
+        // already be on followers (entries leave before the leader's own write ends), where a
+        // new leader may commit it.
+        bool written = r.error() == log_errc::disk_full || r.error() == log_errc::io_error;
+        co_return written ? std::error_code(raft_errc::outcome_unknown) : r.error();
+    }
     if (until == await_until::locally_durable) co_return *r;
-    if (auto s = co_await wait_committed(r->index, term); !s) co_return s.error();
+    if (auto s = co_await wait_committed(r->index, term); !s) {
+        // In the log, perhaps on a majority already: a later leader may still commit it.
+        co_return raft_errc::outcome_unknown;
+    }
     co_return *r;
 }
 

@@ -25,6 +25,9 @@ public:
                 return "raft message of an unsupported codec version";
             case raft_errc::not_a_voter:
                 return "the named replica is not a voter of the group";
+            case raft_errc::outcome_unknown:
+                return "the append may or may not commit (leadership moved or the write failed "
+                       "after it reached the log)";
         }
         return "unknown raft error";
     }

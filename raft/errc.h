@@ -16,6 +16,10 @@ enum class raft_errc {
     unsupported_message_version,
     // A leadership transfer names a replica that is not a voter of the group.
     not_a_voter,
+    // An append was in the log (and may have reached other replicas) when it failed: leadership
+    // moved, the local write failed or the group stopped before it committed. It may still
+    // commit under the next leader, or be lost: the caller cannot tell.
+    outcome_unknown,
 };
 
 const std::error_category& raft_category() noexcept;

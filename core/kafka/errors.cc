@@ -56,6 +56,11 @@ error_code to_kafka_error(std::error_code ec) noexcept {
         if (e == raft_errc::not_leader || e == raft_errc::shutting_down) {
             return error_code::not_leader_or_follower;
         }
+        // The write may still commit: clients must take it as possibly persisted and retry it
+        // with the same sequence numbers. NOT_LEADER_OR_FOLLOWER and KAFKA_STORAGE_ERROR tell
+        // librdkafka it was not persisted, and its idempotent producer may then bump its epoch
+        // and send it again as new: stored twice.
+        if (e == raft_errc::outcome_unknown) return error_code::request_timed_out;
         return error_code::kafka_storage_error;
     }
     if (ec.category() == cluster_category()) {

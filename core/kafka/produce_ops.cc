@@ -3,6 +3,7 @@
 // the producers' state from the log.
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <unordered_map>
 
@@ -39,8 +40,39 @@ struct producers_term {
     term_id term{-1};
     bool rebuilding = false;
     event rebuilt;
+    // Batches accepted by a check and not yet appended or failed. A rebuild waits for them: one
+    // checked against the old state may still be appended in the new term (its leader won
+    // again), and a retry of it checked against a state rebuilt without it would be stored
+    // twice (fault_rounds: one value at two adjacent offsets).
+    size_t checked = 0;
+    event drained;
+    // When the state was last rebuilt (see out_of_order_grace).
+    std::chrono::steady_clock::time_point rebuilt_at{};
 };
+
+// A sequence gap right after a change of leader is usually a client's pipelined requests
+// overtaking one this broker refused a moment ago (NOT_LEADER_OR_FOLLOWER while it was not yet
+// leader, or handing leadership over): the refused one comes back once the client has looked
+// up the leader again. Kafka answers OUT_OF_ORDER_SEQUENCE_NUMBER there, and librdkafka (2.0;
+// its issue 4953) then bumps its producer epoch for every partition, re-sending as new any
+// batch still in flight elsewhere that was in fact stored: duplicates. For this long after a
+// rebuild a gap is answered NOT_LEADER_OR_FOLLOWER instead (retriable, and true: nothing was
+// stored), which makes clients retry in order without a bump; after it, a gap is a gap.
+constexpr std::chrono::seconds out_of_order_grace{5};
 thread_local producers_term t_producers_term;
+
+// Counts one accepted batch in t_producers_term.checked for its lifetime.
+class checked_batch {
+public:
+    checked_batch() { ++t_producers_term.checked; }
+    ~checked_batch() {
+        if (--t_producers_term.checked == 0 && t_producers_term.drained.waiters() > 0) {
+            t_producers_term.drained.notify_all();
+        }
+    }
+    checked_batch(const checked_batch&) = delete;
+    checked_batch& operator=(const checked_batch&) = delete;
+};
 
 // How far back from the end of each partition the start-up rebuild reads. A producer whose last
 // batch is older is unknown after a restart, and Kafka's rule for unknown producers accepts its
@@ -66,6 +98,7 @@ task<void> rebuild_for_term(shard_services& s) {
             continue;
         }
         t_producers_term.rebuilding = true;
+        while (t_producers_term.checked > 0) co_await t_producers_term.drained.wait();
         // The log must first hold every entry raft has, durably (reads see durable batches
         // only): a new leader may still be writing the last entries it received as a follower,
         // and a batch among them that is retried now would otherwise be taken for a new one and
@@ -87,6 +120,7 @@ task<void> rebuild_for_term(shard_services& s) {
         t_producers.clear();
         for (partition_id p : mine) co_await rebuild_partition(*s.log, p, *producers_of(p));
         t_producers_term.term = term;
+        t_producers_term.rebuilt_at = std::chrono::steady_clock::now();
         t_producers_term.rebuilding = false;
         t_producers_term.rebuilt.notify_all();
     }
@@ -157,11 +191,17 @@ task<produce_part_result> produce_one(produce_part part) {
         r.log_start_offset = start ? start->value() : -1;
         co_return r;
     }
+    if (check.outcome == produce_check_outcome::out_of_order_sequence &&
+        std::chrono::steady_clock::now() - t_producers_term.rebuilt_at < out_of_order_grace) {
+        co_return fail(error_code::not_leader_or_follower,
+                       "sequence gap just after a change of leader: retry in order");
+    }
     if (check.outcome != produce_check_outcome::accepted) {
         produce_part_result r;
         r.error_code = kafka_error_code(check.outcome);
         co_return r;
     }
+    checked_batch counted;
     // Queued in the log before this coroutine first suspends (consensus.h, shard_log.h).
     // acks=1 in a group of several answers at the leader's durable append; the batch becomes
     // visible to consumers when it commits, which then wakes their long polls. (A group of one
@@ -226,7 +266,11 @@ task<std::vector<produce_part_result>> produce_on_shard(std::vector<produce_part
 
 task<void> rebuild_producer_state(std::vector<partition_id> partitions) {
     shard_services& s = *local_services();
-    t_producers_term.term = s.raft->term();
+    // A group of one leads from its start, with nothing in flight: this state is its term's. A
+    // replica of a cluster claims no term here: it may win an election while this runs, with
+    // entries it received as a follower still being written, which this read would miss; the
+    // first produce it leads rebuilds the state for its term (rebuild_for_term).
+    t_producers_term.term = s.raft->voter_count() == 1 ? s.raft->term() : term_id(-1);
     size_t producers = 0;
     for (partition_id p : partitions) {
         auto& m = *producers_of(p);

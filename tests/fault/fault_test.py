@@ -9,8 +9,7 @@ all three, while each round injects one fault drawn from a seeded generator:
             elect new leaders, and the resumed broker must step down and catch up;
   kill_two  SIGKILL one broker, restart it, and as soon as every broker agrees on the leaders
             SIGKILL a second one and restart it (never two down at once);
-  disk      (only with --faults: see DEFAULT_FAULTS)
-            restart one broker (half the time the busiest) with a disk that fails a few
+  disk      restart one broker (half the time the busiest) with a disk that fails a few
             seconds later (--test-disk-fault: every log write and preallocation fails with EIO,
             or ENOSPC), leave it failing for 2-4 s, then SIGKILL it and restart it on a good
             disk: its replicas stop (EIO) or keep refusing writes (ENOSPC) and the others go on.
@@ -67,10 +66,8 @@ RECOVERY_TIMEOUT_S = 60  # a fault to every partition acknowledging again
 FLUSH_TIMEOUT_S = 120
 SLOW_S = 10  # an unavailability window longer than this is reported as SLOW
 FAULTS = ("kill", "pause", "kill_two", "disk")
-# What rounds draw from unless --faults says otherwise. `disk` is not among them yet: with a
-# leader's disk failing, librdkafka's idempotent producer still ends in a fatal
-# OUT_OF_ORDER_SEQUENCE_NUMBER now and then (an open problem, see the notes).
-DEFAULT_FAULTS = ("kill", "pause", "kill_two")
+# What rounds draw from unless --faults says otherwise.
+DEFAULT_FAULTS = FAULTS
 # A broker given a failing disk: its log writes start failing this long after its shards open
 # their logs (after its start-up, which needs its own writes).
 DISK_FAULT_AFTER_S = 3

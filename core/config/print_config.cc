@@ -106,6 +106,8 @@ std::string format_effective_config(const CLI::App& app, const setting_sources& 
     std::vector<const CLI::Option*> options;
     for (const CLI::Option* opt : app.get_options()) {
         if (opt->get_lnames().empty() || is_meta_option(opt->get_lnames().front())) continue;
+        // Hidden options (no group: test hooks) are not settings anyone writes down.
+        if (opt->get_group().empty()) continue;
         options.push_back(opt);
         if (std::find(groups.begin(), groups.end(), opt->get_group()) == groups.end()) {
             groups.push_back(opt->get_group());

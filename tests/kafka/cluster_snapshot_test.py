@@ -9,9 +9,10 @@ import os
 import time
 import unittest
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
+from cluster_test import consume_all
 from wharf_cluster import Cluster, Deliveries
 
 TIMEOUT_S = 90
@@ -54,33 +55,6 @@ def produce(bootstrap, topic, first, count):
         p.poll(0)
     left = p.flush(TIMEOUT_S)
     return d, left
-
-
-def read_back(bootstrap, topic):
-    """{partition: (low watermark, [(offset, value index)])} up to each high watermark."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "snapshot-check",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    try:
-        marks = {}
-        for p in range(PARTITIONS):
-            marks[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
-        c.assign([TopicPartition(topic, p, marks[p][0]) for p in range(PARTITIONS)])
-        got = {p: [] for p in range(PARTITIONS)}
-        done = lambda p: marks[p][1] == marks[p][0] or (got[p] and got[p][-1][0] >= marks[p][1] - 1)
-        deadline = time.monotonic() + TIMEOUT_S
-        while not all(done(p) for p in range(PARTITIONS)) and time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise AssertionError(f"consume error: {m.error()}")
-            got[m.partition()].append((m.offset(), int(m.value())))
-        return {p: (marks[p][0], got[p]) for p in range(PARTITIONS)}, all(
-            done(p) for p in range(PARTITIONS))
-    finally:
-        c.close()
 
 
 class cluster_snapshot_test(unittest.TestCase):
@@ -142,10 +116,11 @@ class cluster_snapshot_test(unittest.TestCase):
         acked += d.acked
         first += 500
 
-        parts, complete = read_back(c.bootstrap, "snap")
-        self.assertTrue(complete, f"consumed short of the high watermarks\n{c.logs(60)}")
+        starts = {}
+        parts = consume_all(c.bootstrap, "snap", PARTITIONS, TIMEOUT_S, start_offsets=starts)
         acked_at = {(p, o): v for p, o, v in acked}
-        for p, (low, got) in parts.items():
+        for p, got in parts.items():
+            low = starts[p]
             self.assertEqual([o for o, _ in got], list(range(low, low + len(got))),
                              f"partition {p}: offsets not contiguous from {low}")
             values = [v for _, v in got]
@@ -155,8 +130,8 @@ class cluster_snapshot_test(unittest.TestCase):
                     if q == p and o >= low and stored.get(o) != v]
             self.assertFalse(lost, f"partition {p}: acknowledged records lost {lost[:10]}")
             self.assertGreater(low, 0, f"partition {p}: retention moved nothing")
-        print(f"read back {sum(len(g) for _, g in parts.values())} records above the start "
-              f"offsets {[low for low, _ in parts.values()]}", flush=True)
+        print(f"read back {sum(len(g) for g in parts.values())} records above the start "
+              f"offsets {list(starts.values())}", flush=True)
 
 
 if __name__ == "__main__":

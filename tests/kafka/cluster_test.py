@@ -46,18 +46,24 @@ def watermark(consumer, topic, partition, timeout_s):
             time.sleep(0.2)
 
 
-def consume_all(bootstrap, topic, partitions, timeout_s=TIMEOUT_S):
-    """Every record of every partition up to its high watermark: {partition: [(offset, value)]}.
-    Assigned partitions, no group membership (librdkafka insists on a group.id; nothing is
-    committed)."""
+def consume_all(bootstrap, topic, partitions, timeout_s=TIMEOUT_S, start_offsets=None):
+    """Every record of every partition up to its high watermark: {partition: [(offset, value)]},
+    from offset 0, or, when a dict `start_offsets` is given, from each partition's log start
+    offset (which it is filled with). Assigned partitions, no group membership (librdkafka
+    insists on a group.id; nothing is committed)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "wharf-cluster-check",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
                   "enable.partition.eof": False})
     try:
         high = {p: watermark(c, topic, p, timeout_s) for p in range(partitions)}
-        c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        low = {p: 0 for p in range(partitions)}
+        if start_offsets is not None:
+            low = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[0]
+                   for p in range(partitions)}
+            start_offsets.update(low)
+        c.assign([TopicPartition(topic, p, low[p]) for p in range(partitions)])
         got = {p: [] for p in range(partitions)}
-        done = lambda p: high[p] == 0 or (got[p] and got[p][-1][0] >= high[p] - 1)
+        done = lambda p: high[p] == low[p] or (got[p] and got[p][-1][0] >= high[p] - 1)
         deadline = time.monotonic() + timeout_s
         while not all(done(p) for p in range(partitions)) and time.monotonic() < deadline:
             m = c.poll(0.5)

@@ -9,6 +9,7 @@
 #include "core/metrics/kafka_metrics.h"
 #include "reactor/clock.h"
 #include "reactor/logger.h"
+#include "reactor/timer.h"
 
 namespace wharf::kafka {
 
@@ -59,17 +60,40 @@ constexpr auto registry = [] {
     return r;
 }();
 
-// A controller write on a broker that is not the controller (forward.h): the controller's
-// answer, or nullopt when it is out of reach.
-task<std::optional<handler_result>> forward(request_context& ctx, iobuf body) {
-    auto answer = co_await forward_to_controller(ctx, std::move(body));
-    if (answer) co_return handler_result(std::optional<iobuf>(std::move(*answer)));
-    shard_logger().debug("forwarding {} to the controller failed: {}",
-                         find_api(static_cast<int16_t>(ctx.header.key))->name,
-                         answer.error().message());
-    co_return std::nullopt;
-}
+// How long a controller write waits for a controller that takes it. While the cluster has
+// none (an election, or the metadata group's leadership moving to its preferred broker: about a
+// second) the write is retried rather than answered NOT_CONTROLLER at once, as a KRaft broker's
+// forwarding does: librdkafka's admin API hands NOT_CONTROLLER to the application.
+constexpr std::chrono::milliseconds controller_wait{5000};
+constexpr std::chrono::milliseconds controller_retry_interval{100};
 
+// A controller write in a cluster (forward.h): forwarded to the controller, or served here when
+// this broker is it, until a controller takes it or controller_wait has passed. An attempt
+// refused with NOT_CONTROLLER wrote nothing, so trying again is safe. When time is up the
+// request is served here, which answers NOT_CONTROLLER unless this broker has become it.
+task<handler_result> serve_controller_write(const handler_entry& h, request_context& ctx,
+                                            iobuf body) {
+    const auto deadline = steady_now() + controller_wait;
+    for (;;) {
+        const bool last = steady_now() >= deadline;
+        if (must_forward(ctx)) {
+            auto answer = co_await forward_to_controller(ctx, body.share(0, body.size()));
+            if (answer) co_return std::optional<iobuf>(std::move(*answer));
+            shard_logger().debug("forwarding {} to the controller failed: {}",
+                                 find_api(static_cast<int16_t>(ctx.header.key))->name,
+                                 answer.error().message());
+        }
+        if (!must_forward(ctx) || last) {
+            iobuf attempt = body.share(0, body.size());
+            protocol_reader reader(attempt);
+            ctx.refused_as_not_controller = false;
+            handler_result r = co_await h.handle(ctx, reader);
+            if (!r || !ctx.refused_as_not_controller || last) co_return r;
+        }
+        bool slept = co_await sleep_for(controller_retry_interval);
+        if (!slept) co_return std::make_error_code(std::errc::operation_canceled);
+    }
+}
 }  // namespace
 
 std::span<const handler_entry> handler_registry() { return registry; }
@@ -115,15 +139,11 @@ task<handler_result> dispatch(const broker_config& cfg, net::connection_info& co
     }
     request_context ctx{header, connection, cfg};
     auto start = steady_now();
-    std::optional<handler_result> forwarded;
-    if (is_controller_write(header.key) && must_forward(ctx)) {
-        forwarded = co_await forward(ctx, frame.share(reader.position(), reader.remaining()));
-    }
-    // Served here when not forwarded, or when the controller was out of reach (this broker
-    // then answers NOT_CONTROLLER itself and the client retries).
     handler_result r = std::optional<iobuf>();
-    if (forwarded) {
-        r = std::move(*forwarded);
+    if (is_controller_write(header.key) && ctx.config.cluster.is_cluster() &&
+        header.client_id != forward_client_id) {
+        r = co_await serve_controller_write(*h, ctx,
+                                            frame.share(reader.position(), reader.remaining()));
     } else {
         r = co_await h->handle(ctx, reader);
     }

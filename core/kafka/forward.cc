@@ -3,7 +3,9 @@
 #include <memory>
 
 #include "core/kafka/cluster_view.h"
+#include "core/cluster/errc.h"
 #include "core/kafka/errors.h"
+#include "core/kafka/response_errors.h"
 #include "net/kafka/client/connection.h"
 #include "net/kafka/header.h"
 #include "reactor/logger.h"
@@ -53,6 +55,33 @@ task<result<client::connection*>> controller_connection() {
     co_return t_forward.conn.get();
 }
 
+template <typename Response>
+bool refused(const iobuf& body, int16_t version) {
+    iobuf copy = body.share(0, body.size());
+    protocol_reader r(copy);
+    Response resp;
+    return resp.decode(r, version) && r.ok() && refused_as_not_controller(resp);
+}
+
+// Whether the controller's answer to a forwarded write refuses all of it with NOT_CONTROLLER
+// (it has just lost its leadership).
+bool refused_as_not_controller(api_key key, int16_t version, const iobuf& body) {
+    switch (key) {
+        case api_key::create_topics:
+            return refused<create_topics_response>(body, version);
+        case api_key::delete_topics:
+            return refused<delete_topics_response>(body, version);
+        case api_key::create_partitions:
+            return refused<create_partitions_response>(body, version);
+        case api_key::alter_configs:
+            return refused<alter_configs_response>(body, version);
+        case api_key::incremental_alter_configs:
+            return refused<incremental_alter_configs_response>(body, version);
+        default:
+            return false;
+    }
+}
+
 }  // namespace
 
 bool is_controller_write(api_key key) noexcept {
@@ -79,6 +108,9 @@ task<result<iobuf>> forward_to_controller(const request_context& ctx, iobuf body
     if (!conn) co_return conn.error();
     auto answer = co_await (*conn)->call_raw(ctx.header.key, ctx.header.version, std::move(body));
     if (!answer) co_return answer.error();
+    if (refused_as_not_controller(ctx.header.key, ctx.header.version, *answer)) {
+        co_return make_error_code(cluster_errc::not_controller);
+    }
     protocol_writer w;
     encode_response_header(w, ctx.header.key, ctx.header.version, ctx.header.correlation_id);
     iobuf frame = w.release();

@@ -8,8 +8,10 @@
 //
 // The forwarding connection announces itself with forward_client_id, and a request that
 // arrives under it is never forwarded again: a controller that has just lost its leadership
-// answers NOT_CONTROLLER, and the client retries after refreshing its metadata. If the
-// controller cannot be reached the answer is NOT_CONTROLLER as well.
+// answers NOT_CONTROLLER. The forwarding broker then tries again, as it does while the cluster
+// has no controller or the controller cannot be reached, for a few seconds (the dispatcher's
+// controller_wait); after that the answer is NOT_CONTROLLER, and the client retries after
+// refreshing its metadata.
 //
 // Each shard keeps its own connection to the controller, opened on first use and reopened when
 // the controller changes or the connection breaks; stop_forwarding() closes it.
@@ -33,7 +35,7 @@ bool is_controller_write(api_key key) noexcept;
 
 // Sends the request body to the controller in ctx's API and version and returns the response
 // frame for ctx (its header and the controller's body), or an error when the controller cannot
-// be reached.
+// be reached or refused everything with NOT_CONTROLLER.
 task<result<iobuf>> forward_to_controller(const request_context& ctx, iobuf body);
 
 // Auto-creation on a broker that is not the controller: a CreateTopics of `name` with the

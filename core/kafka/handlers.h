@@ -10,6 +10,7 @@
 #include <span>
 #include <type_traits>
 
+#include "core/kafka/forward.h"
 #include "core/kafka/request_context.h"
 #include "core/kafka/response_errors.h"
 
@@ -46,6 +47,9 @@ task<handler_result> decode_and_handle(request_context& ctx, protocol_reader& r)
         co_return std::optional<iobuf>(encode_response(ctx, *response));
     } else {
         ctx.response_error = count_error_codes(response) > 0;
+        if (ctx.response_error && is_controller_write(Request::key)) {
+            ctx.refused_as_not_controller = refused_as_not_controller(response);
+        }
         co_return std::optional<iobuf>(encode_response(ctx, response));
     }
 }

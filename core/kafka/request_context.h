@@ -23,6 +23,9 @@ struct request_context {
     const broker_config& config;
     // Set by the handler: the response carries an error code (counted in /metrics).
     bool response_error = false;
+    // Set by the handler of a controller write: it refused everything with NOT_CONTROLLER (the
+    // dispatcher then waits for the new controller and tries again).
+    bool refused_as_not_controller = false;
 
     int16_t version() const noexcept { return header.version; }
 };

@@ -50,6 +50,21 @@ TEST(response_errors, finds_error_codes_at_every_level) {
     EXPECT_EQ(kafka::count_error_codes(md), 1u);
 }
 
+TEST(response_errors, refused_as_not_controller_only_when_every_item_is) {
+    kafka::create_topics_response r;
+    EXPECT_FALSE(kafka::refused_as_not_controller(r));  // nothing refused
+    r.topics.emplace_back().error_code = 41;
+    r.topics.emplace_back().error_code = 41;
+    EXPECT_TRUE(kafka::refused_as_not_controller(r));
+    r.topics.emplace_back().error_code = 0;  // one was created: not to be sent again
+    EXPECT_FALSE(kafka::refused_as_not_controller(r));
+    kafka::incremental_alter_configs_response c;
+    c.responses.emplace_back().error_code = 41;
+    EXPECT_TRUE(kafka::refused_as_not_controller(c));
+    c.responses.emplace_back().error_code = 40;  // INVALID_CONFIG
+    EXPECT_FALSE(kafka::refused_as_not_controller(c));
+}
+
 TEST(kafka_metrics, requests_errors_and_latency_per_api_and_version) {
     metrics::record_kafka_request(0, 9, 100, false);  // Produce v9
     metrics::record_kafka_request(0, 9, 3000, true);

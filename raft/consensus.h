@@ -125,6 +125,11 @@ public:
     // Refuses new appends (shutting_down) and waits for those in flight.
     task<void> stop();
 
+    // Whether an append now would be taken: not_leader while not leading or handing leadership
+    // over, shutting_down, or the error that stopped the group. A caller that checks something
+    // against the leader's state (a producer's sequences) asks this first: a replica that has
+    // lost leadership answers from a state that is no longer the partition's.
+    status check_can_append() const;
     term_id term() const noexcept { return _machine->term(); }
     bool is_leader() const noexcept {
         return _machine->is_leader() && !_stopping && !_failed;
@@ -158,7 +163,6 @@ private:
     void on_durable(raft_index index, term_id term) override;
     void on_rolled_back(raft_index last_kept, std::error_code why) override;
 
-    status check_can_append() const;
     // Moves the machine's outputs to the ready queue, advances high watermarks and wakes
     // commit waiters. Never suspends.
     void pump();

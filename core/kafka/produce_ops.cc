@@ -126,6 +126,17 @@ task<void> rebuild_for_term(shard_services& s) {
     }
 }
 
+// An OUT_OF_ORDER_SEQUENCE_NUMBER is fatal to an idempotent producer (librdkafka, the Java
+// client): say what the partition's state was.
+void log_out_of_order(partition_id p, const producer_batch& b,
+                      const producer_state_manager& producers, std::string_view answer) {
+    shard_logger().info(
+        "produce to log partition {}: producer {} epoch {} sequences {}..{} answered {}; state: "
+        "{}",
+        p.value(), b.producer_id, b.epoch, b.base_sequence,
+        last_sequence(b.base_sequence, b.record_count), answer, producers.describe(b.producer_id));
+}
+
 task<void> wake_fetches_on_commit(consensus& raft, raft_index index, term_id term,
                                   partition_id p) {
     // Named, not tested inside the co_await expression (GCC 12 miscompiles that: SIGILL).
@@ -180,6 +191,13 @@ task<produce_part_result> produce_one(produce_part part) {
         }
         part.records = iobuf::copy_of(*rewritten);
     }
+    // Only the leader of the term the producers' state was rebuilt for checks sequences: a
+    // replica that lost leadership (paused, partitioned, handing over) still holds the state of
+    // its last term, which may lack batches the new leader has stored, and its answer
+    // OUT_OF_ORDER_SEQUENCE_NUMBER to a retry would be fatal to the producer (librdkafka: "rewound
+    // sequence number"). It answers NOT_LEADER_OR_FOLLOWER, as the append would.
+    if (auto can = s.raft->check_can_append(); !can) co_return fail(to_kafka_error(can.error()));
+    if (t_producers_term.term != s.raft->term()) co_return fail(error_code::not_leader_or_follower);
     std::shared_ptr<producer_state_manager> keep = producers_of(part.log_partition);
     producer_state_manager& producers = *keep;
     auto pb = producer_batch::from(*header);
@@ -191,10 +209,16 @@ task<produce_part_result> produce_one(produce_part part) {
         r.log_start_offset = start ? start->value() : -1;
         co_return r;
     }
-    if (check.outcome == produce_check_outcome::out_of_order_sequence &&
-        std::chrono::steady_clock::now() - t_producers_term.rebuilt_at < out_of_order_grace) {
-        co_return fail(error_code::not_leader_or_follower,
-                       "sequence gap just after a change of leader: retry in order");
+    if (check.outcome == produce_check_outcome::out_of_order_sequence) {
+        const bool grace =
+            std::chrono::steady_clock::now() - t_producers_term.rebuilt_at < out_of_order_grace;
+        log_out_of_order(part.log_partition, pb, producers,
+                         grace ? "NOT_LEADER_OR_FOLLOWER (just after a change of leader)"
+                               : "OUT_OF_ORDER_SEQUENCE_NUMBER");
+        if (grace) {
+            co_return fail(error_code::not_leader_or_follower,
+                           "sequence gap just after a change of leader: retry in order");
+        }
     }
     if (check.outcome != produce_check_outcome::accepted) {
         produce_part_result r;
@@ -224,6 +248,10 @@ task<produce_part_result> produce_one(produce_part part) {
                                       appended->last_offset,
                                       timestamp_ms(header->max_timestamp));
     local_partition_waiters().notify(part.log_partition);
+    if (outcome == produce_check_outcome::out_of_order_sequence) {
+        log_out_of_order(part.log_partition, pb, producers,
+                         "OUT_OF_ORDER_SEQUENCE_NUMBER (written after a batch that failed)");
+    }
     produce_part_result r;
     r.error_code = kafka_error_code(outcome);
     r.base_offset = appended->base_offset.value();

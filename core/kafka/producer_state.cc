@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "reactor/base/assert.h"
 
 namespace wharf {
@@ -253,6 +255,25 @@ std::optional<producer_view> producer_state_manager::find(int64_t producer_id) c
     producer_view v{.epoch = e.epoch, .batches = {e.batches.begin(), e.batches.end()}};
     for (const auto& p : e.pending) v.in_flight += p.state == pending_state::in_flight ? 1 : 0;
     return v;
+}
+
+std::string producer_state_manager::describe(int64_t producer_id) const {
+    auto it = _producers.find(producer_id);
+    if (it == _producers.end()) return "unknown producer";
+    const auto& e = it->second;
+    std::string out = fmt::format("epoch {}, batches", e.epoch);
+    for (const auto& b : e.batches) {
+        out += fmt::format(" {}..{}@{}", b.first_seq, b.last_seq, b.base_offset.value());
+    }
+    if (!e.pending.empty()) out += ", reserved";
+    for (const auto& p : e.pending) {
+        const char* state = p.state == pending_state::in_flight ? "in flight"
+                            : p.state == pending_state::done ? "done"
+                                                              : "aborted";
+        out += fmt::format(" {}..{} (epoch {}, {}{})", p.meta.first_seq, p.meta.last_seq, p.epoch,
+                           state, p.doomed ? ", doomed" : "");
+    }
+    return out;
 }
 
 }  // namespace wharf

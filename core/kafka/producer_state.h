@@ -53,6 +53,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -149,6 +150,9 @@ public:
                  timestamp_ms max_timestamp);
 
     std::optional<producer_view> find(int64_t producer_id) const;
+    // One line on what the producer's state is, durable batches and reservations (for the log
+    // line of an OUT_OF_ORDER_SEQUENCE_NUMBER answer).
+    std::string describe(int64_t producer_id) const;
     size_t producer_count() const noexcept { return _producers.size(); }
 
 private:

@@ -254,6 +254,19 @@ TEST(producer_state, batches_behind_an_aborted_one_fail) {
     EXPECT_EQ(s.check(batch(1, 1, 0, 2)).outcome, outcome::accepted);
 }
 
+TEST(producer_state, describe_names_batches_and_reservations) {
+    producer_state_manager s;
+    EXPECT_EQ(s.describe(1), "unknown producer");
+    auto a = s.check(batch(1, 0, 0, 2));
+    s.complete(a.reservation, kafka_offset(10), kafka_offset(11), timestamp_ms(0));
+    auto b = s.check(batch(1, 0, 2, 1));
+    auto c = s.check(batch(1, 0, 3, 1));
+    s.abort(b.reservation);
+    EXPECT_EQ(s.describe(1),
+              "epoch 0, batches 0..1@10, reserved 3..3 (epoch 0, in flight, doomed)");
+    s.abort(c.reservation);
+}
+
 TEST(producer_state, all_doomed_batches_aborted_lets_the_retry_in) {
     producer_state_manager s;
     auto a = s.check(batch(1, 0, 0, 2));

@@ -37,13 +37,15 @@ def varint(n):
             return out + bytes([b])
 
 
-def record_batch(values):
+def record_batch(values, producer_id=-1, producer_epoch=-1, base_sequence=-1):
+    """A v2 batch of `values`; idempotent when given a producer id, epoch and base sequence."""
     records = b""
     for i, v in enumerate(values):
         body = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
         records += varint(len(body)) + body
     now = int(time.time() * 1000)
-    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, now, now, -1, -1, -1, len(values))
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, now, now, producer_id, producer_epoch,
+                            base_sequence, len(values))
     after_crc += records
     crc = crc32c(after_crc)
     after_length = struct.pack(">ib", -1, 2) + struct.pack(">I", crc) + after_crc

@@ -127,14 +127,17 @@ task<void> rebuild_for_term(shard_services& s) {
 }
 
 // An OUT_OF_ORDER_SEQUENCE_NUMBER is fatal to an idempotent producer (librdkafka, the Java
-// client): say what the partition's state was.
+// client): say what the partition's state was. The grace answers (NOT_LEADER_OR_FOLLOWER, many
+// in a failover) only at debug level.
 void log_out_of_order(partition_id p, const producer_batch& b,
-                      const producer_state_manager& producers, std::string_view answer) {
-    shard_logger().info(
-        "produce to log partition {}: producer {} epoch {} sequences {}..{} answered {}; state: "
-        "{}",
-        p.value(), b.producer_id, b.epoch, b.base_sequence,
-        last_sequence(b.base_sequence, b.record_count), answer, producers.describe(b.producer_id));
+                      const producer_state_manager& producers, std::string_view answer,
+                      bool grace = false) {
+    shard_logger().log(grace ? spdlog::level::debug : spdlog::level::info,
+                       "produce to log partition {}: producer {} epoch {} sequences {}..{} "
+                       "answered {}; state: {}",
+                       p.value(), b.producer_id, b.epoch, b.base_sequence,
+                       last_sequence(b.base_sequence, b.record_count), answer,
+                       producers.describe(b.producer_id));
 }
 
 task<void> wake_fetches_on_commit(consensus& raft, raft_index index, term_id term,
@@ -214,7 +217,8 @@ task<produce_part_result> produce_one(produce_part part) {
             std::chrono::steady_clock::now() - t_producers_term.rebuilt_at < out_of_order_grace;
         log_out_of_order(part.log_partition, pb, producers,
                          grace ? "NOT_LEADER_OR_FOLLOWER (just after a change of leader)"
-                               : "OUT_OF_ORDER_SEQUENCE_NUMBER");
+                               : "OUT_OF_ORDER_SEQUENCE_NUMBER",
+                         grace);
         if (grace) {
             co_return fail(error_code::not_leader_or_follower,
                            "sequence gap just after a change of leader: retry in order");

@@ -4,6 +4,7 @@ group killed at the end) with --node-id, its own --rpc-addr and the same --seeds
 and RPC ports are fixed up front (free ports picked here), so that a broker restarts on the
 addresses that its peers and Metadata know."""
 
+import random
 import socket
 import sys
 import threading
@@ -18,15 +19,40 @@ FORM_TIMEOUT_S = 30
 LOG_TAIL_LINES = 40
 
 
+def ephemeral_range():
+    """The kernel's range for the local ports of outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_ports(count):
     """`count` distinct ports that were free a moment ago (all held open together, so that they
-    differ; another process could still take one before the broker binds it)."""
+    differ; another process could still take one before the broker binds it). They are drawn
+    below the kernel's ephemeral range: a broker restarts on the same ports, and a port in that
+    range may meanwhile be the local end of some outgoing connection (a client's, or a peer's
+    retrying connect), which makes the restarted broker's listen fail with EADDRINUSE (seen in a
+    100-round fault run)."""
+    low, _ = ephemeral_range()
+    first = 10000 if low > 12000 else 1024
+    rng = random.Random()
     socks = []
     try:
-        for _ in range(count):
+        for _ in range(1000 * count):
+            if len(socks) == count:
+                break
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", rng.randrange(first, low)))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
+        if len(socks) < count:
+            raise AssertionError(f"no {count} free ports in {first}-{low - 1}")
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:

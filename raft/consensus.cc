@@ -16,6 +16,10 @@ namespace wharf {
 
 namespace {
 
+// How long a replica whose disk filled stays out of elections (machine.h, hold_candidacy), in
+// election timeouts; renewed by every write that fails so. About 5 s with the default timeouts.
+constexpr int disk_full_hold_elections = 10;
+
 // raft's view of the log's terms, read once at start: the runs found by binary search over the
 // log's own term_at (terms never decrease along the log, and change only at elections).
 term_index load_terms(const shard_log& log) {
@@ -174,7 +178,12 @@ void consensus::on_rolled_back(raft_index last_kept, std::error_code why) {
         fail(why);
         return;
     }
-    if (_cfg.voters.size() == 1 && !_stopping && !_failed) _machine->campaign();
+    if (_cfg.voters.size() == 1) {
+        if (!_stopping && !_failed) _machine->campaign();
+    } else {
+        // The disk is full: let a replica that can write lead (machine.h, hold_candidacy).
+        _machine->hold_candidacy(disk_full_hold_elections * _cfg.election_timeout_ticks);
+    }
     pump();
 }
 

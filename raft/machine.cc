@@ -170,7 +170,11 @@ void raft_machine::tick() {
         if (_role == raft_role::leader) check_retransmits();
         return;
     }
-    if (_election_elapsed >= _election_timeout) campaign();
+    if (_election_elapsed >= _election_timeout && _now >= _candidacy_held_until) campaign();
+}
+
+void raft_machine::hold_candidacy(int ticks) {
+    _candidacy_held_until = std::max(_candidacy_held_until, _now + ticks);
 }
 
 result<raft_index> raft_machine::propose() {
@@ -246,7 +250,9 @@ void raft_machine::step(raft_message m) {
     } else if (auto* vrep = std::get_if<vote_reply>(&m.body)) {
         handle_vote_reply(m.from, *vrep);
     } else if (std::holds_alternative<timeout_now>(m.body)) {
-        if (_role == raft_role::follower && _leader == m.from) become_candidate(true);
+        if (_role == raft_role::follower && _leader == m.from && _now >= _candidacy_held_until) {
+            become_candidate(true);
+        }
     }
 }
 

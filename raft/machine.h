@@ -80,7 +80,9 @@ struct machine_config {
     // from memory, durable or not, and leaves this off.)
     bool send_only_durable = false;
     // Leader balancing: a leader hands leadership to this voter whenever it has heard from it
-    // during the last election timeout (so leadership goes back after a recovery).
+    // during the last election timeout and it holds every committed entry (so leadership goes
+    // back after a recovery, once the replica has caught up: appends are refused during a
+    // handover, which must therefore be short).
     std::optional<node_id> preferred_leader;
     // Seeds the election timeout randomization (the simulator passes its own).
     uint64_t seed = 0;
@@ -163,6 +165,12 @@ public:
     // it dropped. A leader steps down, since followers may hold entries of its term at those
     // indexes, which must never be reused within the term.
     void on_local_write_failed(raft_index last_kept);
+    // The replica cannot write for now (its disk is full): for `ticks` it does not stand for
+    // election, neither on its own timeout nor told to by a leader handing over (timeout_now),
+    // but still votes. A leader whose disk filled steps down (on_local_write_failed); without
+    // this it could win the next election with the same log and fail again, and the others,
+    // which can write, would wait. Each call restarts the hold.
+    void hold_candidacy(int ticks);
     // The driver sent the plan's entries up to `last` (inclusive; from - 1 when none), `bytes`
     // of them.
     void on_append_sent(const append_plan& plan, raft_index last, uint64_t bytes);
@@ -275,6 +283,8 @@ private:
     raft_index _commit{0};
     raft_index _durable{0};
     int64_t _now = 0;
+    // hold_candidacy(): no candidacy before this tick.
+    int64_t _candidacy_held_until = 0;
     // Ticks since the election timer was reset, and its current random timeout.
     int _election_elapsed = 0;
     int _election_timeout = 0;

@@ -302,6 +302,11 @@ void raft_machine::maybe_finish_transfer(progress& p) {
 void raft_machine::maybe_balance_leadership(bool preferred_alive) {
     if (_role != raft_role::leader || _transfer_to || !preferred_alive) return;
     if (!_cfg.preferred_leader || *_cfg.preferred_leader == _cfg.self) return;
+    // Only to a replica holding every committed entry: the handover refuses appends until the
+    // target has caught up, which for one far behind (a restart's backlog, a disk that cannot
+    // write) would stop the partition for an election timeout, again each election timeout.
+    const progress* p = find_progress(*_cfg.preferred_leader);
+    if (p == nullptr || p->match < _commit) return;
     (void)transfer_leadership(*_cfg.preferred_leader);
 }
 

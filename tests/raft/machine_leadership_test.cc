@@ -1,0 +1,82 @@
+// raft_machine, one behaviour at a time (see machine_election_test.cc for the harness).
+//
+// This file: who may take leadership. Leader balancing hands leadership only to a preferred
+// replica that holds every committed entry, and a replica whose disk is full holds back its
+// candidacy while still voting.
+
+#include <gtest/gtest.h>
+
+#include "tests/raft/machine_test_util.h"
+
+namespace wharf::machine_test {
+namespace {
+
+// One election timeout of ticks on the leader, everything delivered after each tick; only the
+// replicas in `syncing` report their logs durable.
+void leader_ticks(group& g, int leader, int ticks, std::initializer_list<int> syncing) {
+    for (int i = 0; i < ticks; ++i) {
+        g.m(leader).tick();
+        g.drive(leader);
+        for (int round = 0; round < 3; ++round) {
+            g.exchange(everything, false);
+            for (int n : syncing) g.sync(n);
+        }
+    }
+}
+
+TEST(raft_machine_balancing, waits_until_the_preferred_replica_holds_every_committed_entry) {
+    auto g = group::of(3, [](machine_config& c) { c.preferred_leader = N(2); });
+    g.elect(1);
+    // Replica 2 takes entries but cannot make them durable (a full disk, a slow one): the
+    // others commit without it.
+    g.propose(1);
+    g.propose(1);
+    g.drive(1);
+    leader_ticks(g, 1, 1, {1, 3});
+    ASSERT_EQ(g.m(1).commit_index(), I(3));
+    ASSERT_LT(g.m(2).durable_index(), I(3));
+
+    // Election timeouts pass with replica 2 answering heartbeats: no handover to it (which
+    // would refuse appends while it caught up).
+    for (int timeout = 0; timeout < 3; ++timeout) {
+        leader_ticks(g, 1, 10, {1, 3});
+        EXPECT_FALSE(g.m(1).transferring_to()) << "timeout " << timeout;
+        EXPECT_TRUE(g.m(1).is_leader());
+    }
+
+    // Once replica 2 holds everything committed, leadership goes to it.
+    g.sync(2);
+    g.exchange(everything, true);
+    for (int ticks = 0; ticks < 20 && !g.m(2).is_leader(); ++ticks) {
+        leader_ticks(g, 1, 1, {1, 2, 3});
+    }
+    EXPECT_TRUE(g.m(2).is_leader());
+    EXPECT_FALSE(g.m(1).is_leader());
+}
+
+TEST(raft_machine_hold, a_held_replica_neither_campaigns_nor_takes_a_handover_but_votes) {
+    auto g = group::of(3);
+    g.elect(1);
+    auto& f = g.m(2);
+    f.hold_candidacy(50);
+    // Its leader is silent for longer than any election timeout: still no candidacy.
+    for (int i = 0; i < 45; ++i) f.tick();
+    EXPECT_EQ(f.role(), raft_role::follower);
+    EXPECT_TRUE(bodies<vote_request>(g.take(2)).empty());
+    (void)f.take_ready();
+    EXPECT_TRUE(bodies<vote_request>(f.take_ready().messages).empty());
+    // A leader handing over to it: declined (the leader gives the handover up after an election
+    // timeout and leads on).
+    f.step(msg(1, 2, timeout_now{T(1)}));
+    EXPECT_EQ(f.role(), raft_role::follower);
+    // It still votes for a replica that can write.
+    f.step(msg(3, 2, vote_request{T(2), I(1), T(1), false, true}));
+    raft_ready r = f.take_ready();
+    EXPECT_EQ(fields(only<vote_reply>(r.messages, 3)), (vote_reply_fields{2, true, false}));
+    // Once the hold is over, an election timeout starts its candidacy again.
+    for (int i = 0; i < 45; ++i) f.tick();
+    EXPECT_NE(f.role(), raft_role::follower);
+}
+
+}  // namespace
+}  // namespace wharf::machine_test

@@ -19,6 +19,7 @@
 #include "core/group/coordinator.h"
 #include "core/kafka/listener.h"
 #include "core/kafka/partition_ops.h"
+#include "core/listen_retry.h"
 #include "core/shard_services.h"
 #include "core/systemd_notify.h"
 #include "reactor/logger.h"
@@ -52,7 +53,9 @@ task<bool> listen_rpc(const broker_config& cfg) {
         shard_logger().critical("cluster configuration: {}", why);
         co_return false;
     }
-    auto l = co_await raft_rpc::rpc_listener::listen(std::move(*tc));
+    auto listen = [&tc] { return raft_rpc::rpc_listener::listen(*tc); };
+    std::string what = "--rpc-addr " + cfg.cluster.rpc_addr.to_string();
+    auto l = co_await listen_retrying(listen, what);
     if (!l) {
         shard_logger().critical("cannot listen on --rpc-addr {}: {}",
                                 cfg.cluster.rpc_addr.to_string(), l.error().message());
@@ -211,7 +214,9 @@ task<int> run_broker(const broker_config& cfg) {
     stop->exit_while_starting = cfg.cluster.is_cluster();
     spawn(watch_signals(signals, stop), "signal watcher");
     // The admin API first: readiness (503) and /metrics can be watched during recovery.
-    auto admin_port = co_await admin::start_admin_api(cfg);
+    auto start_admin = [&cfg] { return admin::start_admin_api(cfg); };
+    std::string admin_what = "--admin-addr " + (cfg.admin_addr ? cfg.admin_addr->to_string() : "");
+    auto admin_port = co_await listen_retrying(start_admin, admin_what);
     if (!admin_port) {
         shard_logger().critical("cannot listen on --admin-addr {}: {}", cfg.admin_addr->to_string(),
                                 admin_port.error().message());

@@ -5,6 +5,7 @@ message naming the flag. Every wait is bounded; every process started is killed 
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,9 +17,9 @@ START_TIMEOUT_S = 60
 
 
 class broker:
-    def __init__(self, data_dir, *flags):
+    def __init__(self, data_dir, *flags, kafka_addr="127.0.0.1:0"):
         self.proc = subprocess.Popen(
-            [WHARF, "--data-dir", data_dir, "--overprovisioned", "--kafka-addr", "127.0.0.1:0",
+            [WHARF, "--data-dir", data_dir, "--overprovisioned", "--kafka-addr", kafka_addr,
              "--admin-addr", "127.0.0.1:0", *flags],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)
@@ -61,8 +62,8 @@ class broker_smoke(unittest.TestCase):
             b.kill()
         self.tmp.cleanup()
 
-    def start(self, *flags):
-        b = broker(self.data, *flags)
+    def start(self, *flags, **kwargs):
+        b = broker(self.data, *flags, **kwargs)
         self.brokers.append(b)
         return b
 
@@ -100,6 +101,23 @@ class broker_smoke(unittest.TestCase):
         b2.wait_for("wharf is running")
         b2.proc.send_signal(signal.SIGTERM)
         self.assertEqual(b2.finish(), 0, b2.output())
+
+    def test_address_still_in_use_is_waited_for(self):
+        # As after a SIGKILL, when the kernel has not yet closed the dead process's listening
+        # socket: the broker tries again for a while instead of exiting.
+        held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        try:
+            b = self.start("--smp", "2", kafka_addr=f"127.0.0.1:{port}")
+            b.wait_for("is in use")
+        finally:
+            held.close()
+        b.wait_for("wharf is running")
+        self.assertIn(f"Kafka API on 127.0.0.1:{port}", b.output())
+        b.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(b.finish(), 0, b.output())
 
     def test_second_signal_exits_at_once(self):
         b = self.start("--smp", "2")

@@ -8,6 +8,7 @@
 #include "core/kafka/forward.h"
 #include "core/group/coordinator.h"
 #include "core/kafka/fetch_wakeup.h"
+#include "core/listen_retry.h"
 #include "core/shard_services.h"
 #include "net/server.h"
 #include "reactor/logger.h"
@@ -46,7 +47,11 @@ const net::server* local_kafka_server() noexcept {
 
 task<result<uint16_t>> start_listeners(const broker_config& cfg) {
     const broker_config* c = &cfg;
-    auto first = co_await submit_to(shard_id(0), [c] { return listen_here(*c, c->kafka_addr.port); });
+    auto listen_first = [c] {
+        return submit_to(shard_id(0), [c] { return listen_here(*c, c->kafka_addr.port); });
+    };
+    std::string what = "--kafka-addr " + cfg.kafka_addr.to_string();
+    auto first = co_await listen_retrying(listen_first, what);
     if (!first) co_return first.error();
     uint16_t port = *first;
     host_port advertised = cfg.advertise_kafka_addr.host.empty()

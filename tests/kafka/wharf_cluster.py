@@ -34,8 +34,7 @@ def free_ports(count):
     differ; another process could still take one before the broker binds it). They are drawn
     below the kernel's ephemeral range: a broker restarts on the same ports, and a port in that
     range may meanwhile be the local end of some outgoing connection (a client's, or a peer's
-    retrying connect), which makes the restarted broker's listen fail with EADDRINUSE (seen in a
-    100-round fault run)."""
+    retrying connect), which would make the restarted broker's listen fail with EADDRINUSE."""
     low, _ = ephemeral_range()
     first = 10000 if low > 12000 else 1024
     rng = random.Random()

@@ -3,10 +3,11 @@
 //   raft_sim --seeds N [--first-seed S]   N seeds from S (default: a random S, printed)
 //   raft_sim --seed S                     one seed, replayed exactly
 //   --nodes 3|5        force the group size (default: drawn per seed)
-//   --planted-bug B    ack_before_durable | vote_ignores_log: a deliberate bug in raft_machine
+//   --planted-bug B    a deliberate bug: ack_before_durable | vote_ignores_log in raft_machine,
+//                      snapshot_wrong_term in the simulator's driver
 //   --expect-violation succeed only if some seed finds a violation (the canary)
 //   --verbose          one line per seed
-//   --trace            every delivered message (with --seed)
+//   --trace            every delivered message, compaction and install (with --seed)
 //
 // Exit status: 0 when every seed passed (or, with --expect-violation, when one failed as it
 // should), 1 on a violation (or a canary that found none), 2 on bad arguments.
@@ -36,6 +37,7 @@ struct options {
     uint64_t seeds = 1;
     int nodes = 0;
     planted_bug bug = planted_bug::none;
+    driver_bug driver = driver_bug::none;
     std::string bug_name;
     bool expect_violation = false;
     bool verbose = false;
@@ -44,7 +46,8 @@ struct options {
 
 [[noreturn]] void usage(const std::string& why) {
     fmt::print(stderr, "raft_sim: {}\nusage: raft_sim [--seed S | --seeds N [--first-seed S]] "
-               "[--nodes 3|5] [--planted-bug ack_before_durable|vote_ignores_log] "
+               "[--nodes 3|5] [--planted-bug ack_before_durable|vote_ignores_log|"
+               "snapshot_wrong_term] "
                "[--expect-violation] [--verbose]\n", why);
     std::exit(2);
 }
@@ -79,6 +82,8 @@ options parse(int argc, char** argv) {
                 o.bug = planted_bug::ack_before_durable;
             } else if (o.bug_name == "vote_ignores_log") {
                 o.bug = planted_bug::vote_ignores_log;
+            } else if (o.bug_name == "snapshot_wrong_term") {
+                o.driver = driver_bug::snapshot_wrong_term;
             } else {
                 usage(fmt::format("unknown planted bug '{}'", o.bug_name));
             }
@@ -97,7 +102,8 @@ options parse(int argc, char** argv) {
 }
 
 // Heals the world and requires it to converge: a leader that has committed its whole log, every
-// replica caught up, and a fresh proposal acknowledged.
+// replica caught up (its log reaching the leader's last index, by entries or a snapshot), and a
+// fresh proposal acknowledged.
 std::optional<std::string> liveness(sim_world& w, sim_checker& checker) {
     w.heal();
     size_t proposals_before = w.proposals().size();
@@ -118,7 +124,7 @@ std::optional<std::string> liveness(sim_world& w, sim_checker& checker) {
         bool caught_up = true;
         for (const auto& n : w.nodes()) {
             caught_up = caught_up && n.machine->commit_index() == *visible &&
-                        n.log.size() == leader->log.size();
+                        n.log.last_index() == leader->log.last_index();
         }
         bool fresh_acked = false;
         for (size_t i = proposals_before; i < w.proposals().size(); ++i) {
@@ -137,8 +143,19 @@ std::optional<std::string> liveness(sim_world& w, sim_checker& checker) {
                        w.params().liveness_ms, state);
 }
 
-std::optional<std::string> run_seed(uint64_t seed, const options& o, size_t* committed) {
-    world_params p = draw_params(seed, o.nodes, o.bug);
+struct seed_result {
+    size_t committed = 0;
+    world_stats stats;
+};
+
+std::string describe(const world_stats& s) {
+    return fmt::format("{} compactions, {} snapshots sent, {} installed ({} durable)",
+                       s.compactions, s.snapshots_sent, s.snapshots_installed,
+                       s.installs_durable);
+}
+
+std::optional<std::string> run_seed(uint64_t seed, const options& o, seed_result* out) {
+    world_params p = draw_params(seed, o.nodes, o.bug, o.driver);
     if (o.verbose) fmt::print("seed {}: {}\n", seed, describe(p));
     sim_world w(seed, p);
     w.trace = o.trace;
@@ -148,7 +165,8 @@ std::optional<std::string> run_seed(uint64_t seed, const options& o, size_t* com
         if (auto v = checker.check(w)) return fmt::format("at {} ms: {}", w.now_ms(), *v);
     }
     auto v = liveness(w, checker);
-    *committed = checker.committed().size();
+    out->committed = checker.committed().size();
+    out->stats = w.stats();
     if (v) return fmt::format("at {} ms: {}", w.now_ms(), *v);
     return std::nullopt;
 }
@@ -159,14 +177,22 @@ int main(int argc, char** argv) {
     options o = parse(argc, argv);
     // The seed comes first, so that any failure, even a crash, can be replayed.
     fmt::print("raft_sim: seeds {}..{}{}\n", o.first_seed, o.first_seed + o.seeds - 1,
-               o.bug == planted_bug::none ? "" : fmt::format(" with planted bug {}", o.bug_name));
+               o.bug_name.empty() ? "" : fmt::format(" with planted bug {}", o.bug_name));
     std::fflush(stdout);
     auto started = std::chrono::steady_clock::now();
     uint64_t total_committed = 0;
+    world_stats total;
+    uint64_t seeds_installing = 0;
     for (uint64_t s = o.first_seed; s < o.first_seed + o.seeds; ++s) {
-        size_t committed = 0;
-        auto v = run_seed(s, o, &committed);
-        total_committed += committed;
+        seed_result r;
+        auto v = run_seed(s, o, &r);
+        total_committed += r.committed;
+        total.compactions += r.stats.compactions;
+        total.snapshots_sent += r.stats.snapshots_sent;
+        total.snapshots_unsendable += r.stats.snapshots_unsendable;
+        total.snapshots_installed += r.stats.snapshots_installed;
+        total.installs_durable += r.stats.installs_durable;
+        if (r.stats.snapshots_installed > 0) ++seeds_installing;
         if (v) {
             std::string replay = fmt::format(
                 "raft_sim --seed {}{}{}", s, o.nodes ? fmt::format(" --nodes {}", o.nodes) : "",
@@ -178,7 +204,10 @@ int main(int argc, char** argv) {
             }
             return 1;
         }
-        if (o.verbose) fmt::print("seed {}: ok, {} entries committed\n", s, committed);
+        if (o.verbose) {
+            fmt::print("seed {}: ok, {} entries committed, {}\n", s, r.committed,
+                       describe(r.stats));
+        }
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                       .count();
@@ -189,5 +218,8 @@ int main(int argc, char** argv) {
     }
     fmt::print("raft_sim: {} seeds passed, {} entries committed, {:.1f} s\n", o.seeds,
                total_committed, secs);
+    // So one can see snapshots happen (and on how many seeds).
+    fmt::print("raft_sim: {}, {} unsendable; seeds with an install: {} of {}\n",
+               describe(total), total.snapshots_unsendable, seeds_installing, o.seeds);
     return 0;
 }

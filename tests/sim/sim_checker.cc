@@ -20,8 +20,9 @@ uint64_t entry_key(const sim_entry& e) {
                static_cast<uint64_t>(e.term.value()));
 }
 
-bool same(const sim_entry& a, const sim_entry& b) {
-    return a.index == b.index && a.term == b.term && a.id == b.id;
+// The hash of a prefix ending at e, from the hash of the prefix before it.
+uint64_t chain(uint64_t prev, const sim_entry& e) {
+    return mix(prev ^ mix(static_cast<uint64_t>(e.term.value())) ^ (e.id << 1));
 }
 
 std::string show(const sim_entry& e) {
@@ -38,9 +39,11 @@ std::optional<std::string> sim_checker::check(sim_world& w) {
         if (seen.incarnation != n.incarnation) {
             seen = replica_seen{};
             seen.incarnation = n.incarnation;
-            n.changed_from = 0;
+            n.changed_from = raft_index(0);
         }
         if (!n.up) continue;
+        // Snapshots first: the hashes of a compacted log start from the prefix its point ends.
+        if (auto v = check_snapshot(n)) return v;
         if (auto v = check_log_matching(n, seen)) return v;
         if (auto v = check_commit(n, seen)) return v;
     }
@@ -52,18 +55,56 @@ std::optional<std::string> sim_checker::check(sim_world& w) {
     return check_durability(w);
 }
 
+std::optional<std::string> sim_checker::check_snapshot(const sim_world::node& n) const {
+    // A snapshot point summarizes the log up to it, so it may only cover committed entries, and
+    // must be the committed entry at its index. Compaction stays within the replica's commit and
+    // a leader's snapshot within its own, both of which this checker took in at earlier steps
+    // (sim_world compacts first in a step), so a point past the committed log is a violation.
+    // A point on the disk was in the log before (a crash keeps a prefix of the log's changes).
+    for (const sim_log* log : {&n.log, &n.durable_log}) {
+        const sim_entry& point = log->snapshot();
+        if (point.index == raft_index(0)) continue;
+        const char* where = log == &n.log ? "log" : "disk";
+        auto at = static_cast<size_t>(point.index.value());
+        if (at > _committed.size()) {
+            return fmt::format("snapshot: replica {}'s {} has a snapshot at {}, past the "
+                               "committed log's end {}",
+                               n.number, where, show(point), _committed.size());
+        }
+        if (!same(point, _committed[at - 1])) {
+            return fmt::format("snapshot: replica {}'s {} has a snapshot at {} where {} was "
+                               "committed",
+                               n.number, where, show(point), show(_committed[at - 1]));
+        }
+    }
+    return std::nullopt;
+}
+
 std::optional<std::string> sim_checker::check_log_matching(sim_world::node& n,
                                                            replica_seen& seen) {
-    size_t from = std::min(n.changed_from, n.log.size());
-    n.changed_from = SIZE_MAX;
-    seen.prefix_hash.resize(from);
-    for (size_t i = from; i < n.log.size(); ++i) {
-        const auto& e = n.log[i];
-        if (e.index.value() != static_cast<int64_t>(i) + 1) {
-            return fmt::format("replica {} holds {} at position {}", n.number, show(e), i + 1);
+    const sim_entry& point = n.log.snapshot();
+    raft_index from = std::max(n.changed_from, n.log.first_index());
+    n.changed_from = raft_index::max();
+    if (!same(point, seen.snapshot)) {
+        // Compacted or installed: the hashes start again after the new point, from the
+        // committed prefix it ends (check_snapshot found it committed).
+        seen.snapshot = point;
+        seen.snapshot_hash =
+            point.index == raft_index(0)
+                ? 0
+                : _committed_hash[static_cast<size_t>(point.index.value()) - 1];
+        seen.prefix_hash.clear();
+        from = n.log.first_index();
+    }
+    seen.prefix_hash.resize(static_cast<size_t>(std::min(from, n.log.last_index() + 1) -
+                                                n.log.first_index()));
+    for (raft_index i = from; i <= n.log.last_index(); ++i) {
+        const sim_entry& e = *n.log.at(i);
+        if (e.index != i) {
+            return fmt::format("replica {} holds {} at index {}", n.number, show(e), i);
         }
-        uint64_t prev = i == 0 ? 0 : seen.prefix_hash[i - 1];
-        uint64_t h = mix(prev ^ mix(static_cast<uint64_t>(e.term.value())) ^ (e.id << 1));
+        uint64_t h = chain(seen.prefix_hash.empty() ? seen.snapshot_hash : seen.prefix_hash.back(),
+                           e);
         seen.prefix_hash.push_back(h);
         auto [it, fresh] = _prefix_of_entry.emplace(entry_key(e), h);
         if (!fresh && it->second != h) {
@@ -73,6 +114,11 @@ std::optional<std::string> sim_checker::check_log_matching(sim_world::node& n,
         }
     }
     return std::nullopt;
+}
+
+void sim_checker::add_committed(const sim_entry& e) {
+    _committed_hash.push_back(chain(_committed_hash.empty() ? 0 : _committed_hash.back(), e));
+    _committed.push_back(e);
 }
 
 std::optional<std::string> sim_checker::check_commit(const sim_world::node& n,
@@ -85,17 +131,30 @@ std::optional<std::string> sim_checker::check_commit(const sim_world::node& n,
     seen.commit = c;
     auto len = static_cast<size_t>(c.value());
     if (len == 0) return std::nullopt;
-    if (len > n.log.size()) {
-        return fmt::format("replica {} commits index {} beyond its log ({} entries)", n.number,
-                           c.value(), n.log.size());
+    if (c > n.log.last_index()) {
+        return fmt::format("replica {} commits index {} beyond its log (last index {})",
+                           n.number, c, n.log.last_index());
     }
-    // By log matching (checked above), one equal entry stands for the whole prefix.
+    // By log matching (checked above), one equal entry stands for the whole prefix; up to the
+    // snapshot point, the point stands for it (check_snapshot).
     size_t common = std::min(len, _committed.size());
-    if (common > 0 && !same(n.log[common - 1], _committed[common - 1])) {
+    raft_index at(static_cast<int64_t>(common));
+    if (common > 0 && at > n.log.snapshot_index() && !same(*n.log.at(at), _committed[common - 1])) {
         return fmt::format("state machine safety: replica {} committed {} where {} was committed",
-                           n.number, show(n.log[common - 1]), show(_committed[common - 1]));
+                           n.number, show(*n.log.at(at)), show(_committed[common - 1]));
     }
-    for (size_t i = _committed.size(); i < len; ++i) _committed.push_back(n.log[i]);
+    for (size_t i = _committed.size(); i < len; ++i) {
+        const sim_entry* e = n.log.at(raft_index(static_cast<int64_t>(i) + 1));
+        if (!e) {
+            // Not raft's fault: the simulator let a replica compact (or a leader send a
+            // snapshot) past what any replica had shown committed, so the checker cannot know
+            // the entries.
+            return fmt::format("simulator: replica {} commits {} but holds only from {}, and "
+                               "the checker knows the committed log up to {} only",
+                               n.number, c, n.log.first_index(), _committed.size());
+        }
+        add_committed(*e);
+    }
     return std::nullopt;
 }
 
@@ -112,10 +171,12 @@ std::optional<std::string> sim_checker::check_leader(const sim_world::node& n,
         seen.led_term = m.term();
         seen.visible = raft_index(0);
         // Leader completeness: everything committed so far (before this term) is here.
-        if (!_committed.empty()) {
+        // A snapshot point at or past it stands for it (check_snapshot).
+        raft_index at(static_cast<int64_t>(_committed.size()));
+        if (!_committed.empty() && at > n.log.snapshot_index()) {
             const auto& last = _committed.back();
-            size_t at = _committed.size() - 1;
-            if (n.log.size() <= at || !same(n.log[at], last)) {
+            const sim_entry* held = n.log.at(at);
+            if (!held || !same(*held, last)) {
                 return fmt::format("leader completeness: replica {} leads term {} without the "
                                    "committed entry {}",
                                    n.number, m.term().value(), show(last));
@@ -148,10 +209,13 @@ std::optional<std::string> sim_checker::check_leader(const sim_world::node& n,
 std::optional<std::string> sim_checker::check_durability(const sim_world& w) const {
     if (_committed.empty()) return std::nullopt;
     const auto& last = _committed.back();
-    size_t at = _committed.size() - 1;
     int holders = 0;
     for (const auto& n : w.nodes()) {
-        if (n.durable_log.size() > at && same(n.durable_log[at], last)) ++holders;
+        // Under the disk's snapshot point (committed, check_snapshot) or as an entry.
+        const sim_entry* held = n.durable_log.at(last.index);
+        if (last.index <= n.durable_log.snapshot_index() || (held && same(*held, last))) {
+            ++holders;
+        }
     }
     int quorum = w.params().nodes / 2 + 1;
     if (holders < quorum) {

@@ -6,10 +6,16 @@
 // ends, so the property is checked over the whole history, not only between live logs.
 //
 //   - election safety: at most one leader per term;
-//   - log matching: an (index, term) names one entry and one prefix, on every replica, ever;
-//   - leader completeness: a new leader holds every entry committed before it;
+//   - snapshots: a replica's snapshot point (compacted or installed, in its log or on its disk)
+//     covers only committed entries and is the committed log's entry at its index (index, term
+//     and the state it stands for);
+//   - log matching: an (index, term) names one entry and one prefix, on every replica, ever (a
+//     compacted log's entries continue the committed prefix its snapshot point ends);
+//   - leader completeness: a new leader holds every entry committed before it (or a snapshot
+//     past it);
 //   - state machine safety: every replica's committed prefix is the one committed log;
-//   - durability: the last committed entry is on the disk of a quorum (so no crash loses it);
+//   - durability: the last committed entry is on the disk of a quorum, as an entry or under a
+//     snapshot point (so no crash loses it);
 //   - commit indexes never go back within a replica's life, and the commit a leader shows to
 //     clients is never below what leaders of earlier terms showed;
 //   - at the end: every acknowledged proposal is in the committed log where it was assigned.
@@ -40,15 +46,21 @@ private:
     struct replica_seen {
         uint64_t incarnation = UINT64_MAX;
         raft_index commit{0};
+        // The snapshot point the hashes below start after, and the hash of the prefix it ends.
+        sim_entry snapshot;
+        uint64_t snapshot_hash = 0;
+        // prefix_hash[k]: the hash of the log's prefix ending at snapshot.index + 1 + k.
         std::vector<uint64_t> prefix_hash;
         term_id led_term{0};
         raft_index visible{0};
     };
 
+    std::optional<std::string> check_snapshot(const sim_world::node& n) const;
     std::optional<std::string> check_log_matching(sim_world::node& n, replica_seen& seen);
     std::optional<std::string> check_commit(const sim_world::node& n, replica_seen& seen);
     std::optional<std::string> check_leader(const sim_world::node& n, replica_seen& seen);
     std::optional<std::string> check_durability(const sim_world& w) const;
+    void add_committed(const sim_entry& e);
 
     std::vector<replica_seen> _seen;
     std::map<term_id, int> _leader_of_term;
@@ -56,6 +68,9 @@ private:
     std::map<term_id, raft_index> _visible_by_term;
     std::unordered_map<uint64_t, uint64_t> _prefix_of_entry;
     std::vector<sim_entry> _committed;
+    // _committed_hash[i]: the prefix hash of _committed up to index i + 1 (where a compacted
+    // log's hashes start).
+    std::vector<uint64_t> _committed_hash;
 };
 
 }  // namespace wharf::sim

@@ -18,16 +18,6 @@ uint64_t mix(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-iobuf id_payload(uint64_t id) { return iobuf::copy_of(&id, sizeof id); }
-
-uint64_t payload_id(const iobuf& b) {
-    uint64_t id = 0;
-    WHARF_ASSERT(b.size() == sizeof id || b.empty(), "sim payload of {} bytes", b.size());
-    if (b.empty()) return 0;
-    b.copy_to(0, &id, sizeof id);
-    return id;
-}
-
 raft_message copy_of(const raft_message& m) {
     raft_message c{m.from, m.to, {}};
     if (const auto* a = std::get_if<append_request>(&m.body)) {
@@ -85,7 +75,7 @@ std::string describe(const raft_message& m) {
     return fmt::format("{} -> {}: {}", m.from.value(), m.to.value(), body);
 }
 
-world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug) {
+world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug, driver_bug driver) {
     std::mt19937_64 r(mix(seed ^ 0x5eedULL));
     auto pick = [&](double lo, double hi) {
         return lo + (hi - lo) * std::uniform_real_distribution<double>(0, 1)(r);
@@ -102,16 +92,21 @@ world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug) {
     p.preferred = r() % 2 == 0 ? static_cast<int>(r() % static_cast<uint64_t>(p.nodes)) : -1;
     p.transfer_per_ms = pick(0, 0.002);
     p.send_only_durable = r() % 2 == 0;
+    // Drawn last, so the draws above (and a seed's world when it never compacts) are what they
+    // were before compaction existed.
+    p.compact_per_ms = r() % 4 == 0 ? 0 : pick(0.001, 0.01);
     p.bug = bug;
+    p.driver = driver;
     return p;
 }
 
 std::string describe(const world_params& p) {
     return fmt::format("{} replicas, drop {:.3f}, duplicate {:.3f}, delay 1-{} ms, sync 1-{} ms, "
                        "crash {:.4f}/ms, partition {:.4f}/ms, propose {:.2f}/ms, "
-                       "transfer {:.4f}/ms, preferred leader {}{}",
+                       "transfer {:.4f}/ms, compact {:.4f}/ms, preferred leader {}{}",
                        p.nodes, p.drop, p.duplicate, p.max_delay_ms, p.max_sync_ms,
                        p.crash_per_ms, p.partition_per_ms, p.propose_per_ms, p.transfer_per_ms,
+                       p.compact_per_ms,
                        p.preferred < 0 ? std::string("none") : std::to_string(p.preferred),
                        p.send_only_durable ? ", sends durable entries only" : "");
 }
@@ -144,29 +139,20 @@ void sim_world::start_machine(node& n) {
     if (_p.preferred >= 0) cfg.preferred_leader = id_of(_p.preferred);
     cfg.send_only_durable = _p.send_only_durable;
     cfg.max_append_bytes = 64;  // a few entries per request, so pipelining is exercised
-    term_index terms;
-    for (const auto& e : n.durable_log) terms.append(e.index, e.term);
+    // The log as recovered: the disk's snapshot point and the entries after it.
     n.log = n.durable_log;
-    n.changed_from = 0;
+    n.changed_from = raft_index(0);
     n.pending.clear();
     n.sync_at = -1;
     n.syncing = 0;
-    n.machine = std::make_unique<raft_machine>(cfg, machine_start_state{n.durable_vote, terms});
+    n.machine = std::make_unique<raft_machine>(
+        cfg, machine_start_state{n.durable_vote, n.durable_log.terms()});
     drive(n);
-}
-
-void sim_world::apply_to_disk(node& n, const node::pending_op& op) {
-    if (!op.truncate_after) {
-        n.durable_log.push_back(op.entry);
-        return;
-    }
-    auto keep = static_cast<size_t>(op.truncate_after->value());
-    if (n.durable_log.size() > keep) n.durable_log.resize(keep);
 }
 
 void sim_world::crash(node& n) {
     // Unsynced changes: a random prefix reached the disk (a torn entry is dropped by its
-    // checksum at recovery, so a tear is one more entry lost).
+    // checksum at recovery, so a tear is one more entry lost; an install is all or nothing).
     size_t survive = static_cast<size_t>(uniform(0, static_cast<int>(n.pending.size())));
     for (size_t i = 0; i < survive; ++i) {
         const auto& op = n.pending[i];
@@ -184,39 +170,48 @@ void sim_world::drive(node& n) {
     while (n.up && n.machine->has_ready()) {
         raft_ready r = n.machine->take_ready();
         if (r.vote) n.durable_vote = *r.vote;
+        if (r.snapshot) install(n, *r.snapshot);
         if (r.truncate_after) {
-            n.log.resize(static_cast<size_t>(r.truncate_after->value()));
-            n.changed_from = std::min(n.changed_from, n.log.size());
-            n.pending.push_back({r.truncate_after, {}});
+            n.log.truncate_after(*r.truncate_after);
+            n.changed_from = std::min(n.changed_from, *r.truncate_after + 1);
+            using kind = node::pending_op::kind;
+            n.pending.push_back({kind::truncate, sim_entry{*r.truncate_after, term_id(0), 0}});
         }
         for (auto& e : r.entries) {
             sim_entry se{e.index, e.term, payload_id(e.payload)};
-            WHARF_ASSERT(se.index.value() == static_cast<int64_t>(n.log.size()) + 1,
-                         "sim: node {} appends {} after {}", n.number, se.index.value(),
-                         n.log.size());
-            n.changed_from = std::min(n.changed_from, n.log.size());
-            n.log.push_back(se);
-            n.pending.push_back({std::nullopt, se});
+            n.changed_from = std::min(n.changed_from, se.index);
+            n.log.append(se);
+            n.pending.push_back({node::pending_op::kind::append, se});
         }
         for (auto& m : r.messages) send(std::move(m));
-        for (const auto& plan : r.appends) {
-            append_request req{plan.term, plan.prev_index, plan.prev_term, plan.leader_commit, {}};
-            uint64_t bytes = 0;
-            raft_index sendable(static_cast<int64_t>(n.log.size()));
-            if (_p.send_only_durable) sendable = std::min(sendable, n.machine->durable_index());
-            for (raft_index i = plan.from; i <= sendable; ++i) {
-                if (bytes + sizeof(uint64_t) > plan.max_bytes && !req.entries.empty()) break;
-                const auto& e = n.log[static_cast<size_t>(i.value() - 1)];
-                req.entries.push_back(raft_entry{e.index, e.term,
-                                                 e.id ? entry_type::data : entry_type::raft_noop,
-                                                 partition_id(0), e.id ? id_payload(e.id) : iobuf{}});
-                bytes += sizeof(uint64_t);
-            }
-            raft_index last = req.entries.empty() ? plan.from - 1 : req.entries.back().index;
-            send(raft_message{n.machine->self(), plan.to, std::move(req)});
-            n.machine->on_append_sent(plan, last, bytes);
-        }
+        // Plans call back into the machine, which may plan again (a snapshot instead of
+        // entries): those come with the next ready of this loop.
+        for (const auto& plan : r.appends) send_append(n, plan);
+        for (const auto& plan : r.snapshots) send_snapshot(n, plan);
     }
+}
+
+void sim_world::send_append(node& n, const append_plan& plan) {
+    if (plan.from < n.log.first_index()) {
+        // Compaction removed them: the follower needs the snapshot (consensus::send_append).
+        n.machine->on_append_unsendable(plan, /*behind_log_start=*/true);
+        return;
+    }
+    append_request req{plan.term, plan.prev_index, plan.prev_term, plan.leader_commit, {}};
+    uint64_t bytes = 0;
+    raft_index sendable = n.log.last_index();
+    if (_p.send_only_durable) sendable = std::min(sendable, n.machine->durable_index());
+    for (raft_index i = plan.from; i <= sendable; ++i) {
+        if (bytes + sizeof(uint64_t) > plan.max_bytes && !req.entries.empty()) break;
+        const sim_entry& e = *n.log.at(i);
+        req.entries.push_back(raft_entry{e.index, e.term,
+                                         e.id ? entry_type::data : entry_type::raft_noop,
+                                         partition_id(0), e.id ? id_payload(e.id) : iobuf{}});
+        bytes += sizeof(uint64_t);
+    }
+    raft_index last = req.entries.empty() ? plan.from - 1 : req.entries.back().index;
+    send(raft_message{n.machine->self(), plan.to, std::move(req)});
+    n.machine->on_append_sent(plan, last, bytes);
 }
 
 void sim_world::send(raft_message m) {
@@ -250,28 +245,6 @@ void sim_world::deliver_due() {
         if (trace) fmt::print("{} ms: {}\n", _now, describe(f.msg));
         n.machine->step(std::move(f.msg));
         drive(n);
-    }
-}
-
-void sim_world::sync_disks() {
-    for (auto& n : _nodes) {
-        if (!n.up) continue;
-        if (n.sync_at < 0 && !n.pending.empty()) {
-            n.sync_at = _now + uniform(1, _p.max_sync_ms);
-            n.syncing = n.pending.size();
-        }
-        if (n.sync_at < 0 || n.sync_at > _now) continue;
-        for (size_t i = 0; i < n.syncing; ++i) {
-            apply_to_disk(n, n.pending[i]);
-        }
-        n.pending.erase(n.pending.begin(), n.pending.begin() + static_cast<long>(n.syncing));
-        n.sync_at = -1;
-        n.syncing = 0;
-        if (!n.durable_log.empty()) {
-            const auto& last = n.durable_log.back();
-            n.machine->on_durable(last.index, last.term);
-            drive(n);
-        }
     }
 }
 
@@ -335,9 +308,9 @@ bool sim_world::propose_once() {
         if (!index) continue;
         uint64_t id = _next_id++;
         sim_entry e{*index, n.machine->term(), id};
-        n.changed_from = std::min(n.changed_from, n.log.size());
-        n.log.push_back(e);
-        n.pending.push_back({std::nullopt, e});
+        n.changed_from = std::min(n.changed_from, e.index);
+        n.log.append(e);
+        n.pending.push_back({node::pending_op::kind::append, e});
         _open.push_back(_proposals.size());
         _proposals.push_back({id, n.number, n.incarnation, e.term, e.index, false});
         drive(n);
@@ -371,6 +344,8 @@ void sim_world::settle_acks() {
 
 void sim_world::step(bool faults) {
     ++_now;
+    // First, so that compaction stays within commit indexes the checker has already seen.
+    maybe_compact();
     if (faults) maybe_fault();
     deliver_due();
     sync_disks();

@@ -5,10 +5,16 @@
 // network, in virtual time with a 1 ms step. Everything random comes from one generator seeded
 // by the seed, so a seed replays exactly.
 //
-//   - Disk: the driver's log changes (truncations, appends) are pending until a sync, which
-//     completes after a random delay; a crash keeps a random prefix of the pending changes (a
-//     torn write loses the entry it tore, as the real log's checksums make it). The term and
-//     vote are durable before the ready's messages leave, as the driver contract requires.
+//   - Disk: the driver's log changes (snapshot installs, truncations, appends) are pending until
+//     a sync, which completes after a random delay; a crash keeps a random prefix of the pending
+//     changes (a torn write loses the entry it tore, as the real log's checksums make it; an
+//     install is all or nothing, as the real log's marker file makes it). The term and vote are
+//     durable before the ready's messages leave, as the driver contract requires.
+//   - Compaction (the model of retention): now and then a replica drops a prefix of its log up
+//     to an index it knows committed and durable, at once on its disk too, keeping the snapshot
+//     point (sim_log.h). A leader whose plan asks for entries gone that way reports them
+//     unsendable (behind the log's start) and sends its snapshot point as an install_snapshot
+//     when the machine plans one; a follower installs it like any other log change.
 //   - Network: every message takes a random delay (so messages reorder), may be dropped or
 //     duplicated, and is lost on links the current partition cuts or to a crashed replica.
 //   - Clients propose entries to whichever replicas think they lead; a proposal is
@@ -24,14 +30,16 @@
 #include <vector>
 
 #include "raft/machine.h"
+#include "tests/sim/sim_log.h"
 
 namespace wharf::sim {
 
-struct sim_entry {
-    raft_index index{0};
-    term_id term{0};
-    // The proposal's id (0 for a leader's no-op).
-    uint64_t id = 0;
+// Deliberate bugs in the simulator's driver, for canaries of the snapshot checks (the machine's
+// own are raft/machine.h's planted_bug). Never set outside the canaries.
+enum class driver_bug : uint8_t {
+    none,
+    // A leader's install_snapshot names its current term instead of the snapshot point's term.
+    snapshot_wrong_term,
 };
 
 // Fault rates and timing drawn once per seed.
@@ -51,13 +59,29 @@ struct world_params {
     double transfer_per_ms = 0;
     // The driver sends only durable entries (as the broker's consensus does).
     bool send_only_durable = false;
+    // Probability per ms that some replica compacts its log (0: never, the old behaviour).
+    double compact_per_ms = 0;
     int safety_ms = 20000;
     int liveness_ms = 20000;
     planted_bug bug = planted_bug::none;
+    driver_bug driver = driver_bug::none;
+};
+
+// What happened to snapshots in one world (printed per run, so one can see they happen).
+struct world_stats {
+    uint64_t compactions = 0;
+    // install_snapshot messages a leader's driver sent, and plans it could not serve (no
+    // snapshot point yet).
+    uint64_t snapshots_sent = 0;
+    uint64_t snapshots_unsendable = 0;
+    // Snapshots a follower's driver took in place of its log, and how many of them reached its
+    // disk (a crash may lose an install not yet synced).
+    uint64_t snapshots_installed = 0;
+    uint64_t installs_durable = 0;
 };
 
 std::string describe(const raft_message& m);
-world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug);
+world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug, driver_bug driver);
 std::string describe(const world_params& p);
 
 struct proposal {
@@ -79,18 +103,21 @@ public:
         int64_t down_until = 0;
         // Disk: what survives a crash, and what is waiting for a sync.
         vote_state durable_vote;
-        std::vector<sim_entry> durable_log;
+        sim_log durable_log;
         struct pending_op {
-            std::optional<raft_index> truncate_after;
+            enum class kind : uint8_t { append, truncate, install };
+            kind what = kind::append;
+            // append: the entry; install: the snapshot point; truncate: cut after entry.index.
             sim_entry entry;
         };
         std::vector<pending_op> pending;
         int64_t sync_at = -1;
         size_t syncing = 0;  // how many pending ops the sync in flight covers
         // What the replica's log holds now (durable or not).
-        std::vector<sim_entry> log;
-        // The lowest position of `log` changed since the checker last looked.
-        size_t changed_from = 0;
+        sim_log log;
+        // The lowest index of `log` changed since the checker last looked (its snapshot point
+        // the checker compares itself).
+        raft_index changed_from{0};
         std::unique_ptr<raft_machine> machine;
     };
 
@@ -107,8 +134,9 @@ public:
     std::vector<node>& nodes() noexcept { return _nodes; }
     const std::vector<proposal>& proposals() const noexcept { return _proposals; }
     const world_params& params() const noexcept { return _p; }
+    const world_stats& stats() const noexcept { return _stats; }
     std::mt19937_64& rng() noexcept { return _rng; }
-    // Prints every delivered message (raft_sim --trace).
+    // Prints every delivered message, compaction and install (raft_sim --trace).
     bool trace = false;
     // Set after each crash (the checker verifies durability right then); cleared by the caller.
     bool crashed_this_step = false;
@@ -125,11 +153,17 @@ private:
     node_id id_of(int n) const { return node_id(n + 1); }
     void start_machine(node& n);
     void crash(node& n);
-    static void apply_to_disk(node& n, const node::pending_op& op);
+    // sim_disk.cc: the disk model, compaction and the snapshot side of the driver.
+    void apply_to_disk(node& n, const node::pending_op& op);
+    void sync_disks();
+    void maybe_compact();
+    void install(node& n, const snapshot_install& snap);
+    void send_snapshot(node& n, const snapshot_plan& plan);
+    // sim_world.cc
     void drive(node& n);
+    void send_append(node& n, const append_plan& plan);
     void deliver_due();
     void send(raft_message m);
-    void sync_disks();
     void maybe_fault();
     void maybe_propose();
     void settle_acks();
@@ -151,6 +185,7 @@ private:
     std::vector<size_t> _open;
     uint64_t _next_id = 1;
     bool _lossy = true;
+    world_stats _stats;
 };
 
 }  // namespace wharf::sim

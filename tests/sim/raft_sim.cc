@@ -187,11 +187,7 @@ int main(int argc, char** argv) {
         seed_result r;
         auto v = run_seed(s, o, &r);
         total_committed += r.committed;
-        total.compactions += r.stats.compactions;
-        total.snapshots_sent += r.stats.snapshots_sent;
-        total.snapshots_unsendable += r.stats.snapshots_unsendable;
-        total.snapshots_installed += r.stats.snapshots_installed;
-        total.installs_durable += r.stats.installs_durable;
+        total += r.stats;
         if (r.stats.snapshots_installed > 0) ++seeds_installing;
         if (v) {
             std::string replay = fmt::format(

@@ -78,6 +78,15 @@ struct world_stats {
     // disk (a crash may lose an install not yet synced).
     uint64_t snapshots_installed = 0;
     uint64_t installs_durable = 0;
+
+    world_stats& operator+=(const world_stats& o) {
+        compactions += o.compactions;
+        snapshots_sent += o.snapshots_sent;
+        snapshots_unsendable += o.snapshots_unsendable;
+        snapshots_installed += o.snapshots_installed;
+        installs_durable += o.installs_durable;
+        return *this;
+    }
 };
 
 std::string describe(const raft_message& m);

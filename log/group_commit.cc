@@ -251,6 +251,7 @@ void shard_log::apply_durable(pending_entry& e, uint64_t end_position) {
         b.batch_bytes = e.header.payload_bytes;
         ps.index.push_back(b);
         ps.end_offset = b.last() + 1;
+        ps.last_epoch = leader_epoch_of(e.payload);
         _cache.insert(p, b.base(), b.last(), std::move(e.payload));
     } else if (e.header.type == entry_type::control) {
         apply_start_offset(p, *find_partition(p), kafka_offset(e.control->value), e.header.index);

@@ -99,6 +99,22 @@ task<result<iobuf>> shard_log::read(partition_id p, kafka_offset from, size_t ma
     co_return out;
 }
 
+task<result<iobuf>> shard_log::read_batch(partition_id p, batch_entry e) {
+    read_plan plan;
+    plan.truncations = _truncations;
+    read_plan::item it{e, iobuf(), false};
+    if (auto cached = _cache.find(p, e.base())) {
+        it.bytes = std::move(*cached);
+        it.have = true;
+    }
+    plan.items.push_back(std::move(it));
+    if (auto s = co_await read_from_disk(p, plan); !s) co_return s.error();
+    if (_truncations != plan.truncations && !still_indexed(p, plan)) {
+        co_return log_errc::offset_out_of_range;
+    }
+    co_return std::move(plan.items.front().bytes);
+}
+
 bool shard_log::still_indexed(partition_id p, const read_plan& plan) const {
     const partition_state* ps = find_partition(p);
     if (ps == nullptr) return false;

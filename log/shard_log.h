@@ -121,6 +121,13 @@ struct batch_info {
     uint32_t size_bytes = 0;
 };
 
+// What a partition's leader epochs say about one epoch (OffsetForLeaderEpoch, KIP-101/279): the
+// offset where that epoch ended, and the epoch the answer is for (see end_offset_for_epoch).
+struct epoch_end {
+    int32_t epoch = -1;
+    kafka_offset end_offset{0};
+};
+
 // A raft snapshot: the prefix checkpoint's bytes and the point they describe (Raft paper,
 // section 7): every entry up to `index` (whose term is `term`) is applied to the partitions'
 // state the rows of `data` record.
@@ -176,6 +183,16 @@ public:
     result<std::optional<batch_info>> find_offset(partition_id p, kafka_offset o) const;
     // The first batch whose max timestamp is >= t; nullopt when there is none.
     result<std::optional<batch_info>> find_timestamp(partition_id p, timestamp_ms t) const;
+
+    // The end of leader epoch `epoch` in partition p, as Kafka's leader epoch cache answers it.
+    // Every batch carries the epoch of the leader that appended it (raft's term: consensus stamps
+    // it), so epochs never decrease along a partition: the answer is the base offset of the first
+    // batch whose epoch exceeds `epoch` (the log end offset when none; the start offset when that
+    // batch straddles it), for the largest epoch at or below `epoch` that a batch holds (`epoch`
+    // itself when every batch held is later). Reads a few batches (cache or disk, checksums
+    // verified) in a binary search; none when `epoch` is at or after the last batch's epoch.
+    // Errors: partition_unknown, read errors, shutting_down.
+    task<result<epoch_end>> end_offset_for_epoch(partition_id p, int32_t epoch);
 
     // DeleteRecords: the partition's log start offset becomes `offset` through a control entry.
     // offset_out_of_range past the end offset; nothing to do at or below the start offset.
@@ -278,6 +295,10 @@ private:
         // The raft index of the entry that last moved start_offset (at most: an index file only
         // says which segment did). A truncation below it recomputes the partition.
         raft_index start_index{0};
+        // The leader epoch of the last batch, as appends since open tell it; unknown after open,
+        // a truncation or a snapshot until end_offset_for_epoch reads it (epochs.cc).
+        static constexpr int32_t unknown_epoch = INT32_MIN;
+        int32_t last_epoch = unknown_epoch;
     };
 
     // Where an appending coroutine waits for its entry to become durable, in its own frame.
@@ -344,6 +365,14 @@ private:
     task<status> read_from_disk(partition_id p, read_plan& plan);
     // Whether the partition still holds every batch of the plan where the plan found it.
     bool still_indexed(partition_id p, const read_plan& plan) const;
+    // One batch of p, whole (cache or disk): offset_out_of_range when a truncation removed it.
+    task<result<iobuf>> read_batch(partition_id p, batch_entry e);
+
+    // epochs.cc
+    // The partitionLeaderEpoch field of a stored batch. REQUIRES: a whole batch.
+    static int32_t leader_epoch_of(const iobuf& batch);
+    task<result<int32_t>> batch_epoch(partition_id p, batch_entry e);
+    task<result<epoch_end>> search_epoch(partition_id p, int32_t epoch);
 
     // retention.cc
     task<status> append_control(partition_id p, term_id term, kafka_offset start);

@@ -195,6 +195,7 @@ std::vector<std::shared_ptr<segment>> shard_log::commit_snapshot(const index_fil
     // Partitions the rows do not name held nothing at the snapshot point.
     for (auto& [p, ps] : _partitions) {
         ps->index = partition_index();
+        ps->last_epoch = partition_state::unknown_epoch;
         ps->start_offset = kafka_offset(0);
         ps->end_offset = kafka_offset(0);
         ps->start_index = at;

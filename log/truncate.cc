@@ -294,6 +294,7 @@ void shard_log::commit_truncation(truncation_plan& plan) {
             ps->start_index = fresh.start_index;
         }
         _cache.drop_from(p, ps->end_offset);
+        ps->last_epoch = partition_state::unknown_epoch;
         if (!ps->index.empty() && ps->index.back().segment == cut_seq) {
             active.partitions().push_back(p);
         }

@@ -2,7 +2,9 @@
 // clients keep sending full requests), long polling on max_wait_ms / min_bytes woken by appends,
 // response and per-partition byte limits, topic ids from v13, and leader discovery (KIP-951): a
 // partition refused NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH names its leader (v12+) and
-// the response lists that leader's endpoint (v16+). v14 (KIP-405) and v15 (KIP-903: the
+// the response lists that leader's endpoint (v16+). A consumer whose last fetched epoch (v12+)
+// ended on this leader before its fetch offset gets that epoch's end as DivergingEpoch instead of
+// records (KIP-320), from the partition's leader epochs (shard_log::end_offset_for_epoch). v14 (KIP-405) and v15 (KIP-903: the
 // ReplicaId moves into the tagged ReplicaState) change nothing here: every fetch is served as a
 // consumer's, whatever replica it names (replication is raft's, not Kafka's follower fetching).
 
@@ -103,7 +105,9 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
                                                         .fetch_offset = p.fetch_offset,
                                                         .max_bytes = p.partition_max_bytes,
                                                         .current_leader_epoch =
-                                                            p.current_leader_epoch});
+                                                            p.current_leader_epoch,
+                                                        .last_fetched_epoch =
+                                                            p.last_fetched_epoch});
             }
             plan.push_back(pp);
         }
@@ -123,8 +127,10 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
         };
         results = co_await scatter(parts, read);
         size_t total = trim_to_limit(results, max_bytes);
-        bool errors = std::any_of(results.begin(), results.end(),
-                                  [](const auto& r) { return r.error_code != 0; });
+        // An error or a diverging epoch is an answer the consumer must have at once.
+        bool errors = std::any_of(results.begin(), results.end(), [](const auto& r) {
+            return r.error_code != 0 || r.diverged();
+        });
         auto now = steady_now();
         if (total >= min_bytes || errors || parts.empty() || now >= deadline ||
             fetches_shutting_down() || ctx.connection.closing) {
@@ -166,6 +172,10 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
                 out.high_watermark = r.high_watermark;
                 out.last_stable_offset = r.high_watermark;
                 out.log_start_offset = r.log_start_offset;
+                if (r.diverged()) {
+                    out.diverging_epoch.epoch = r.diverging_epoch;
+                    out.diverging_epoch.end_offset = r.diverging_end_offset;
+                }
                 if (r.error_code == 0 || r.records.size() > 0) {
                     topic_bytes += r.records.size();
                     out.records = std::move(r.records);

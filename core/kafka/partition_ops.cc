@@ -81,6 +81,24 @@ task<record_hit> search_timestamp(shard_log& log, partition_id p, kafka_offset f
     co_return record_hit{};
 }
 
+// Where leader epoch `requested` (at most `current`, the raft term this replica leads in) ended
+// in the partition, as OffsetForLeaderEpoch and Fetch's diverging-epoch check need it. The current
+// epoch runs to the log's end; an earlier one ends where the partition's first batch of a later
+// epoch begins (shard_log::end_offset_for_epoch), which may be this leader's first batch. Never
+// past the high watermark: a consumer sees nothing beyond it, and what lies beyond it is not
+// committed, so a later leader may replace it.
+task<result<epoch_end>> epoch_end_offset(shard_services& s, partition_id p, int32_t requested,
+                                         int32_t current, kafka_offset hwm) {
+    epoch_end end{current, hwm};
+    if (requested < current) {
+        auto found = co_await s.log->end_offset_for_epoch(p, requested);
+        if (!found) co_return found.error();
+        end = *found;
+    }
+    end.end_offset = std::min(end.end_offset, hwm);
+    co_return end;
+}
+
 }  // namespace
 
 task<std::vector<fetch_part_result>> fetch_on_shard(std::vector<fetch_part> parts,
@@ -115,7 +133,26 @@ task<std::vector<fetch_part_result>> fetch_on_shard(std::vector<fetch_part> part
             r.error_code = code(e);
             continue;
         }
-        if (p.fetch_offset < r.log_start_offset || p.fetch_offset > r.high_watermark) {
+        if (p.fetch_offset < r.log_start_offset) {
+            r.error_code = code(error_code::offset_out_of_range);
+            continue;
+        }
+        // Kafka's Partition.fetchRecords: an epoch the consumer read that ended here before its
+        // position means its log and this one diverged. (Its own epoch, or none, cannot.)
+        if (p.last_fetched_epoch >= 0 && p.last_fetched_epoch < r.leader_epoch) {
+            auto end = co_await epoch_end_offset(s, p.log_partition, p.last_fetched_epoch,
+                                                 r.leader_epoch, *hwm);
+            if (!end) {
+                r.error_code = code(to_kafka_error(end.error()));
+                continue;
+            }
+            if (end->epoch < p.last_fetched_epoch || end->end_offset.value() < p.fetch_offset) {
+                r.diverging_epoch = end->epoch;
+                r.diverging_end_offset = end->end_offset.value();
+                continue;
+            }
+        }
+        if (p.fetch_offset > r.high_watermark) {
             r.error_code = code(error_code::offset_out_of_range);
             continue;
         }
@@ -249,15 +286,17 @@ task<std::vector<offset_answer>> end_offsets_for_epochs_on_shard(
             continue;
         }
         auto requested = static_cast<int32_t>(q.timestamp);
-        if (requested > current) {
+        if (requested < 0 || requested > current) {
             // An epoch this leader never had: Kafka answers UNDEFINED (-1, -1).
             continue;
         }
-        // A single broker never truncates its log, so no epoch diverges: every epoch up to the
-        // current one ends, for a follower's purposes, at the log end. (Multi-broker raft keeps
-        // an epoch -> start offset table; see issue 7.)
-        a.leader_epoch = requested;
-        a.offset = hwm->value();
+        auto end = co_await epoch_end_offset(s, q.log_partition, requested, current, *hwm);
+        if (!end) {
+            a.error_code = code(to_kafka_error(end.error()));
+            continue;
+        }
+        a.leader_epoch = end->epoch;
+        a.offset = end->end_offset.value();
     }
     co_return out;
 }

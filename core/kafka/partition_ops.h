@@ -47,6 +47,8 @@ struct fetch_part {
     int64_t fetch_offset = 0;
     int32_t max_bytes = 0;
     int32_t current_leader_epoch = -1;
+    // Fetch v12+ (KIP-320): the epoch of the last batch the consumer read; -1 skips the check.
+    int32_t last_fetched_epoch = -1;
 };
 
 struct fetch_part_result {
@@ -57,6 +59,12 @@ struct fetch_part_result {
     // where a refused fetch is sent (KIP-951).
     int32_t leader_id = -1;
     int32_t leader_epoch = -1;
+    // Set when the consumer's last fetched epoch ended on this leader before its fetch offset
+    // (or never had a batch here): the log it read diverged from this one, and the answer is
+    // that epoch's end instead of records (Fetch v12+ DivergingEpoch).
+    int32_t diverging_epoch = -1;
+    int64_t diverging_end_offset = -1;
+    bool diverged() const noexcept { return diverging_end_offset >= 0; }
     iobuf records;
 };
 

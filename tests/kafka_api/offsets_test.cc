@@ -1,9 +1,10 @@
-// ListOffsets (v1, v8), OffsetForLeaderEpoch (v2-v4) and DeleteRecords (v0-v2) against the real
-// broker.
+// ListOffsets (v1, v8), OffsetForLeaderEpoch (v2-v4, and the end of an earlier epoch with Fetch
+// v12's DivergingEpoch) and DeleteRecords (v0-v2) against the real broker.
 
 #include <gtest/gtest.h>
 
 #include "tests/kafka_api/api_test_util.h"
+#include "tests/kafka_api/broker_process.h"
 
 namespace wharf::kafka::test {
 namespace {
@@ -116,6 +117,80 @@ TEST_F(offset_for_leader_epoch, the_current_epoch_ends_at_the_log_end) {
         EXPECT_EQ(unknown_epoch.end_offset, -1);
         EXPECT_EQ(ask(epoch, epoch + 1).error_code, err(error_code::unknown_leader_epoch));
     }
+}
+
+// A restart makes the partition's raft group elect itself again in a later term, so the log
+// holds two leader epochs: the earlier one ends where the later one's first batch begins, for
+// OffsetForLeaderEpoch and for Fetch v12's LastFetchedEpoch (DivergingEpoch, KIP-320).
+TEST(offset_for_leader_epoch_across_epochs, earlier_epochs_end_where_the_next_began) {
+    broker_process broker;
+    ASSERT_EQ(broker.start(), "");
+    auto c = std::make_unique<kafka_client>(broker.port());
+    std::string topic = unique_topic("ofle-epochs");
+    ASSERT_EQ(create_topic(*c, topic).error_code, 0);
+    ASSERT_EQ(produce(*c, topic, 0, make_batch({"a", "b", "c"})).error_code, 0);
+    auto epoch_now = [&] {
+        metadata_request md;
+        md.topics->push_back({.name = topic});
+        return c->call(md, 12).topics.at(0).partitions.at(0).leader_epoch;
+    };
+    const int32_t first = epoch_now();
+    c.reset();
+    ASSERT_EQ(broker.stop(), 0) << broker.output();
+    ASSERT_EQ(broker.start(), "");
+    c = std::make_unique<kafka_client>(broker.port());
+    const int32_t second = epoch_now();
+    ASSERT_GT(second, first);
+    ASSERT_EQ(produce(*c, topic, 0, make_batch({"d", "e"})).base_offset, 3);
+
+    auto ask = [&](int32_t leader_epoch) {
+        offset_for_leader_epoch_request req;
+        req.replica_id = -1;
+        auto& t = req.topics.emplace_back();
+        t.topic = topic;
+        t.partitions.push_back(
+            {.partition = 0, .current_leader_epoch = second, .leader_epoch = leader_epoch});
+        return c->call(req, 4).topics.at(0).partitions.at(0);
+    };
+    auto older = ask(first);
+    EXPECT_EQ(older.error_code, 0);
+    EXPECT_EQ(older.leader_epoch, first);
+    EXPECT_EQ(older.end_offset, 3) << "the first epoch ended where the second began";
+    // An epoch between the two that holds no batch: answered for the one before it.
+    if (second - first > 1) {
+        auto between = ask(first + 1);
+        EXPECT_EQ(between.leader_epoch, first);
+        EXPECT_EQ(between.end_offset, 3);
+    }
+    auto before_all = ask(first - 1);
+    EXPECT_EQ(before_all.leader_epoch, first - 1);
+    EXPECT_EQ(before_all.end_offset, 0);
+    auto current = ask(second);
+    EXPECT_EQ(current.leader_epoch, second);
+    EXPECT_EQ(current.end_offset, 5);
+
+    // A consumer that read epoch `first` up to offset 4 diverged at 3; one at 3 did not.
+    auto fetch_after = [&](int64_t offset, int32_t last_fetched) {
+        fetch_request req = fetch_of(topic, 0, offset);
+        req.topics.at(0).partitions.at(0).current_leader_epoch = second;
+        req.topics.at(0).partitions.at(0).last_fetched_epoch = last_fetched;
+        return c->call(req, 12);
+    };
+    auto diverged = fetch_after(4, first);
+    const auto& d = only_partition(diverged);
+    EXPECT_EQ(d.error_code, 0);
+    EXPECT_EQ(d.diverging_epoch.epoch, first);
+    EXPECT_EQ(d.diverging_epoch.end_offset, 3);
+    EXPECT_EQ(records_bytes(d), 0u);
+    for (auto [offset, last_fetched] : {std::pair{3, first}, std::pair{4, second}}) {
+        auto resp = fetch_after(offset, last_fetched);
+        const auto& p = only_partition(resp);
+        EXPECT_EQ(p.error_code, 0);
+        EXPECT_EQ(p.diverging_epoch.end_offset, -1) << "offset " << offset;
+        EXPECT_GT(records_bytes(p), 0u) << "offset " << offset;
+    }
+    c.reset();
+    EXPECT_EQ(broker.stop(), 0) << broker.output();
 }
 
 TEST_F(delete_records, moves_the_low_watermark_at_v0_to_v2) {

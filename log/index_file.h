@@ -40,6 +40,9 @@ inline constexpr std::string_view checkpoint_file_name = "prefix.checkpoint";
 // A raft snapshot being installed (shard_log::install_snapshot): the new checkpoint, written
 // durably before the old segments go; present at open, it makes recovery finish the install.
 inline constexpr std::string_view snapshot_marker_file_name = "snapshot.install";
+// A log cut at corrupt acknowledged data (log_config::repair_corruption): written durably before
+// the cut, removed by shard_log::end_repair once raft has repaired the log from its leader.
+inline constexpr std::string_view repair_marker_file_name = "repair.marker";
 
 enum class index_file_kind : uint16_t { segment_index = 1, prefix_checkpoint = 2 };
 

@@ -75,6 +75,13 @@ struct log_config {
     // covers 4 GiB of closed segments); beyond it the least recently read segment's points go.
     // The active segment's points are not counted: at most segment_bytes / interval of them.
     size_t raft_index_memory_bytes = size_t{1} << 20;
+    // The log of a raft replica whose group has other voters. A bit flip in acknowledged data (a
+    // corrupt entry that later intact entries follow, or any corrupt entry of a closed segment
+    // being scanned) is then cut off with everything after it, behind a durable marker that
+    // shard_log::repairing() reports until end_repair(): raft must not let the replica vote
+    // before its leader has repaired the log (protocol-aware recovery). Without other voters
+    // nothing could repair it, and open refuses the log, naming the damage.
+    bool repair_corruption = false;
     // Tests only; see disk_fault_fn.
     disk_fault_fn disk_fault;
 };

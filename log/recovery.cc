@@ -13,6 +13,12 @@
 //      from a later write is a torn, never-acknowledged tail and is cut off; a bad entry followed
 //      by a later write's intact entry is corruption of acknowledged data: open fails, naming the
 //      file and byte offset. Nothing is ever truncated silently.
+//   5. With log_config::repair_corruption (a replica whose group has other voters), corruption of
+//      acknowledged data (3 or 4) is cut off instead: the repair marker is written durably, later
+//      segments are deleted newest first, the damaged segment is cut at the bad entry, and the
+//      log is opened again from the start. The marker keeps the replica from voting until raft
+//      has repaired the log from its leader (shard_log::repairing); a crash half way finds the
+//      same damage again and repeats the cut.
 
 #include <fcntl.h>
 
@@ -32,11 +38,17 @@ public:
     log_recovery(shard_log& log, std::string* detail) : _log(log), _detail(detail) {}
 
     task<status> run();
+    // Whether run() cut corrupt data off: the log must be opened afresh.
+    bool cut() const noexcept { return _cut; }
 
 private:
     using partition_state = shard_log::partition_state;
 
     std::error_code fail(std::error_code ec, std::string message);
+    // Corrupt acknowledged data at byte `bad` of seg: refused (`what` says where), or cut off with
+    // everything after it when the log may be repaired (step 5).
+    task<status> corruption(segment& seg, uint64_t bad, std::string what);
+    task<status> cut_for_repair(segment& seg, uint64_t bad, std::string what);
     task<status> finish_install(std::vector<std::string>& names);
     task<status> clean_directory(std::vector<std::string>& names);
     task<status> load_checkpoint();
@@ -55,6 +67,7 @@ private:
     shard_log& _log;
     std::string* _detail;
     std::vector<raft_index> _bases;  // segments found, in order
+    bool _cut = false;
 };
 
 std::error_code log_recovery::fail(std::error_code ec, std::string message) {
@@ -73,6 +86,7 @@ task<status> log_recovery::run() {
     if (auto s = co_await finish_install(*names); !s) co_return s;
     if (auto s = co_await load_checkpoint(); !s) co_return s;
     if (auto s = co_await clean_directory(*names); !s) co_return s;
+    _log._repairing = file_exists(_log._dir + "/" + std::string(repair_marker_file_name));
 
     raft_index expected = _log._removed_index + 1;
     if (!_bases.empty() && _bases.front() != expected) {
@@ -83,6 +97,7 @@ task<status> log_recovery::run() {
     }
     for (size_t i = 0; i + 1 < _bases.size(); ++i) {
         if (auto s = co_await load_closed(_bases[i], _bases[i + 1]); !s) co_return s;
+        if (_cut) co_return status{};
     }
     if (_bases.empty()) {
         auto seg = co_await open_segment(expected, O_RDWR | O_CREAT | O_TRUNC);
@@ -94,6 +109,7 @@ task<status> log_recovery::run() {
     } else if (auto s = co_await replay_active(_bases.back()); !s) {
         co_return s;
     }
+    if (_cut) co_return status{};
     for (auto& [p, ps] : _log._partitions) ps->index.trim_before(ps->start_offset);
     _log.rewind_to_durable();
     co_return status{};
@@ -202,6 +218,50 @@ task<status> log_recovery::load_checkpoint() {
     co_return status{};
 }
 
+task<status> log_recovery::corruption(segment& seg, uint64_t bad, std::string what) {
+    if (!_log._cfg.repair_corruption) co_return fail(log_errc::corrupt_segment, std::move(what));
+    co_return co_await cut_for_repair(seg, bad, std::move(what));
+}
+
+task<status> log_recovery::cut_for_repair(segment& seg, uint64_t bad, std::string what) {
+    const std::string& dir = _log._dir;
+    const raft_index first_lost = seg.last_index() + 1;
+    shard_logger().error("log {}: {}; cutting the log before raft index {} to repair it from the "
+                         "leader (the replica does not vote until then)",
+                         dir, what, first_lost);
+    // The marker before anything goes: from here on the replica may lack entries it acknowledged.
+    std::string note = fmt::format("cut before raft index {}: {}\n", first_lost, what);
+    std::string marker(repair_marker_file_name);
+    auto note_bytes = std::as_bytes(std::span<const char>(note.data(), note.size()));
+    auto marked = co_await write_file_durably(dir, marker, note_bytes);
+    if (!marked) co_return fail(marked.error(), "cannot write the repair marker in " + dir);
+    // Later segments newest first, each deletion durable before the next, so that a crash leaves
+    // a prefix of the log with the same damage in it; then the damaged segment's index file (it
+    // becomes the active segment) and its bytes from the bad entry on.
+    std::vector<std::string> doomed;
+    for (auto it = _bases.rbegin(); it != _bases.rend() && *it > seg.base_index(); ++it) {
+        doomed.push_back(dir + "/" + index_file_name(*it));
+        doomed.push_back(dir + "/" + segment_file_name(*it));
+    }
+    doomed.push_back(seg.index_path());
+    for (const auto& doomed_path : doomed) {
+        if (!file_exists(doomed_path)) continue;
+        if (auto r = co_await remove_file(doomed_path); !r) {
+            co_return fail(r.error(), "cannot remove " + doomed_path);
+        }
+        if (auto r = co_await sync_directory(dir); !r) co_return fail(r.error(), "cannot sync " + dir);
+    }
+    std::string path = seg.path();
+    auto f = co_await file::open(path, O_RDWR);
+    if (!f) co_return fail(f.error(), "cannot open " + path);
+    status cut = co_await f->truncate(bad);
+    if (cut) cut = co_await f->datasync();
+    (void)co_await f->close();
+    if (!cut) co_return fail(cut.error(), path + ": cannot cut the damage off");
+    _cut = true;
+    co_return status{};
+}
+
 task<result<std::shared_ptr<segment>>> log_recovery::open_segment(raft_index base, int flags) {
     std::string path = _log._dir + "/" + segment_file_name(base);
     auto f = co_await file::open(path, flags);
@@ -303,9 +363,9 @@ task<status> log_recovery::scan_closed(segment& seg, raft_index next_base) {
     uint64_t applied = 0;
     if (auto s = co_await apply_entries(seg, scan, applied); !s) co_return s;
     if (scan.end() != scan_end::clean) {
-        co_return fail(log_errc::corrupt_segment,
-                       fmt::format("{}: corrupt entry at byte {} of a closed segment", seg.path(),
-                                   scan.position()));
+        std::string what = fmt::format("{}: corrupt entry at byte {} of a closed segment",
+                                       seg.path(), scan.position());
+        co_return co_await corruption(seg, scan.position(), std::move(what));
     }
     if (seg.last_index() + 1 != next_base || seg.size_bytes() != size) {
         co_return fail(log_errc::corrupt_segment,
@@ -350,10 +410,10 @@ task<status> log_recovery::replay_active(raft_index base) {
     auto later = co_await find_later_write(seg.handle(), size, bad, _log._durable_index);
     if (!later) co_return fail(later.error(), seg.path() + ": read failed");
     if (*later) {
-        co_return fail(log_errc::corrupt_segment,
-                       fmt::format("{}: corrupt entry at byte {}, followed by an intact entry of a "
-                                   "later write at byte {}: acknowledged data is damaged",
-                                   seg.path(), bad, **later));
+        std::string what = fmt::format("{}: corrupt entry at byte {}, followed by an intact entry "
+                                       "of a later write at byte {}: acknowledged data is damaged",
+                                       seg.path(), bad, **later);
+        co_return co_await corruption(seg, bad, std::move(what));
     }
     shard_logger().warn("log {}: cutting a torn write off {} at byte {} ({} bytes)", _log._dir,
                         seg.path(), bad, size - bad);
@@ -414,13 +474,26 @@ task<result<std::unique_ptr<shard_log>>> shard_log::open(log_config cfg, std::st
         if (error_detail != nullptr) *error_detail = "invalid log configuration";
         co_return std::make_error_code(std::errc::invalid_argument);
     }
-    std::unique_ptr<shard_log> log(new shard_log(std::move(cfg)));
-    log_recovery recovery(*log, error_detail);
-    if (auto s = co_await recovery.run(); !s) {
-        for (auto& seg : log->_segments) (void)co_await seg->close();
-        co_return s.error();
+    // A cut for repair changes the files under what recovery has built: open once more. (The
+    // cut leaves no damage behind it, so a second cut means new damage: give up after a few.)
+    uint64_t cuts = 0;
+    for (;;) {
+        std::unique_ptr<shard_log> log(new shard_log(cfg));
+        log_recovery recovery(*log, error_detail);
+        auto s = co_await recovery.run();
+        if (!s || recovery.cut()) {
+            for (auto& seg : log->_segments) (void)co_await seg->close();
+        }
+        if (!s) co_return s.error();
+        if (!recovery.cut()) {
+            log->_stats.corruption_cuts = cuts;
+            co_return std::move(log);
+        }
+        if (++cuts == 4) {
+            if (error_detail != nullptr) *error_detail = "the log was cut for repair 4 times";
+            co_return log_errc::corrupt_segment;
+        }
     }
-    co_return std::move(log);
 }
 
 }  // namespace wharf

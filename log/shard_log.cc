@@ -3,9 +3,12 @@
 #include <algorithm>
 
 #include "log/batch_layout.h"
+#include "log/durable_file.h"
 #include "log/errc.h"
 #include "log/record_batch.h"
 #include "reactor/clock.h"
+#include "reactor/file.h"
+#include "reactor/logger.h"
 
 namespace wharf {
 
@@ -242,6 +245,24 @@ size_t shard_log::index_memory_bytes() const noexcept {
     size_t n = 0;
     for (const auto& [p, ps] : _partitions) n += ps->index.memory_bytes() + sizeof(*ps);
     return n;
+}
+
+task<status> shard_log::end_repair() {
+    auto hold = _gate.hold();
+    if (!hold) co_return log_errc::shutting_down;
+    check_shard();
+    if (!_repairing) co_return status{};
+    std::string path = _dir + "/" + std::string(repair_marker_file_name);
+    status s = co_await remove_file(path);
+    if (s) s = co_await sync_directory(_dir);
+    if (!s) {
+        shard_logger().error("log {}: cannot remove {}: {}", _dir, path, s.error().message());
+        co_return as_log_error(s.error());
+    }
+    _repairing = false;
+    shard_logger().warn("log {}: repaired from the leader after the corruption cut; the replica "
+                        "votes again", _dir);
+    co_return status{};
 }
 
 task<status> shard_log::close() {

@@ -68,6 +68,7 @@ struct log_stats {
     using fsync_latency_histogram = log2_histogram<20, 4>;  // 16 us .. ~8 s
     using fsync_bytes_histogram = log2_histogram<18, 9>;    // 512 B .. 64 MiB
 
+    uint64_t corruption_cuts = 0;    // corrupt acknowledged data cut off at open (repair)
     uint64_t appends = 0;            // entries made durable
     uint64_t append_bytes = 0;       // their payload bytes
     uint64_t rejected_batches = 0;   // batches refused by validation
@@ -254,6 +255,13 @@ public:
     // (nothing changes); shutting_down.
     // REQUIRES: data stays valid until the task completes.
     task<status> install_snapshot(std::span<const std::byte> data);
+
+    // Protocol-aware recovery (log_config::repair_corruption): true from the open that cut corrupt
+    // acknowledged data off until end_repair(), across restarts. The replica must not vote, nor
+    // stand for election, meanwhile: it may have acknowledged entries it no longer holds.
+    bool repairing() const noexcept { return _repairing; }
+    // Raft has repaired the log from its leader: removes the marker durably.
+    task<status> end_repair();
 
     // Raft's view of the log follows every assignment, durable point and rollback through this
     // (log_observer.h); nullptr detaches. The observer must outlive the log's use of it.
@@ -453,6 +461,7 @@ private:
     gate _gate;                // appends and reads in flight, for close()
     bool _failed = false;      // an I/O error left the file in doubt: refuse writes until reopen
     bool _closing = false;
+    bool _repairing = false;   // the repair marker is on disk
     bool _deleting = false;    // retention is deleting segments
 
     // Raft operations (truncate.cc, entry_read.cc).

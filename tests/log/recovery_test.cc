@@ -1,6 +1,7 @@
 // Recovery at open (log/recovery.cc): torn tails are cut to the last whole entry; corruption of
 // acknowledged data (a bad entry followed by a later write, or anything in a closed segment) is
-// refused with the file and byte offset named; damaged or missing index files are rebuilt.
+// refused with the file and byte offset named, or, for a replica that others can repair, cut off
+// behind the repair marker; damaged or missing index files are rebuilt.
 
 #include <gtest/gtest.h>
 
@@ -82,12 +83,13 @@ std::string shard_dir(const std::string& data_dir) { return data_dir + "/shard-0
 
 // Opens the log in data_dir and checks it holds exactly the first `kept` appends and still takes
 // new ones. Returns the log's stats.
-log_stats expect_recovers_to(const std::string& data_dir, const std::vector<appended>& all,
-                             size_t kept) {
+// With `repairing`, also reports whether the log says it awaits repair.
+log_stats expect_recovers_to(const log_config& cfg, const std::vector<appended>& all,
+                             size_t kept, bool* repairing = nullptr) {
     log_stats stats{};
     int rc = run_reactor([&]() -> task<int> {
         std::string detail;
-        auto opened = co_await shard_log::open(test_config(data_dir), &detail);
+        auto opened = co_await shard_log::open(cfg, &detail);
         if (!opened) {
             ADD_FAILURE() << "open failed: " << opened.error().message() << ": " << detail;
             co_return 1;
@@ -103,11 +105,52 @@ log_stats expect_recovers_to(const std::string& data_dir, const std::vector<appe
         EXPECT_EQ(r->base_offset, model[1].next);
         EXPECT_EQ(r->index, raft_index(static_cast<int64_t>(kept) + 1));
         stats = log.stats();
+        if (repairing != nullptr) *repairing = log.repairing();
         CO_ASSERT_OK(co_await log.close());
         co_return ::testing::Test::HasFailure() ? 1 : 0;
     });
     EXPECT_EQ(rc, 0);
     return stats;
+}
+
+log_stats expect_recovers_to(const std::string& data_dir, const std::vector<appended>& all,
+                             size_t kept) {
+    return expect_recovers_to(test_config(data_dir), all, kept);
+}
+
+log_config repair_config(const std::string& data_dir) {
+    auto cfg = test_config(data_dir);
+    cfg.repair_corruption = true;
+    return cfg;
+}
+
+// Opens a log whose entry `kept` (0-based) is damaged, as a replica that may repair: the log is
+// cut before it and says it awaits repair, across a reopen, until end_repair.
+void expect_cut_for_repair(const std::string& data_dir, const std::vector<appended>& all,
+                           size_t kept) {
+    bool repairing = false;
+    auto stats = expect_recovers_to(repair_config(data_dir), all, kept, &repairing);
+    EXPECT_EQ(stats.corruption_cuts, 1u);
+    EXPECT_TRUE(repairing);
+    // expect_recovers_to appended one batch after the cut: it is kept too.
+    std::vector<appended> now(all.begin(), all.begin() + static_cast<ptrdiff_t>(kept));
+    int rc = run_reactor([&]() -> task<int> {
+        auto opened = co_await shard_log::open(repair_config(data_dir));
+        CO_ASSERT_OK(opened);
+        shard_log& log = **opened;
+        EXPECT_TRUE(log.repairing()) << "the marker must survive a restart";
+        EXPECT_EQ(log.stats().corruption_cuts, 0u);
+        EXPECT_EQ(log.last_index(), raft_index(static_cast<int64_t>(kept) + 1));
+        CO_ASSERT_OK(co_await log.end_repair());
+        EXPECT_FALSE(log.repairing());
+        CO_ASSERT_OK(co_await log.close());
+        auto again = co_await shard_log::open(repair_config(data_dir));
+        CO_ASSERT_OK(again);
+        EXPECT_FALSE((*again)->repairing());
+        CO_ASSERT_OK(co_await (*again)->close());
+        co_return ::testing::Test::HasFailure() ? 1 : 0;
+    });
+    EXPECT_EQ(rc, 0);
 }
 
 // Opens the log and expects a refusal naming `file` and `byte`.
@@ -209,6 +252,49 @@ TEST(recovery, damage_followed_by_a_later_write_is_refused) {
         // Refusing changed nothing on disk.
         EXPECT_EQ(file_size(path), bounds.back());
     }
+}
+
+// Protocol-aware recovery: a replica that others can repair cuts the damage off instead.
+TEST(recovery, damage_followed_by_a_later_write_is_cut_for_repair_when_others_hold_it) {
+    temp_dir base;
+    auto all = build_log(test_config(base.path()), 20, 1);
+    auto name = fs::path(files_with_suffix(shard_dir(base.path()), ".log").at(0)).filename();
+    auto bounds = entry_boundaries(shard_dir(base.path()) + "/" + name.string());
+    temp_dir work;
+    for (size_t k : {size_t{0}, size_t{7}, size_t{18}}) {
+        SCOPED_TRACE(::testing::Message() << "damage in entry " << k);
+        copy_dir(base.path(), work.path());
+        flip_byte(shard_dir(work.path()) + "/" + name.string(), bounds[k] + 30, std::byte{0x10});
+        expect_cut_for_repair(work.path(), all, k);
+    }
+}
+
+TEST(recovery, damage_in_a_scanned_closed_segment_is_cut_for_repair_with_every_later_segment) {
+    temp_dir base;
+    auto cfg = test_config(base.path());
+    cfg.segment_bytes = 4096;
+    auto all = build_log(cfg, 40, 1);
+    auto logs = files_with_suffix(shard_dir(base.path()), ".log");
+    ASSERT_GE(logs.size(), 3u);
+    auto seg1 = fs::path(logs.at(1)).filename().string();
+    auto bounds = entry_boundaries(logs.at(1));
+    ASSERT_GE(bounds.size(), 4u);
+    // Entries of segment 0, then two of segment 1, survive.
+    size_t kept = entry_boundaries(logs.at(0)).size() - 1 + 2;
+
+    temp_dir work;
+    copy_dir(base.path(), work.path());
+    auto wdir = shard_dir(work.path());
+    fs::remove(files_with_suffix(wdir, ".index").at(1));
+    flip_byte(wdir + "/" + seg1, bounds[2] + 70, std::byte{0x20});
+    auto repair_cfg = repair_config(work.path());
+    repair_cfg.segment_bytes = 4096;
+    bool repairing = false;
+    auto stats = expect_recovers_to(repair_cfg, all, kept, &repairing);
+    EXPECT_EQ(stats.corruption_cuts, 1u);
+    EXPECT_TRUE(repairing);
+    EXPECT_EQ(files_with_suffix(wdir, ".log").size(), 2u) << "later segments stay";
+    EXPECT_TRUE(fs::exists(wdir + "/" + std::string(repair_marker_file_name)));
 }
 
 TEST(recovery, closed_segments_use_their_index_files_or_rebuild_them) {

@@ -12,7 +12,12 @@ all three, while each round injects one fault drawn from a seeded generator:
   disk      restart one broker (half the time the busiest) with a disk that fails a few
             seconds later (--test-disk-fault: every log write and preallocation fails with EIO,
             or ENOSPC), leave it failing for 2-4 s, then SIGKILL it and restart it on a good
-            disk: its replicas stop (EIO) or keep refusing writes (ENOSPC) and the others go on.
+            disk: its replicas stop (EIO) or keep refusing writes (ENOSPC) and the others go on;
+  isolate   cut a leader (half the time the busiest) off from the other two brokers for 3-5 s
+            while clients still reach it, then heal the network: the brokers run in network
+            namespaces (tests/kafka/wharf_netns.py, root only; without them the rounds leave
+            this fault out, and a run of isolate alone is skipped). The isolated leader must
+            stop acknowledging (check-quorum) and the others elect new leaders.
 
 After each round the test waits (bounded) until every partition has a leader that every live
 broker agrees on and a record produced after the fault is acknowledged on every partition. Each
@@ -56,6 +61,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 from confluent_kafka import KafkaException, Producer  # noqa: E402
 
+import wharf_netns  # noqa: E402
 from cluster_test import consume_all, create_topic  # noqa: E402
 from wharf_cluster import Cluster, Deliveries  # noqa: E402
 
@@ -65,7 +71,7 @@ RATE = 300  # records a second, over all partitions
 RECOVERY_TIMEOUT_S = 60  # a fault to every partition acknowledging again
 FLUSH_TIMEOUT_S = 120
 SLOW_S = 10  # an unavailability window longer than this is reported as SLOW
-FAULTS = ("kill", "pause", "kill_two", "disk")
+FAULTS = ("kill", "pause", "kill_two", "disk", "isolate")
 # What rounds draw from unless --faults says otherwise.
 DEFAULT_FAULTS = FAULTS
 # A broker given a failing disk: its log writes start failing this long after its shards open
@@ -271,8 +277,22 @@ class fault_test(unittest.TestCase):
         log(f"{self.id()}: seed {seed} (replay with --seed {seed})")
         self.cluster = None
 
-    def start_cluster(self, fsync):
-        self.cluster = Cluster(3, smp=CONFIG["smp"], flags=("--fsync", fsync))
+    def start_cluster(self, fsync, faults=()):
+        """Three brokers, in network namespaces when `faults` has isolate (which is left out of
+        self.faults when namespaces cannot be made here, or the test skipped when it is all)."""
+        self.faults = tuple(faults)
+        netns = None
+        if "isolate" in self.faults:
+            why = wharf_netns.available()
+            if why and self.faults == ("isolate",):
+                self.skipTest(f"the isolate fault needs network namespaces: {why}")
+            if why:
+                log(f"isolate left out of the faults: {why}")
+                self.faults = tuple(f for f in self.faults if f != "isolate")
+            else:
+                netns = wharf_netns.Netns(3)
+                self.addCleanup(netns.close)  # after the cluster's cleanup (LIFO)
+        self.cluster = Cluster(3, smp=CONFIG["smp"], flags=("--fsync", fsync), netns=netns)
         self.addCleanup(self.close_cluster)
         self.cluster.start()
         self.cluster.wait_formed(nodes=[None])
@@ -358,6 +378,19 @@ class fault_test(unittest.TestCase):
             os.killpg(pid, signal.SIGCONT)
         led = sorted(p for p, n in leaders.items() if n == victim)
         return f"node {victim} (leader of {led}) SIGSTOP for {pause:.1f}s, SIGCONT"
+
+    def fault_isolate(self, leaders):
+        c = self.cluster
+        victim = self.busiest_or_random(leaders, among=sorted(set(leaders.values())))
+        cut = self.rng.uniform(3, 5)
+        c.netns.isolate(victim)
+        try:
+            time.sleep(cut)
+        finally:
+            c.netns.heal(victim)
+        led = sorted(p for p, n in leaders.items() if n == victim)
+        return (f"node {victim} (leader of {led}) cut off from its peers for {cut:.1f}s, clients "
+                f"still reaching it; healed")
 
     def fault_kill_two(self, leaders):
         first = self.busiest_or_random(leaders)
@@ -494,17 +527,17 @@ class fault_test(unittest.TestCase):
 
     def test_fault_rounds(self):
         rounds, fsync = CONFIG["rounds"], CONFIG["fsync"]
-        leaders = self.start_cluster(fsync)
+        leaders = self.start_cluster(fsync, CONFIG["faults"])
         c = self.cluster
-        log(f"{rounds} rounds, --fsync {fsync}, --smp {CONFIG['smp']}, {RATE} records/s to "
-            f"{PARTITIONS} partitions; leaders {leaders}")
+        log(f"{rounds} rounds of {','.join(self.faults)}, --fsync {fsync}, --smp "
+            f"{CONFIG['smp']}, {RATE} records/s to {PARTITIONS} partitions; leaders {leaders}")
         d = TimedDeliveries()
         producer = self.start_producer(d)
         self.wait_acknowledged(d, producer, "warm-up")
         results = []  # (round, fault, start, description, recovered seconds)
         try:
             for r in range(1, rounds + 1):
-                fault = self.rng.choice(CONFIG["faults"])
+                fault = self.rng.choice(self.faults)
                 self.assert_all_alive(f"before round {r}")
                 leaders = c.wait_leaders(TOPIC, PARTITIONS, timeout_s=RECOVERY_TIMEOUT_S)
                 start = time.monotonic()

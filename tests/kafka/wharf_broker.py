@@ -28,7 +28,11 @@ def wharf_binary():
 class Broker:
     """One broker process. `data_dir` survives restarts of the same Broker object."""
 
-    def __init__(self, *flags, data_dir=None, smp=1):
+    def __init__(self, *flags, data_dir=None, smp=1, host="127.0.0.1", wrap=None):
+        # host: the Kafka listener's address; wrap: a function that turns the command line into
+        # the one to run (tests/kafka/wharf_netns.py runs a broker in a network namespace).
+        self.host = host
+        self.wrap = wrap
         self._tmp = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="wharf-kafka-")
@@ -53,7 +57,9 @@ class Broker:
         admin = [] if "--admin-addr" in self.flags else ["--admin-addr", "127.0.0.1:0"]
         cmd = [wharf_binary(), "--data-dir", self.data_dir, "--overprovisioned",
                "--smp", str(self.smp), "--memory", f"{256 * self.smp}MiB",
-               "--kafka-addr", f"127.0.0.1:{port}", *admin, *self.flags]
+               "--kafka-addr", f"{self.host}:{port}", *admin, *self.flags]
+        if self.wrap is not None:
+            cmd = self.wrap(cmd)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, start_new_session=True)
         started = threading.Event()
@@ -88,7 +94,7 @@ class Broker:
 
     @property
     def bootstrap(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def output(self):
         with self._lock:

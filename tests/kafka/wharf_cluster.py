@@ -62,14 +62,23 @@ class Cluster:
     """`size` brokers with node ids 0..size-1. start() starts them all at once (a broker of a
     cluster may wait for its peers before it serves, so they cannot start one after another)."""
 
-    def __init__(self, size=3, smp=2, flags=()):
+    def __init__(self, size=3, smp=2, flags=(), netns=None):
+        """netns: a wharf_netns.Netns of `size` namespaces, one per broker (the caller closes
+        it after the cluster), for faults that cut the network between brokers."""
         ports = free_ports(2 * size)
         self.kafka_ports = ports[:size]
         self.rpc_ports = ports[size:]
-        seeds = ",".join(f"{i}@127.0.0.1:{p}" for i, p in enumerate(self.rpc_ports))
+        self.netns = netns
+        self.hosts = netns.addrs if netns is not None else ["127.0.0.1"] * size
+        seeds = ",".join(f"{i}@{self.hosts[i]}:{p}" for i, p in enumerate(self.rpc_ports))
+
+        def wrap(i):
+            return None if netns is None else (lambda cmd: netns.wrap(i, cmd))
+
         self.brokers = [
-            Broker("--node-id", str(i), "--rpc-addr", f"127.0.0.1:{self.rpc_ports[i]}",
-                   "--seeds", seeds, "--admin-addr", "", *flags, smp=smp)
+            Broker("--node-id", str(i), "--rpc-addr", f"{self.hosts[i]}:{self.rpc_ports[i]}",
+                   "--seeds", seeds, "--admin-addr", "", *flags, smp=smp, host=self.hosts[i],
+                   wrap=wrap(i))
             for i in range(size)]
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -107,7 +116,7 @@ class Cluster:
     # --- addresses and metadata ------------------------------------------------------------
     @property
     def bootstrap(self):
-        return ",".join(f"127.0.0.1:{p}" for p in self.kafka_ports)
+        return ",".join(f"{h}:{p}" for h, p in zip(self.hosts, self.kafka_ports))
 
     def node_of_port(self, port):
         return self.kafka_ports.index(port)

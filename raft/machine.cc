@@ -35,6 +35,17 @@ raft_machine::raft_machine(machine_config cfg, machine_start_state state)
     _commit = _log.snapshot_index();
     // A lost or stale vote file must not let the term go back behind the log's last term.
     if (_log.last_term() > _vote.term) set_vote({_log.last_term(), std::nullopt});
+    if (_cfg.repairing) {
+        WHARF_ASSERT(_cfg.voters.size() > 1,
+                     "raft_machine: node {} cannot repair in a group of one", _cfg.self.value());
+        // Every acknowledgement this replica gave before the damage was in a term up to this
+        // one. Moving on (without a vote) deposes a leader of this term, which may count those
+        // lost acknowledgements and would never probe below the match they set; leaders of later
+        // terms count only what is acknowledged from now on (machine.h, "Repair after
+        // corruption").
+        _repairing = true;
+        set_vote({_vote.term + 1, std::nullopt});
+    }
     reset_election_timer();
 }
 
@@ -140,7 +151,8 @@ void raft_machine::become_leader() {
 }
 
 void raft_machine::campaign() {
-    if (_role == raft_role::leader) return;
+    // A repairing replica may lack committed entries: it must not lead (nor vote) until repaired.
+    if (_role == raft_role::leader || _repairing) return;
     if (_cfg.pre_vote) {
         become_pre_candidate();
     } else {
@@ -170,6 +182,7 @@ void raft_machine::tick() {
         if (_role == raft_role::leader) check_retransmits();
         return;
     }
+    // campaign() does nothing while repairing.
     if (_election_elapsed >= _election_timeout && _now >= _candidacy_held_until) campaign();
 }
 
@@ -198,7 +211,20 @@ void raft_machine::on_durable(raft_index index, term_id term) {
         _pending_broadcast = true;
     } else {
         reply_to_leader();
+        maybe_finish_repair();
     }
+}
+
+void raft_machine::maybe_finish_repair() {
+    // Repaired once the durable log holds the commit index learnt from the current leader with
+    // an entry of the current term (machine.h, "Repair after corruption"). The commit index
+    // comes from accepted appends and snapshots only, so the log matches the leader's up to it;
+    // an entry of this term there is the leader's own, committed, so every entry committed in
+    // earlier terms lies below it.
+    if (!_repairing || _role != raft_role::follower || !_leader) return;
+    if (_commit > _durable || _log.term_at(_commit) != _vote.term) return;
+    _repairing = false;
+    _ready.repaired = true;
 }
 
 void raft_machine::on_local_write_failed(raft_index last_kept) {
@@ -215,12 +241,7 @@ void raft_machine::step(raft_message m) {
     if (std::find(_cfg.voters.begin(), _cfg.voters.end(), m.from) == _cfg.voters.end()) return;
     term_id t = m.term();
     if (auto* vr = std::get_if<vote_request>(&m.body)) {
-        // Terms are handled there: pre-votes and leased replicas do not move terms.
-        if (t < _vote.term) {
-            send(m.from, vote_reply{_vote.term, false, vr->pre_vote});
-            return;
-        }
-        handle_vote_request(m.from, *vr);
+        step_vote_request(m.from, *vr);
         return;
     }
     if (t > _vote.term) {
@@ -250,16 +271,47 @@ void raft_machine::step(raft_message m) {
     } else if (auto* vrep = std::get_if<vote_reply>(&m.body)) {
         handle_vote_reply(m.from, *vrep);
     } else if (std::holds_alternative<timeout_now>(m.body)) {
-        if (_role == raft_role::follower && _leader == m.from && _now >= _candidacy_held_until) {
+        if (_role == raft_role::follower && _leader == m.from && _now >= _candidacy_held_until &&
+            !_repairing) {
             become_candidate(true);
         }
     }
 }
 
+void raft_machine::step_vote_request(node_id from, const vote_request& r) {
+    // Terms are handled in handle_vote_request: pre-votes and leased replicas do not move terms.
+    if (r.term < _vote.term) {
+        send(from, vote_reply{_vote.term, false, r.pre_vote});
+        return;
+    }
+    if (!_repairing || _cfg.bug == planted_bug::repair_votes) {
+        handle_vote_request(from, r);
+        return;
+    }
+    if (_cfg.voters.size() == 2) {
+        // The only candidate is the other voter, which holds every committed entry (each is on
+        // both disks): its log counts as up to date, so the group of two can elect it and repair.
+        vote_request as_current = r;
+        as_current.last_index = raft_index::max();
+        as_current.last_term = term_id::max();
+        handle_vote_request(from, as_current);
+        return;
+    }
+    // Repairing: the log may lack entries this replica acknowledged, so its vote could elect a
+    // leader without a committed entry. The request is refused; a real one moves the term as
+    // handle_vote_request would (not within a leader's lease, thesis 4.2.3; a pre-vote never).
+    if (!r.pre_vote && r.term > _vote.term) {
+        if (in_lease() && !r.leadership_transfer) return;
+        become_follower(r.term, std::nullopt);
+    }
+    send(from, vote_reply{_vote.term, false, r.pre_vote});
+}
+
 std::string raft_machine::describe() const {
-    std::string s = fmt::format("{} term {} log {}..{} durable {} commit {}", to_string(_role),
-                                _vote.term.value(), _log.first_index().value(),
-                                _log.last_index().value(), _durable.value(), _commit.value());
+    std::string s = fmt::format("{}{} term {} log {}..{} durable {} commit {}", to_string(_role),
+                                _repairing ? " (repairing)" : "", _vote.term.value(),
+                                _log.first_index().value(), _log.last_index().value(),
+                                _durable.value(), _commit.value());
     for (const auto& p : _peers) {
         s += fmt::format("; peer {}: next {} match {} {}{} inflight {} ({} B)", p.id.value(),
                          p.next.value(), p.match.value(), p.replicating ? "replicate" : "probe",

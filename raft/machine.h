@@ -31,7 +31,36 @@
 //      removed them, so the follower needs a snapshot); for each `snapshots` plan, send the
 //      log's snapshot as an install_snapshot and report it with on_snapshot_sent (or
 //      on_snapshot_unsendable).
-// Readies must be acted on in the order they were taken.
+//   4. when `repaired` is set, remove the durable repair marker (machine_config::repairing).
+// Readies must be acted on in the order they were taken. The constructor may already leave a
+// ready (a vote to persist): the driver takes it before anything else.
+//
+// Repair after corruption (protocol-aware recovery, Alagappan et al., FAST'18): a replica whose
+// recovery cut its log before a damaged entry may have acknowledged entries it no longer holds,
+// so a committed entry may now be on fewer than a majority of intact disks. It starts
+// repairing: it moves to a new term at once (without voting), grants no vote or pre-vote and
+// never campaigns (timeout_now included), but follows leaders and acknowledges what is durable
+// as usual. It leaves repair mode as a follower once its durable log holds its commit index C,
+// learnt from an accepted append or snapshot of the current leader, and the entry at C is of the
+// current term. Why this is safe (as long as the damage is found: raft/README.md says which the
+// log cannot tell from a torn write; progress needs a majority of intact replicas):
+//   - every acknowledgement it gave before the damage was in a term at most T0, its term at
+//     restart. With the new term T0 + 1 it never repairs from a leader of T0, which may count
+//     those lost acknowledgements (and would never send below the match they set; its reply
+//     deposes such a leader); a leader of a later term tracks only acknowledgements sent after
+//     the restart, which are truthful;
+//   - every leader elected while it repairs was elected without its vote, so by the usual quorum
+//     intersection among the intact replicas it holds every entry committed before its term
+//     (leader completeness holds although one copy was lost);
+//   - an entry of the current term T at C committed means the leader of T committed its own
+//     entry: every entry committed before T lies below C in the leader's log, and log matching
+//     puts the same prefix in ours. From then on our log holds everything a quorum counted on
+//     us, and the replica votes normally.
+// It is live: a leader of the current term appends a no-op of its term first, so its commit
+// reaches an entry of its term once a majority is up, and the next append or heartbeat tells
+// us. A group of two is the exception to the vote rule: a repairing replica there grants its
+// vote to the other voter whatever its log, since every committed entry is on both disks and so
+// on the only candidate; refusing would leave the group without a leader for good.
 //
 // Lives on its group's shard; not thread-safe.
 
@@ -57,6 +86,8 @@ enum class planted_bug : uint8_t {
     ack_before_durable,
     // A voter grants its vote whatever the candidate's log.
     vote_ignores_log,
+    // A repairing replica votes as if its log were intact.
+    repair_votes,
 };
 
 struct machine_config {
@@ -86,6 +117,12 @@ struct machine_config {
     std::optional<node_id> preferred_leader;
     // Seeds the election timeout randomization (the simulator passes its own).
     uint64_t seed = 0;
+    // The replica starts repairing ("Repair after corruption" at the top): its recovery found a
+    // damaged entry in the middle of the log and cut the log before it, so entries it once
+    // acknowledged may be gone. The driver keeps a durable marker until a ready says
+    // `repaired`. REQUIRES: more than one voter (a group of one has nobody to repair from: its
+    // driver must not start repairing).
+    bool repairing = false;
     planted_bug bug = planted_bug::none;
 };
 
@@ -130,10 +167,14 @@ struct raft_ready {
     std::vector<raft_message> messages;
     std::vector<append_plan> appends;
     std::vector<snapshot_plan> snapshots;
+    // The replica left repair mode in this ready: the driver removes its repair marker (durably,
+    // after this ready's vote and log changes; a crash before that repeats the repair, which is
+    // safe).
+    bool repaired = false;
 
     bool empty() const noexcept {
         return !vote && !snapshot && !truncate_after && entries.empty() && messages.empty() &&
-               appends.empty() && snapshots.empty();
+               appends.empty() && snapshots.empty() && !repaired;
     }
 };
 
@@ -214,6 +255,8 @@ public:
     raft_index term_start() const noexcept { return _term_start; }
     raft_index durable_index() const noexcept { return _durable; }
     const term_index& log() const noexcept { return _log; }
+    // Repairing after corruption (machine_config::repairing): no votes, no candidacy.
+    bool repairing() const noexcept { return _repairing; }
     // One line of state for logs and the simulator's failure reports (the leader's view of each
     // follower included).
     std::string describe() const;
@@ -251,6 +294,8 @@ private:
     size_t quorum() const noexcept { return _cfg.voters.size() / 2 + 1; }
     void send(node_id to, decltype(raft_message::body) body);
     void append_local(raft_entry e);
+    void step_vote_request(node_id from, const vote_request& r);
+    void maybe_finish_repair();
 
     // election.cc
     void handle_vote_request(node_id from, const vote_request& r);
@@ -285,6 +330,8 @@ private:
     int64_t _now = 0;
     // hold_candidacy(): no candidacy before this tick.
     int64_t _candidacy_held_until = 0;
+    // Repairing after corruption: see the class comment.
+    bool _repairing = false;
     // Ticks since the election timer was reset, and its current random timeout.
     int _election_elapsed = 0;
     int _election_timeout = 0;

@@ -79,6 +79,8 @@ void raft_machine::handle_append_request(node_id from, append_request& r) {
     if (!appended || _cfg.bug == planted_bug::ack_before_durable) {
         reply_to_leader();
     }
+    // A heartbeat may bring the commit index that ends a repair (machine.cc).
+    maybe_finish_repair();
 }
 
 void raft_machine::handle_install_snapshot(node_id from, install_snapshot& s) {

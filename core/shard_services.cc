@@ -76,7 +76,10 @@ task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
                          std::string* detail) {
     WHARF_ASSERT(!t_services, "shard {} started twice", this_shard());
     auto services = std::make_unique<shard_services>();
-    auto log = co_await shard_log::open(cfg.shard_log_config(this_shard().value()), detail);
+    log_config lc = cfg.shard_log_config(this_shard().value());
+    // Corrupt acknowledged data can be repaired from the other replicas, if there are any.
+    lc.repair_corruption = cfg.cluster.voters().size() > 1;
+    auto log = co_await shard_log::open(lc, detail);
     if (!log) co_return log.error();
     services->log = std::move(*log);
     std::string why;

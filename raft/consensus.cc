@@ -75,6 +75,19 @@ task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shar
     mc.election_timeout_ticks = cfg.election_timeout_ticks;
     mc.heartbeat_ticks = cfg.heartbeat_ticks;
     mc.preferred_leader = cfg.preferred_leader;
+    // Protocol-aware recovery: a log cut at corrupt acknowledged data keeps this replica from
+    // voting until its leader has repaired it (machine.h, "Repair after corruption").
+    if (log.repairing()) {
+        if (cfg.voters.size() == 1) {
+            shard_logger().error("raft: log {} was cut at corrupt data to be repaired from the "
+                                 "other replicas, but the group has no other voter",
+                                 log.directory());
+            co_return log_errc::corrupt_segment;
+        }
+        shard_logger().warn("raft: log {} awaits repair from the leader: this replica neither "
+                            "votes nor stands for election until then", log.directory());
+        mc.repairing = true;
+    }
     // Entries go out from memory before they are durable (recent_entries_bytes); the leader's
     // own copy counts for commit once durable, like a follower's.
     mc.send_only_durable = false;
@@ -262,6 +275,10 @@ task<status> consensus::act(raft_ready r) {
         if (auto holder = _gate.hold()) {
             spawn(send_snapshot(plan, std::move(holder)), "raft snapshot");
         }
+    }
+    // The machine judged the log repaired on durable entries only: the marker can go.
+    if (r.repaired) {
+        if (auto s = co_await _log.end_repair(); !s) co_return s;
     }
     co_return status{};
 }

@@ -3,8 +3,8 @@
 //   raft_sim --seeds N [--first-seed S]   N seeds from S (default: a random S, printed)
 //   raft_sim --seed S                     one seed, replayed exactly
 //   --nodes 3|5        force the group size (default: drawn per seed)
-//   --planted-bug B    a deliberate bug: ack_before_durable | vote_ignores_log in raft_machine,
-//                      snapshot_wrong_term in the simulator's driver
+//   --planted-bug B    a deliberate bug: ack_before_durable | vote_ignores_log | repair_votes
+//                      in raft_machine, snapshot_wrong_term in the simulator's driver
 //   --expect-violation succeed only if some seed finds a violation (the canary)
 //   --verbose          one line per seed
 //   --trace            every delivered message, compaction and install (with --seed)
@@ -47,7 +47,7 @@ struct options {
 [[noreturn]] void usage(const std::string& why) {
     fmt::print(stderr, "raft_sim: {}\nusage: raft_sim [--seed S | --seeds N [--first-seed S]] "
                "[--nodes 3|5] [--planted-bug ack_before_durable|vote_ignores_log|"
-               "snapshot_wrong_term] "
+               "repair_votes|snapshot_wrong_term] "
                "[--expect-violation] [--verbose]\n", why);
     std::exit(2);
 }
@@ -82,6 +82,8 @@ options parse(int argc, char** argv) {
                 o.bug = planted_bug::ack_before_durable;
             } else if (o.bug_name == "vote_ignores_log") {
                 o.bug = planted_bug::vote_ignores_log;
+            } else if (o.bug_name == "repair_votes") {
+                o.bug = planted_bug::repair_votes;
             } else if (o.bug_name == "snapshot_wrong_term") {
                 o.driver = driver_bug::snapshot_wrong_term;
             } else {
@@ -124,7 +126,8 @@ std::optional<std::string> liveness(sim_world& w, sim_checker& checker) {
         bool caught_up = true;
         for (const auto& n : w.nodes()) {
             caught_up = caught_up && n.machine->commit_index() == *visible &&
-                        n.log.last_index() == leader->log.last_index();
+                        n.log.last_index() == leader->log.last_index() &&
+                        !n.machine->repairing();
         }
         bool fresh_acked = false;
         for (size_t i = proposals_before; i < w.proposals().size(); ++i) {
@@ -149,9 +152,10 @@ struct seed_result {
 };
 
 std::string describe(const world_stats& s) {
-    return fmt::format("{} compactions, {} snapshots sent, {} installed ({} durable)",
+    return fmt::format("{} compactions, {} snapshots sent, {} installed ({} durable), "
+                       "{} bit flips, {} repairs started, {} done",
                        s.compactions, s.snapshots_sent, s.snapshots_installed,
-                       s.installs_durable);
+                       s.installs_durable, s.flips, s.repairs_started, s.repairs_done);
 }
 
 std::optional<std::string> run_seed(uint64_t seed, const options& o, seed_result* out) {
@@ -183,12 +187,14 @@ int main(int argc, char** argv) {
     uint64_t total_committed = 0;
     world_stats total;
     uint64_t seeds_installing = 0;
+    uint64_t seeds_repairing = 0;
     for (uint64_t s = o.first_seed; s < o.first_seed + o.seeds; ++s) {
         seed_result r;
         auto v = run_seed(s, o, &r);
         total_committed += r.committed;
         total += r.stats;
         if (r.stats.snapshots_installed > 0) ++seeds_installing;
+        if (r.stats.repairs_done > 0) ++seeds_repairing;
         if (v) {
             std::string replay = fmt::format(
                 "raft_sim --seed {}{}{}", s, o.nodes ? fmt::format(" --nodes {}", o.nodes) : "",
@@ -215,7 +221,8 @@ int main(int argc, char** argv) {
     fmt::print("raft_sim: {} seeds passed, {} entries committed, {:.1f} s\n", o.seeds,
                total_committed, secs);
     // So one can see snapshots happen (and on how many seeds).
-    fmt::print("raft_sim: {}, {} unsendable; seeds with an install: {} of {}\n",
-               describe(total), total.snapshots_unsendable, seeds_installing, o.seeds);
+    fmt::print("raft_sim: {}, {} unsendable; seeds with an install: {} of {}, with a repair: {}\n",
+               describe(total), total.snapshots_unsendable, seeds_installing, o.seeds,
+               seeds_repairing);
     return 0;
 }

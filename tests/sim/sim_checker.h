@@ -15,7 +15,8 @@
 //     past it);
 //   - state machine safety: every replica's committed prefix is the one committed log;
 //   - durability: the last committed entry is on the disk of a quorum, as an entry or under a
-//     snapshot point (so no crash loses it);
+//     snapshot point (so no crash loses it); a copy a bit flip destroyed counts for the one
+//     damaged replica until it has repaired, since the others must then hold the rest;
 //   - commit indexes never go back within a replica's life, and the commit a leader shows to
 //     clients is never below what leaders of earlier terms showed;
 //   - at the end: every acknowledged proposal is in the committed log where it was assigned.

@@ -29,6 +29,56 @@ void sim_world::apply_to_disk(node& n, const node::pending_op& op) {
     }
 }
 
+void sim_world::maybe_flip(node& n) {
+    // Seeds without flips draw nothing here, so they replay as they did before flips existed.
+    if (_p.flip_per_crash <= 0 || !chance(_p.flip_per_crash)) return;
+    // Protocol-aware recovery is safe while a majority is intact: one damaged replica at a time
+    // (until it has repaired), and none in a group of one, which has nobody to repair from.
+    if (_p.nodes < 2 || n.durable_log.entries().empty()) return;
+    for (const auto& o : _nodes) {
+        if (&o != &n && (o.damaged > raft_index(0) || o.repair_marker)) return;
+    }
+    const auto& entries = n.durable_log.entries();
+    const sim_entry& hit =
+        entries[static_cast<size_t>(uniform(0, static_cast<int>(entries.size()) - 1))];
+    // A second flip before recovery ran: the earlier damage is what recovery finds first.
+    if (n.damaged == raft_index(0) || hit.index < n.damaged) n.damaged = hit.index;
+    ++_stats.flips;
+    if (trace) {
+        fmt::print("{} ms: {} has a bit flip in {}/{}\n", _now, id_of(n.number), hit.index,
+                   hit.term);
+    }
+}
+
+void sim_world::recover(node& n) {
+    // The real log's recovery: the damaged entry fails its checksum, the log is cut before it
+    // (the entries after it go too, as a torn tail does), and a marker is written first so the
+    // repair survives further crashes until the machine says it is repaired.
+    if (n.damaged == raft_index(0)) return;
+    raft_index cut = n.damaged - 1;
+    n.damaged = raft_index(0);
+    WHARF_ASSERT(cut >= n.durable_log.snapshot_index(), "sim: node {} damaged under its snapshot",
+                 n.number);
+    for (const auto& e : n.durable_log.entries()) {
+        if (e.index > cut) n.lost.push_back(e);
+    }
+    n.durable_log.truncate_after(cut);
+    n.repair_marker = true;
+    ++_stats.repairs_started;
+    if (trace) {
+        fmt::print("{} ms: {} recovers with its log cut after {}, and repairs\n", _now,
+                   id_of(n.number), cut);
+    }
+}
+
+void sim_world::on_repaired(node& n) {
+    WHARF_ASSERT(n.repair_marker, "sim: node {} repaired without a repair marker", n.number);
+    n.repair_marker = false;
+    n.lost.clear();
+    ++_stats.repairs_done;
+    if (trace) fmt::print("{} ms: {} is repaired\n", _now, id_of(n.number));
+}
+
 void sim_world::sync_disks() {
     for (auto& n : _nodes) {
         if (!n.up) continue;

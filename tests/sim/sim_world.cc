@@ -95,6 +95,8 @@ world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug, dri
     // Drawn last, so the draws above (and a seed's world when it never compacts) are what they
     // were before compaction existed.
     p.compact_per_ms = r() % 4 == 0 ? 0 : pick(0.001, 0.01);
+    // After that, for the same reason: a seed without flips replays as it did before them.
+    p.flip_per_crash = r() % 3 == 0 ? 0 : pick(0.1, 0.8);
     p.bug = bug;
     p.driver = driver;
     return p;
@@ -103,10 +105,11 @@ world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug, dri
 std::string describe(const world_params& p) {
     return fmt::format("{} replicas, drop {:.3f}, duplicate {:.3f}, delay 1-{} ms, sync 1-{} ms, "
                        "crash {:.4f}/ms, partition {:.4f}/ms, propose {:.2f}/ms, "
-                       "transfer {:.4f}/ms, compact {:.4f}/ms, preferred leader {}{}",
+                       "transfer {:.4f}/ms, compact {:.4f}/ms, flips {:.2f}/crash, "
+                       "preferred leader {}{}",
                        p.nodes, p.drop, p.duplicate, p.max_delay_ms, p.max_sync_ms,
                        p.crash_per_ms, p.partition_per_ms, p.propose_per_ms, p.transfer_per_ms,
-                       p.compact_per_ms,
+                       p.compact_per_ms, p.flip_per_crash,
                        p.preferred < 0 ? std::string("none") : std::to_string(p.preferred),
                        p.send_only_durable ? ", sends durable entries only" : "");
 }
@@ -139,6 +142,8 @@ void sim_world::start_machine(node& n) {
     if (_p.preferred >= 0) cfg.preferred_leader = id_of(_p.preferred);
     cfg.send_only_durable = _p.send_only_durable;
     cfg.max_append_bytes = 64;  // a few entries per request, so pipelining is exercised
+    recover(n);
+    cfg.repairing = n.repair_marker;
     // The log as recovered: the disk's snapshot point and the entries after it.
     n.log = n.durable_log;
     n.changed_from = raft_index(0);
@@ -158,6 +163,7 @@ void sim_world::crash(node& n) {
         const auto& op = n.pending[i];
         apply_to_disk(n, op);
     }
+    maybe_flip(n);
     n.machine.reset();
     n.up = false;
     n.incarnation++;
@@ -170,6 +176,8 @@ void sim_world::drive(node& n) {
     while (n.up && n.machine->has_ready()) {
         raft_ready r = n.machine->take_ready();
         if (r.vote) n.durable_vote = *r.vote;
+        // The entries the repair needed are durable already (its condition): the marker goes.
+        if (r.repaired) on_repaired(n);
         if (r.snapshot) install(n, *r.snapshot);
         if (r.truncate_after) {
             n.log.truncate_after(*r.truncate_after);

@@ -10,6 +10,11 @@
 //     changes (a torn write loses the entry it tore, as the real log's checksums make it; an
 //     install is all or nothing, as the real log's marker file makes it). The term and vote are
 //     durable before the ready's messages leave, as the driver contract requires.
+//   - Bit flips: on seeds that draw a rate, a crash may damage one durable entry of the crashed
+//     replica (anywhere after its snapshot point). Its recovery finds it at the next start, cuts
+//     the log before it and, with a durable marker, restarts the machine repairing
+//     (machine_config::repairing) until a ready says `repaired`. At most one replica of the
+//     group is damaged at a time: protocol-aware recovery needs the others intact.
 //   - Compaction (the model of retention): now and then a replica drops a prefix of its log up
 //     to an index it knows committed and durable, at once on its disk too, keeping the snapshot
 //     point (sim_log.h). A leader whose plan asks for entries gone that way reports them
@@ -61,6 +66,8 @@ struct world_params {
     bool send_only_durable = false;
     // Probability per ms that some replica compacts its log (0: never, the old behaviour).
     double compact_per_ms = 0;
+    // Probability that a crash damages one durable entry of the crashed replica (0: never).
+    double flip_per_crash = 0;
     int safety_ms = 20000;
     int liveness_ms = 20000;
     planted_bug bug = planted_bug::none;
@@ -78,6 +85,11 @@ struct world_stats {
     // disk (a crash may lose an install not yet synced).
     uint64_t snapshots_installed = 0;
     uint64_t installs_durable = 0;
+    // Bit flips: entries damaged at a crash, recoveries that found one (cut the log and started a
+    // repair), and repairs finished (a ready said `repaired`).
+    uint64_t flips = 0;
+    uint64_t repairs_started = 0;
+    uint64_t repairs_done = 0;
 
     world_stats& operator+=(const world_stats& o) {
         compactions += o.compactions;
@@ -85,6 +97,9 @@ struct world_stats {
         snapshots_unsendable += o.snapshots_unsendable;
         snapshots_installed += o.snapshots_installed;
         installs_durable += o.installs_durable;
+        flips += o.flips;
+        repairs_started += o.repairs_started;
+        repairs_done += o.repairs_done;
         return *this;
     }
 };
@@ -120,6 +135,17 @@ public:
             sim_entry entry;
         };
         std::vector<pending_op> pending;
+        // A damaged entry of the disk (a bit flip at the last crash), found by recovery at the
+        // next start; 0 when none.
+        raft_index damaged{0};
+        // The durable repair marker: set by the recovery that cut the log before a damaged
+        // entry, removed when a ready says `repaired`. The machine starts repairing while set.
+        bool repair_marker = false;
+        // The entries that recovery cut, until the repair ends: copies the protocol counted on
+        // (this replica may have acknowledged them) that the flip destroyed. The durability check
+        // still counts them, for this replica only; the repair's safety argument is that no
+        // leader is elected, nor the replica repaired, without them (raft/machine.h).
+        std::vector<sim_entry> lost;
         int64_t sync_at = -1;
         size_t syncing = 0;  // how many pending ops the sync in flight covers
         // What the replica's log holds now (durable or not).
@@ -164,6 +190,9 @@ private:
     void crash(node& n);
     // sim_disk.cc: the disk model, compaction and the snapshot side of the driver.
     void apply_to_disk(node& n, const node::pending_op& op);
+    void maybe_flip(node& n);
+    void recover(node& n);
+    void on_repaired(node& n);
     void sync_disks();
     void maybe_compact();
     void install(node& n, const snapshot_install& snap);

@@ -61,7 +61,11 @@ task<result<epoch_end>> shard_log::search_epoch(partition_id p, int32_t epoch) {
         if (now == nullptr) co_return log_errc::partition_unknown;
         if (!now->index.empty() && same_batch(now->index.back(), last)) now->last_epoch = *e;
     }
-    if (last_epoch <= epoch) co_return epoch_end{last_epoch, find_partition(p)->end_offset};
+    if (last_epoch <= epoch) {
+        ps = find_partition(p);  // the read above may have let it go (a deleted topic)
+        if (ps == nullptr) co_return log_errc::partition_unknown;
+        co_return epoch_end{last_epoch, ps->end_offset};
+    }
 
     // `above` holds a later epoch than the one asked for; `below`, when known, one at or before
     // it (`floor`). The first batch of a later epoch lies after `below`, at or before `above`.

@@ -4,9 +4,10 @@
 // partition refused NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH names its leader (v12+) and
 // the response lists that leader's endpoint (v16+). A consumer whose last fetched epoch (v12+)
 // ended on this leader before its fetch offset gets that epoch's end as DivergingEpoch instead of
-// records (KIP-320), from the partition's leader epochs (shard_log::end_offset_for_epoch). v14 (KIP-405) and v15 (KIP-903: the
-// ReplicaId moves into the tagged ReplicaState) change nothing here: every fetch is served as a
-// consumer's, whatever replica it names (replication is raft's, not Kafka's follower fetching).
+// records (KIP-320), from the partition's leader epochs (shard_log::end_offset_for_epoch).
+// v14 (KIP-405) and v15 (KIP-903: the ReplicaId moves into the tagged ReplicaState) change
+// nothing here: every fetch is served as a consumer's, whatever replica it names (replication
+// is raft's, not Kafka's follower fetching).
 
 #include <algorithm>
 #include <chrono>

@@ -86,6 +86,23 @@ TEST_F(list_offsets, earliest_latest_and_by_timestamp_at_v1_and_v8) {
     EXPECT_EQ(after.timestamp, t0 + 9500);
 }
 
+// OffsetForLeaderEpoch of partition 0 of `topic` at `version`: that partition's answer.
+offset_for_leader_epoch_response::epoch_end_offset epoch_end_of(kafka_client& c,
+                                                                const std::string& topic,
+                                                                int32_t leader_epoch,
+                                                                int32_t current,
+                                                                int16_t version) {
+    offset_for_leader_epoch_request req;
+    req.replica_id = -1;
+    auto& t = req.topics.emplace_back();
+    t.topic = topic;
+    t.partitions.push_back(
+        {.partition = 0, .current_leader_epoch = current, .leader_epoch = leader_epoch});
+    auto resp = c.call(req, version);
+    EXPECT_EQ(resp.topics.size(), 1u);
+    return resp.topics.at(0).partitions.at(0);
+}
+
 TEST_F(offset_for_leader_epoch, the_current_epoch_ends_at_the_log_end) {
     std::string topic = unique_topic("ofle");
     ASSERT_EQ(create_topic(client(), topic).error_code, 0);
@@ -97,15 +114,7 @@ TEST_F(offset_for_leader_epoch, the_current_epoch_ends_at_the_log_end) {
     for (int16_t v : {2, 3, 4}) {
         SCOPED_TRACE("OffsetForLeaderEpoch v" + std::to_string(v));
         auto ask = [&](int32_t leader_epoch, int32_t current) {
-            offset_for_leader_epoch_request req;
-            req.replica_id = -1;
-            auto& t = req.topics.emplace_back();
-            t.topic = topic;
-            t.partitions.push_back(
-                {.partition = 0, .current_leader_epoch = current, .leader_epoch = leader_epoch});
-            auto resp = client().call(req, v);
-            EXPECT_EQ(resp.topics.size(), 1u);
-            return resp.topics.at(0).partitions.at(0);
+            return epoch_end_of(client(), topic, leader_epoch, current, v);
         };
         auto r = ask(epoch, epoch);
         EXPECT_EQ(r.error_code, 0);
@@ -144,13 +153,7 @@ TEST(offset_for_leader_epoch_across_epochs, earlier_epochs_end_where_the_next_be
     ASSERT_EQ(produce(*c, topic, 0, make_batch({"d", "e"})).base_offset, 3);
 
     auto ask = [&](int32_t leader_epoch) {
-        offset_for_leader_epoch_request req;
-        req.replica_id = -1;
-        auto& t = req.topics.emplace_back();
-        t.topic = topic;
-        t.partitions.push_back(
-            {.partition = 0, .current_leader_epoch = second, .leader_epoch = leader_epoch});
-        return c->call(req, 4).topics.at(0).partitions.at(0);
+        return epoch_end_of(*c, topic, leader_epoch, second, 4);
     };
     auto older = ask(first);
     EXPECT_EQ(older.error_code, 0);

@@ -6,8 +6,9 @@ the middle of its active segment is flipped, with many later writes intact after
 acknowledged data, which a lone broker refuses to start with. In a cluster the broker cuts its
 log before the damaged entry, writes its repair marker, and neither votes nor stands for
 election until the leader has repaired the log; then the marker goes. The test then kills one of
-the two other brokers: the repaired broker and the one left must still serve every acknowledged
-record, which they could not if the repair had left the repaired log short."""
+the two other brokers: the repaired broker and the one left must commit new acks=all records and
+serve every acknowledged record, which they could not if the repair had left the repaired log
+short."""
 
 import glob
 import os
@@ -95,12 +96,18 @@ class corruption_repair_test(unittest.TestCase):
         print(f"repaired {time.monotonic() - start:.1f}s after the writes", flush=True)
         self.assertIn("repaired from the leader", victim.output())
 
-        # The repaired broker and one other must hold every acknowledged record.
+        # The repaired broker and one other must hold every acknowledged record, and commit new
+        # ones together (acks=all needs both of them now). Clients wait for the new leaders
+        # first: librdkafka's watermark query can block past its timeout on a dead leader.
         c.kill(0)
-        got = consume_all(c.bootstrap, "flip", PARTITIONS, timeout_s=TIMEOUT_S)
+        c.wait_leaders("flip", PARTITIONS, timeout_s=TIMEOUT_S)
+        live = ",".join(c.brokers[n].bootstrap for n in (1, 2))
+        last = produce(live, "flip", RECORDS + 300, 100)
+        self.assertFalse(last.errors, f"delivery errors: {last.errors[:5]}")
+        got = consume_all(live, "flip", PARTITIONS, timeout_s=TIMEOUT_S)
         stored = {int(v) for part in got.values() for _, v in part}
-        acked = {int(v) for _, _, v in before.acked + after.acked}
-        self.assertEqual(len(acked), RECORDS + 300)
+        acked = {int(v) for _, _, v in before.acked + after.acked + last.acked}
+        self.assertEqual(len(acked), RECORDS + 400)
         self.assertEqual(acked - stored, set(), f"acknowledged but lost\n{c.logs()}")
 
 

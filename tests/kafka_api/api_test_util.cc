@@ -142,6 +142,26 @@ list_offsets_response::list_offsets_partition_response list_offset(kafka_client&
     return resp.topics[0].partitions[0];
 }
 
+offset_for_leader_epoch_response::epoch_end_offset epoch_end_of(kafka_client& c,
+                                                                const std::string& topic,
+                                                                int32_t leader_epoch,
+                                                                int32_t current,
+                                                                int16_t version) {
+    offset_for_leader_epoch_request req;
+    req.replica_id = -1;
+    auto& t = req.topics.emplace_back();
+    t.topic = topic;
+    t.partitions.push_back(
+        {.partition = 0, .current_leader_epoch = current, .leader_epoch = leader_epoch});
+    auto resp = c.call(req, version);
+    EXPECT_EQ(resp.topics.size(), 1u);
+    if (resp.topics.size() != 1 || resp.topics[0].partitions.size() != 1) {
+        throw client_error("OffsetForLeaderEpoch answered another shape than one topic, one "
+                           "partition");
+    }
+    return resp.topics[0].partitions[0];
+}
+
 uuid topic_id_of(kafka_client& c, const std::string& topic) {
     metadata_request req;
     req.topics->push_back({.name = topic});

@@ -68,6 +68,14 @@ list_offsets_response::list_offsets_partition_response list_offset(kafka_client&
                                                                    int64_t timestamp,
                                                                    int16_t version = 8);
 
+// OffsetForLeaderEpoch of partition 0 of `topic`: where `leader_epoch` ended, asked with
+// CurrentLeaderEpoch `current` (-1 skips the check).
+offset_for_leader_epoch_response::epoch_end_offset epoch_end_of(kafka_client& c,
+                                                                const std::string& topic,
+                                                                int32_t leader_epoch,
+                                                                int32_t current,
+                                                                int16_t version = 4);
+
 // The topic id Metadata v12 reports for a topic (nil when unknown).
 uuid topic_id_of(kafka_client& c, const std::string& topic);
 

@@ -86,23 +86,6 @@ TEST_F(list_offsets, earliest_latest_and_by_timestamp_at_v1_and_v8) {
     EXPECT_EQ(after.timestamp, t0 + 9500);
 }
 
-// OffsetForLeaderEpoch of partition 0 of `topic` at `version`: that partition's answer.
-offset_for_leader_epoch_response::epoch_end_offset epoch_end_of(kafka_client& c,
-                                                                const std::string& topic,
-                                                                int32_t leader_epoch,
-                                                                int32_t current,
-                                                                int16_t version) {
-    offset_for_leader_epoch_request req;
-    req.replica_id = -1;
-    auto& t = req.topics.emplace_back();
-    t.topic = topic;
-    t.partitions.push_back(
-        {.partition = 0, .current_leader_epoch = current, .leader_epoch = leader_epoch});
-    auto resp = c.call(req, version);
-    EXPECT_EQ(resp.topics.size(), 1u);
-    return resp.topics.at(0).partitions.at(0);
-}
-
 TEST_F(offset_for_leader_epoch, the_current_epoch_ends_at_the_log_end) {
     std::string topic = unique_topic("ofle");
     ASSERT_EQ(create_topic(client(), topic).error_code, 0);

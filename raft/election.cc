@@ -58,6 +58,9 @@ void raft_machine::handle_vote_reply(node_id from, const vote_reply& r) {
 }
 
 void raft_machine::count_vote(node_id from, bool granted) {
+    // Only the voters of the membership in force elect (a replica removed or not yet promoted
+    // may answer, and is not counted).
+    if (!config().is_voter(from)) return;
     for (const auto& [who, g] : _votes) {
         if (who == from) return;  // duplicates count once
     }

@@ -28,6 +28,11 @@ public:
             case raft_errc::outcome_unknown:
                 return "the append may or may not commit (leadership moved or the write failed "
                        "after it reached the log)";
+            case raft_errc::invalid_configuration:
+                return "invalid raft group membership (or more than one voter changed at once)";
+            case raft_errc::configuration_change_pending:
+                return "a membership change must wait for the previous one (or for the leader's "
+                       "first entry) to commit";
         }
         return "unknown raft error";
     }

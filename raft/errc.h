@@ -20,6 +20,12 @@ enum class raft_errc {
     // moved, the local write failed or the group stopped before it committed. It may still
     // commit under the next leader, or be lost: the caller cannot tell.
     outcome_unknown,
+    // A membership that breaks the rules of raft/membership.h (malformed, no voter, a node both
+    // voter and learner, more than one voter changed at once).
+    invalid_configuration,
+    // A membership change that must wait: the previous change has not committed, or no entry
+    // of the leader's own term has committed yet (raft/membership.h).
+    configuration_change_pending,
 };
 
 const std::error_category& raft_category() noexcept;

@@ -23,9 +23,21 @@ const char* to_string(raft_role r) noexcept {
 
 raft_machine::raft_machine(machine_config cfg, machine_start_state state)
     : _cfg(std::move(cfg)), _rng(_cfg.seed), _vote(state.vote), _log(std::move(state.log)) {
-    WHARF_ASSERT(std::find(_cfg.voters.begin(), _cfg.voters.end(), _cfg.self) !=
-                     _cfg.voters.end(),
-                 "raft_machine: node {} is not among its voters", _cfg.self.value());
+    // The membership: the history as last handed out, less the entries the log does not hold
+    // (driver contract, step 5); the first entry is committed and stays.
+    _configs = std::move(state.configs);
+    if (_configs.empty()) {
+        raft_config initial{_cfg.voters, _cfg.learners};
+        auto valid = normalize_config(initial);
+        WHARF_ASSERT(valid, "raft_machine: invalid initial membership {}", initial.to_string());
+        _configs.push_back(config_entry{raft_index(0), term_id(0), std::move(initial)});
+    }
+    while (_configs.size() > 1) {
+        const config_entry& last = _configs.back();
+        bool held = last.index <= _log.snapshot_index() || _log.term_at(last.index) == last.term;
+        if (held) break;
+        _configs.pop_back();
+    }
     WHARF_ASSERT(_cfg.election_timeout_ticks > _cfg.heartbeat_ticks &&
                      _cfg.heartbeat_ticks > 0 && _cfg.max_inflight_appends > 0,
                  "raft_machine: bad timing settings");
@@ -36,7 +48,7 @@ raft_machine::raft_machine(machine_config cfg, machine_start_state state)
     // A lost or stale vote file must not let the term go back behind the log's last term.
     if (_log.last_term() > _vote.term) set_vote({_log.last_term(), std::nullopt});
     if (_cfg.repairing) {
-        WHARF_ASSERT(_cfg.voters.size() > 1,
+        WHARF_ASSERT(config().voters.size() > 1,
                      "raft_machine: node {} cannot repair in a group of one", _cfg.self.value());
         // Every acknowledgement this replica gave before the damage was in a term up to this
         // one. Moving on (without a vote) deposes a leader of this term, which may count those
@@ -74,6 +86,7 @@ void raft_machine::send(node_id to, decltype(raft_message::body) body) {
 
 void raft_machine::append_local(raft_entry e) {
     _log.append(e.index, e.term);
+    if (e.type == entry_type::raft_configuration) note_config_entry(e);
     _ready.entries.push_back(std::move(e));
 }
 
@@ -104,7 +117,7 @@ void raft_machine::become_pre_candidate() {
     reset_election_timer();
     count_vote(_cfg.self, true);
     if (_role != raft_role::pre_candidate) return;  // a group of one moved on
-    for (node_id v : _cfg.voters) {
+    for (node_id v : config().voters) {
         if (v == _cfg.self) continue;
         send(v, vote_request{_vote.term + 1, _log.last_index(), _log.last_term(), true, false});
     }
@@ -122,7 +135,7 @@ void raft_machine::become_candidate(bool transfer) {
     reset_election_timer();
     count_vote(_cfg.self, true);
     if (_role != raft_role::candidate) return;
-    for (node_id v : _cfg.voters) {
+    for (node_id v : config().voters) {
         if (v == _cfg.self) continue;
         send(v, vote_request{_vote.term, _log.last_index(), _log.last_term(), false, transfer});
     }
@@ -134,13 +147,7 @@ void raft_machine::become_leader() {
     _transfer_to.reset();
     _votes.clear();
     _peers.clear();
-    for (node_id v : _cfg.voters) {
-        if (v == _cfg.self) continue;
-        progress p;
-        p.id = v;
-        p.next = _log.last_index() + 1;
-        _peers.push_back(std::move(p));
-    }
+    sync_peers();
     _heartbeat_elapsed = 0;
     _election_elapsed = 0;
     // Section 3.6.2: entries of earlier terms are committed only through an entry of this
@@ -152,7 +159,8 @@ void raft_machine::become_leader() {
 
 void raft_machine::campaign() {
     // A repairing replica may lack committed entries: it must not lead (nor vote) until repaired.
-    if (_role == raft_role::leader || _repairing) return;
+    // A learner, or a replica removed from the group (or not yet told it joined), never leads.
+    if (_role == raft_role::leader || _repairing || !self_votes()) return;
     if (_cfg.pre_vote) {
         become_pre_candidate();
     } else {
@@ -230,6 +238,7 @@ void raft_machine::maybe_finish_repair() {
 void raft_machine::on_local_write_failed(raft_index last_kept) {
     last_kept = std::max(last_kept, _log.snapshot_index());
     if (_log.last_index() > last_kept) _log.truncate_after(last_kept);
+    drop_configs_after(last_kept);
     _durable = std::min(_durable, last_kept);
     _matched = std::min(_matched, last_kept);
     std::erase_if(_ready.entries, [&](const raft_entry& e) { return e.index > last_kept; });
@@ -237,8 +246,10 @@ void raft_machine::on_local_write_failed(raft_index last_kept) {
 }
 
 void raft_machine::step(raft_message m) {
-    if (m.to != _cfg.self) return;
-    if (std::find(_cfg.voters.begin(), _cfg.voters.end(), m.from) == _cfg.voters.end()) return;
+    // Messages from any node are taken, members or not: a replica may not know yet that the
+    // sender joined (or that it joined itself). Votes count only from voters of the membership
+    // in force, and a leader tracks only members.
+    if (m.to != _cfg.self || m.from == _cfg.self) return;
     term_id t = m.term();
     if (auto* vr = std::get_if<vote_request>(&m.body)) {
         step_vote_request(m.from, *vr);
@@ -272,7 +283,7 @@ void raft_machine::step(raft_message m) {
         handle_vote_reply(m.from, *vrep);
     } else if (std::holds_alternative<timeout_now>(m.body)) {
         if (_role == raft_role::follower && _leader == m.from && _now >= _candidacy_held_until &&
-            !_repairing) {
+            !_repairing && self_votes()) {
             become_candidate(true);
         }
     }
@@ -288,7 +299,7 @@ void raft_machine::step_vote_request(node_id from, const vote_request& r) {
         handle_vote_request(from, r);
         return;
     }
-    if (_cfg.voters.size() == 2) {
+    if (config().voters.size() == 2) {
         // The only candidate is the other voter, which holds every committed entry (each is on
         // both disks): its log counts as up to date, so the group of two can elect it and repair.
         vote_request as_current = r;
@@ -308,10 +319,12 @@ void raft_machine::step_vote_request(node_id from, const vote_request& r) {
 }
 
 std::string raft_machine::describe() const {
-    std::string s = fmt::format("{}{} term {} log {}..{} durable {} commit {}", to_string(_role),
-                                _repairing ? " (repairing)" : "", _vote.term.value(),
-                                _log.first_index().value(), _log.last_index().value(),
-                                _durable.value(), _commit.value());
+    std::string s = fmt::format("{}{} term {} log {}..{} durable {} commit {} {} at {}{}",
+                                to_string(_role), _repairing ? " (repairing)" : "",
+                                _vote.term.value(), _log.first_index().value(),
+                                _log.last_index().value(), _durable.value(), _commit.value(),
+                                config().to_string(), _configs.back().index.value(),
+                                config_committed() ? "" : " (uncommitted)");
     for (const auto& p : _peers) {
         s += fmt::format("; peer {}: next {} match {} {}{} inflight {} ({} B)", p.id.value(),
                          p.next.value(), p.match.value(), p.replicating ? "replicate" : "probe",

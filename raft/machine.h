@@ -16,7 +16,11 @@
 //   - AppendEntries with pipelining: several requests in flight per follower, bounded by count
 //     and bytes; a follower that rejects is probed one request at a time (etcd's probe and
 //     replicate states); lost requests are resent after a retransmit timeout;
-//   - followers acknowledge only what is durable, so commit = a majority has it on disk.
+//   - followers acknowledge only what is durable, so commit = a majority has it on disk;
+//   - membership changes one voter at a time, and learners (raft/membership.h): the latest
+//     configuration in the log rules from its append on; a leader removed by a change leads
+//     until the change commits, then hands over (timeout_now to an up-to-date voter) and steps
+//     down; a replica that is not a voter of its configuration never stands for election.
 //
 // The driver's contract, for each raft_ready taken with take_ready():
 //   1. make `vote` durable (term and vote) before anything else of this ready leaves the replica;
@@ -32,6 +36,11 @@
 //      log's snapshot as an install_snapshot and report it with on_snapshot_sent (or
 //      on_snapshot_unsendable).
 //   4. when `repaired` is set, remove the durable repair marker (machine_config::repairing).
+//   5. when `configs` is set, keep it for the next start (machine_start_state::configs): it is
+//      the membership history after this ready's log changes. Its first entry is committed and
+//      needs no entry of the log; the others name entries of the log, and a start drops those
+//      the log does not hold (index and term), so the driver may persist it before or after
+//      the entries it names, but not before the snapshot or truncation of the same ready.
 // Readies must be acted on in the order they were taken. The constructor may already leave a
 // ready (a vote to persist): the driver takes it before anything else.
 //
@@ -70,6 +79,7 @@
 #include <string>
 #include <vector>
 
+#include "raft/membership.h"
 #include "raft/messages.h"
 #include "raft/term_index.h"
 #include "raft/vote_state.h"
@@ -92,8 +102,11 @@ enum class planted_bug : uint8_t {
 
 struct machine_config {
     node_id self{0};
-    // Every voter, self included.
+    // The group's initial membership, which no log entry carries: used until the log (or the
+    // start state) holds a configuration. A replica that joins a running group is not among
+    // them (it learns the membership from its leader).
     std::vector<node_id> voters;
+    std::vector<node_id> learners;
     // An election starts after a random timeout in [election_timeout_ticks, 2 x that).
     int election_timeout_ticks = 10;
     int heartbeat_ticks = 2;
@@ -147,6 +160,8 @@ struct snapshot_plan {
     node_id to{0};
     term_id term{0};
     raft_index leader_commit{0};
+    // The latest committed membership, sent along (install_snapshot::config).
+    config_entry config;
 };
 
 // A snapshot a follower takes in place of its whole log.
@@ -154,6 +169,8 @@ struct snapshot_install {
     raft_index index{0};
     term_id term{0};
     iobuf data;
+    // The membership the leader sent with it (none: the follower kept its own).
+    std::optional<config_entry> config;
 };
 
 struct raft_ready {
@@ -171,18 +188,23 @@ struct raft_ready {
     // after this ready's vote and log changes; a crash before that repeats the repair, which is
     // safe).
     bool repaired = false;
+    // The membership history changed (driver contract, step 5): oldest first, the first
+    // committed, the last the configuration in force.
+    std::optional<std::vector<config_entry>> configs;
 
     bool empty() const noexcept {
         return !vote && !snapshot && !truncate_after && entries.empty() && messages.empty() &&
-               appends.empty() && snapshots.empty() && !repaired;
+               appends.empty() && snapshots.empty() && !repaired && !configs;
     }
 };
 
-// The replica's durable state at start: the persisted vote and the log's terms (snapshot point,
-// runs) up to its last durable entry.
+// The replica's durable state at start: the persisted vote, the log's terms (snapshot point,
+// runs) up to its last durable entry, and the membership history last handed out in
+// raft_ready::configs (empty: machine_config's initial membership).
 struct machine_start_state {
     vote_state vote;
     term_index log;
+    std::vector<config_entry> configs;
 };
 
 class raft_machine {
@@ -222,6 +244,21 @@ public:
     void on_snapshot_sent(const snapshot_plan& plan, raft_index index);
     // The driver could not read the snapshot: tried again at the next heartbeat.
     void on_snapshot_unsendable(const snapshot_plan& plan);
+
+    // Leader: appends a configuration entry that changes the membership to `next`, which is in
+    // force from now on (raft/membership.h); returns its index. Errors: not_leader,
+    // invalid_configuration (malformed, or more than one voter added or removed),
+    // configuration_change_pending (the previous change, or the term's first entry, has not
+    // committed yet). `next` equal to the membership in force returns its entry's index.
+    result<raft_index> propose_config(raft_config next);
+    // The membership in force (the latest in the log), the entry that set it, and whether that
+    // entry is committed.
+    const raft_config& config() const noexcept { return _configs.back().config; }
+    const config_entry& config_entry_in_force() const noexcept { return _configs.back(); }
+    bool config_committed() const noexcept { return _configs.back().index <= _commit; }
+    // Leader: how far a member's log is known to match this one (its own: the durable index);
+    // nullopt when not leading or not a member.
+    std::optional<raft_index> match_of(node_id n) const noexcept;
 
     // Leader: hands leadership to `target` (thesis 3.10). The target is brought up to date, then
     // told to campaign at once (timeout_now); its voters grant it within their leases. Given up
@@ -291,7 +328,17 @@ private:
     void set_vote(vote_state v);
     void reset_election_timer();
     bool in_lease() const noexcept;
-    size_t quorum() const noexcept { return _cfg.voters.size() / 2 + 1; }
+    size_t quorum() const noexcept { return config().voters.size() / 2 + 1; }
+    bool self_votes() const noexcept { return config().is_voter(_cfg.self); }
+    // Membership bookkeeping: a configuration entry appended, the log cut after `last_kept`,
+    // the commit index moved (older history dropped; a leader no longer a voter steps down).
+    void note_config_entry(const raft_entry& e);
+    void drop_configs_after(raft_index last_kept);
+    void set_commit(raft_index c);
+    // The history changed; `in_force`: the membership in force did.
+    void config_changed(bool in_force);
+    // Leader: one progress per member but itself, for a new membership.
+    void sync_peers();
     void send(node_id to, decltype(raft_message::body) body);
     void append_local(raft_entry e);
     void step_vote_request(node_id from, const vote_request& r);
@@ -317,10 +364,13 @@ private:
     void check_quorum_now();
     void maybe_finish_transfer(progress& p);
     void maybe_balance_leadership(bool preferred_alive);
+    void maybe_leave_leadership();
 
     machine_config _cfg;
     std::mt19937_64 _rng;
     raft_ready _ready;
+    // The membership history (raft_ready::configs); never empty.
+    std::vector<config_entry> _configs;
     vote_state _vote;
     term_index _log;
     raft_role _role = raft_role::follower;

@@ -105,6 +105,7 @@ bool valid_entries(const append_request& r) noexcept {
         auto type = static_cast<uint8_t>(e.type);
         if (type < min_entry_type || type > max_entry_type) return false;
         if (e.payload.size() > max_entry_payload_bytes) return false;
+        if (e.type == entry_type::raft_configuration && !decode_config(e.payload)) return false;
         ++expected;
         floor = e.term;
     }
@@ -126,7 +127,9 @@ bool valid_body(const body_variant& body) noexcept {
             } else if constexpr (std::is_same_v<B, install_snapshot>) {
                 return b.last_index.value() >= 1 && !negative(b.last_term) &&
                        b.last_term <= b.term && !negative(b.leader_commit) &&
-                       b.data.size() <= max_snapshot_bytes;
+                       b.data.size() <= max_snapshot_bytes &&
+                       (!b.config || (!negative(b.config->index) && !negative(b.config->term) &&
+                                      validate_config(b.config->config)));
             } else {
                 return true;
             }
@@ -194,6 +197,15 @@ void put_body(writer& w, const install_snapshot& s, shared_payloads& shared) {
     w.put(s.leader_commit.value());
     w.put(static_cast<uint32_t>(s.data.size()));
     shared.emplace_back(w.bytes().size(), &s.data);
+    w.put<uint8_t>(s.config ? 1 : 0);
+    if (!s.config) return;
+    w.put(s.config->index.value());
+    w.put(s.config->term.value());
+    iobuf members = encode_config(s.config->config);
+    w.put(static_cast<uint32_t>(members.size()));
+    auto at = w.bytes().size();
+    w.bytes().resize(at + members.size());
+    members.copy_to(0, w.bytes().data() + at, members.size());
 }
 
 bool get_flags(reader& r, uint8_t known, uint8_t& flags) {
@@ -276,6 +288,17 @@ bool get_body(reader& r, install_snapshot& s) {
     }
     if (data_bytes > max_snapshot_bytes || data_bytes > r.remaining()) return false;
     s.data = r.take(data_bytes);
+    uint8_t has_config = 0;
+    if (!r.get(has_config) || has_config > 1) return false;
+    if (has_config == 0) return true;
+    config_entry c;
+    uint32_t config_bytes = 0;
+    if (!r.get_id(c.index) || !r.get_id(c.term) || !r.get(config_bytes)) return false;
+    if (config_bytes > r.remaining()) return false;
+    auto members = decode_config(r.take(config_bytes));
+    if (!members) return false;
+    c.config = std::move(*members);
+    s.config = std::move(c);
     return true;
 }
 
@@ -299,12 +322,13 @@ status validate_raft_message(const raft_message& m) {
 }
 
 uint64_t encoded_raft_message_bytes(const raft_message& m) noexcept {
-    constexpr std::array<uint64_t, max_type> body_bytes{25, 9, 36, 25, 8, 36};
+    constexpr std::array<uint64_t, max_type> body_bytes{25, 9, 36, 25, 8, 37};
     uint64_t n = raft_message_header_bytes + body_bytes[m.body.index()];
     if (auto* a = std::get_if<append_request>(&m.body)) {
         for (const raft_entry& e : a->entries) n += raft_entry_header_bytes + e.payload.size();
     } else if (auto* s = std::get_if<install_snapshot>(&m.body)) {
         n += s->data.size();
+        if (s->config) n += 20 + encoded_config_bytes(s->config->config);
     }
     return n;
 }

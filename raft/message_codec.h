@@ -25,7 +25,9 @@
 //   append_reply   i64 term, i64 match_index, i64 last_index, u8 flags (1 success)
 //   timeout_now    i64 term
 //   install_snapshot i64 term, i64 last_index, i64 last_term, i64 leader_commit,
-//                  u32 data_bytes, then data_bytes of data
+//                  u32 data_bytes, then data_bytes of data, u8 has_config (0 or 1), and when
+//                  1: i64 config_index, i64 config_term, u32 config_bytes, then config_bytes of
+//                  membership (raft/membership.h)
 //
 // Flag bits other than those listed must be zero.
 //
@@ -35,7 +37,8 @@
 // terms never decrease, starting at or above prev_term and ending at or below the request's
 // term (Raft paper section 5.3: a leader sends a contiguous run of its own log, whose terms
 // never exceed its current one); each entry's type is one the log defines and its payload is at
-// most max_entry_payload_bytes. Decoding checks every count and length against the bytes left
+// most max_entry_payload_bytes, and a raft_configuration entry's payload is a valid membership
+// (so is a snapshot's, whose index and term are not negative). Decoding checks every count and length against the bytes left
 // before it allocates anything, so a message can never make the decoder allocate more than a
 // small multiple of its own size.
 
@@ -49,7 +52,8 @@
 
 namespace wharf {
 
-inline constexpr uint8_t raft_codec_version = 1;
+// 2: install_snapshot carries the membership.
+inline constexpr uint8_t raft_codec_version = 2;
 
 // The most entries one append request carries; a leader that has more to send splits them
 // over several requests (whoever reads an append_plan's entries out of the log must stop at

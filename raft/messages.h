@@ -9,10 +9,12 @@
 // with `pre_vote` set: a pre-vote changes no term and no vote.
 
 #include <cstdint>
+#include <optional>
 #include <variant>
 #include <vector>
 
 #include "log/entry.h"
+#include "raft/membership.h"
 #include "reactor/base/ids.h"
 #include "reactor/iobuf.h"
 
@@ -80,12 +82,16 @@ struct timeout_now {
 // shard log's prefix checkpoint, every partition's start and next offset as of `last_index`. The
 // follower replaces its log by it, then takes entries from last_index + 1 on as usual, and
 // answers with an append_reply (match_index = last_index once the snapshot is durable).
+// `config` is the leader's latest committed membership (membership.h), which the follower's log
+// may no longer hold once the snapshot replaces it; it may be newer than the snapshot point (the
+// entry that set it then follows in later appends). Only tests leave it out.
 struct install_snapshot {
     term_id term{0};
     raft_index last_index{0};
     term_id last_term{0};
     raft_index leader_commit{0};
     iobuf data;
+    std::optional<config_entry> config;
 };
 
 struct raft_message {

@@ -61,6 +61,7 @@ void raft_machine::handle_append_request(node_id from, append_request& r) {
             raft_index driver_last =
                 _ready.entries.empty() ? _log.last_index() : _ready.entries.front().index - 1;
             _log.truncate_after(cut);
+            drop_configs_after(cut);
             if (cut < driver_last) {
                 _ready.truncate_after = std::min(_ready.truncate_after.value_or(cut), cut);
             }
@@ -71,8 +72,7 @@ void raft_machine::handle_append_request(node_id from, append_request& r) {
         appended = true;
     }
     _matched = std::max(_matched, request_last);
-    raft_index commit = std::min(r.leader_commit, _matched);
-    if (commit > _commit) _commit = commit;
+    set_commit(std::min(r.leader_commit, _matched));
     // An acknowledgement names only durable entries, so it goes when the new ones are synced
     // (on_durable); a request that brought nothing new is answered now (heartbeats included,
     // which is how the leader knows this replica is alive).
@@ -103,11 +103,20 @@ void raft_machine::handle_install_snapshot(node_id from, install_snapshot& s) {
     _log = term_index(s.last_index, s.last_term);
     _ready.truncate_after.reset();
     _ready.entries.clear();
-    _ready.snapshot = snapshot_install{s.last_index, s.last_term, std::move(s.data)};
+    _ready.snapshot =
+        snapshot_install{s.last_index, s.last_term, std::move(s.data), s.config};
+    // The memberships of the old log go with it: the leader's latest committed one replaces
+    // them (a snapshot without one, from tests, keeps what the snapshot point covers).
+    if (s.config) {
+        _configs = {*s.config};
+        config_changed(true);
+    } else {
+        drop_configs_after(s.last_index);
+    }
     // Nothing of the new log is durable until the driver reports the snapshot (on_durable).
     _durable = raft_index(0);
     _matched = s.last_index;
-    _commit = std::max(_commit, std::min(s.leader_commit, s.last_index));
+    set_commit(std::min(s.leader_commit, s.last_index));
 }
 
 void raft_machine::reply_to_leader() {
@@ -133,6 +142,8 @@ void raft_machine::handle_append_reply(node_id from, const append_reply& r) {
             // late one) says nothing of an outstanding probe and leaves probing as it is.
             p->replicating = true;
             maybe_commit();
+            // A leader that the commit removed from the group has stepped down.
+            if (_role != raft_role::leader) return;
             maybe_finish_transfer(*p);
         }
         std::erase_if(p->inflights, [&](const inflight& f) {
@@ -201,8 +212,12 @@ void raft_machine::on_append_sent(const append_plan& plan, raft_index last, uint
 }
 
 void raft_machine::plan_snapshot(progress& p) {
-    // The snapshot is one request in flight: the follower is probed until it answers.
-    _ready.snapshots.push_back(snapshot_plan{p.id, _vote.term, _commit});
+    // The snapshot is one request in flight: the follower is probed until it answers. It
+    // carries the latest committed membership, which the follower's log may never see again.
+    auto committed = std::find_if(_configs.rbegin(), _configs.rend(),
+                                  [&](const config_entry& c) { return c.index <= _commit; });
+    const config_entry& members = committed == _configs.rend() ? _configs.front() : *committed;
+    _ready.snapshots.push_back(snapshot_plan{p.id, _vote.term, _commit, members});
     p.plan_out = true;
     p.last_heartbeat_tick = _now;
 }
@@ -244,15 +259,19 @@ void raft_machine::broadcast(bool heartbeat) {
 }
 
 void raft_machine::maybe_commit() {
-    // The highest index a quorum holds durably (the leader's own disk counts once it synced).
+    // The highest index a quorum of voters holds durably (the leader's own disk counts once it
+    // synced, unless a change in progress removes it from the voters).
     std::vector<raft_index> matches;
     matches.reserve(_peers.size() + 1);
-    matches.push_back(_durable);
-    for (const auto& p : _peers) matches.push_back(p.match);
+    if (self_votes()) matches.push_back(_durable);
+    for (const auto& p : _peers) {
+        if (config().is_voter(p.id)) matches.push_back(p.match);
+    }
+    if (matches.size() < quorum()) return;
     std::sort(matches.begin(), matches.end(), std::greater<>());
     raft_index candidate = matches[quorum() - 1];
     // Section 5.4.2: only an entry of the leader's own term commits by counting replicas.
-    if (candidate > _commit && _log.term_at(candidate) == _vote.term) _commit = candidate;
+    if (candidate > _commit && _log.term_at(candidate) == _vote.term) set_commit(candidate);
 }
 
 void raft_machine::check_retransmits() {
@@ -273,9 +292,9 @@ void raft_machine::check_quorum_now() {
     // Thesis 6.2: a leader that has not heard from a quorum within an election timeout steps
     // down, so clients stop waiting on a leader that can no longer commit.
     if (!_cfg.check_quorum) return;
-    size_t active = 1;
+    size_t active = self_votes() ? 1 : 0;
     for (auto& p : _peers) {
-        if (p.active) ++active;
+        if (p.active && config().is_voter(p.id)) ++active;
         p.active = false;
     }
     if (active < quorum()) become_follower(_vote.term, std::nullopt);
@@ -285,7 +304,7 @@ status raft_machine::transfer_leadership(node_id target) {
     if (_role != raft_role::leader) return raft_errc::not_leader;
     if (target == _cfg.self) return {};
     progress* p = find_progress(target);
-    if (!p) return raft_errc::not_a_voter;
+    if (!p || !config().is_voter(target)) return raft_errc::not_a_voter;
     _transfer_to = target;
     _transfer_elapsed = 0;
     _timeout_now_sent = false;
@@ -308,7 +327,7 @@ void raft_machine::maybe_balance_leadership(bool preferred_alive) {
     // target has caught up, which for one far behind (a restart's backlog, a disk that cannot
     // write) would stop the partition for an election timeout, again each election timeout.
     const progress* p = find_progress(*_cfg.preferred_leader);
-    if (p == nullptr || p->match < _commit) return;
+    if (p == nullptr || p->match < _commit || !config().is_voter(p->id)) return;
     (void)transfer_leadership(*_cfg.preferred_leader);
 }
 

@@ -267,7 +267,7 @@ public:
         rep.outbox.push_back(raft_message{
             N(n), plan.to,
             install_snapshot{plan.term, I(index), T(term), plan.leader_commit,
-                             iobuf::copy_of(data, sizeof(data))}});
+                             iobuf::copy_of(data, sizeof(data)), plan.config}});
         m(n).on_snapshot_sent(plan, I(index));
     }
 

@@ -90,6 +90,14 @@ raft_message message(node_id from, node_id to, decltype(raft_message::body) body
     return m;
 }
 
+raft_config sample_config() {
+    return raft_config{{node_id(1), node_id(2), node_id(3)}, {node_id(7)}};
+}
+
+iobuf sample_members() {
+    return encode_config(sample_config());
+}
+
 append_request sample_append() {
     append_request a{term_id(9), raft_index(40), term_id(7), raft_index(38), {}};
     // Empty, inline-sized, just over the inline size, large, and split over two fragments.
@@ -99,7 +107,8 @@ append_request sample_append() {
     a.entries.push_back(entry(44, 9, entry_type::data, 0xfffffffe, bytes_of(20000, 'D')));
     iobuf split = bytes_of(3000, 'x');
     split.append(bytes_of(5000, 'y'));
-    a.entries.push_back(entry(45, 9, entry_type::raft_configuration, 1, std::move(split)));
+    a.entries.push_back(entry(45, 9, entry_type::data, 1, std::move(split)));
+    a.entries.push_back(entry(46, 9, entry_type::raft_configuration, 0, sample_members()));
     return a;
 }
 
@@ -126,6 +135,11 @@ std::vector<raft_message> samples() {
                                          raft_index(1200), bytes_of(5000, 's')}));
     v.push_back(message(node_id(1), node_id(3),
                         install_snapshot{term_id(7), raft_index(1), term_id(0), raft_index(0), {}}));
+    v.push_back(message(node_id(1), node_id(3),
+                        install_snapshot{term_id(7), raft_index(900), term_id(6), raft_index(1200),
+                                         bytes_of(300, 'p'),
+                                         config_entry{raft_index(1100), term_id(7),
+                                                      sample_config()}}));
     return v;
 }
 
@@ -175,7 +189,7 @@ TEST(raft_message_codec, layout) {
         message(node_id(3), node_id(4),
                 vote_request{term_id(0x0102), raft_index(0x0304), term_id(0x05), true, true})));
     std::vector<uint8_t> want = {
-        1,    1,    0, 0, 3, 0, 0, 0, 4, 0, 0, 0,  // version, type, reserved, from, to
+        2,    1,    0, 0, 3, 0, 0, 0, 4, 0, 0, 0,  // version, type, reserved, from, to
         0x02, 0x01, 0, 0, 0, 0, 0, 0,              // term
         0x04, 0x03, 0, 0, 0, 0, 0, 0,              // last_index
         0x05, 0,    0, 0, 0, 0, 0, 0,              // last_term
@@ -221,7 +235,8 @@ TEST(raft_message_codec, unknown_version_type_flags_and_reserved) {
         return decode_raft_message(from_bytes(b)).error();
     };
     EXPECT_EQ(with(0, 0), make_error_code(raft_errc::unsupported_message_version));
-    EXPECT_EQ(with(0, 2), make_error_code(raft_errc::unsupported_message_version));
+    EXPECT_EQ(with(0, 1), make_error_code(raft_errc::unsupported_message_version));
+    EXPECT_EQ(with(0, 3), make_error_code(raft_errc::unsupported_message_version));
     for (uint8_t type : {0, 6, 255}) EXPECT_EQ(with(1, type), malformed()) << int(type);
     EXPECT_EQ(with(2, 1), malformed());                // reserved
     EXPECT_EQ(with(3, 0x80), malformed());             // reserved
@@ -315,6 +330,26 @@ TEST(raft_message_codec, rules) {
     auto overflow = base();
     overflow.prev_index = raft_index(INT64_MAX - 1);
     EXPECT_EQ(check(std::move(overflow)), malformed());
+    // A configuration entry must carry a valid membership (raft/membership.h).
+    auto bad_members = base();
+    bad_members.entries[1].type = entry_type::raft_configuration;
+    bad_members.entries[1].payload = bytes_of(9, 'm');
+    EXPECT_EQ(check(std::move(bad_members)), malformed());
+    auto good_members = base();
+    good_members.entries[1].type = entry_type::raft_configuration;
+    good_members.entries[1].payload = sample_members();
+    EXPECT_FALSE(check(std::move(good_members)));
+    // So must a snapshot's, named by an entry that is not negative.
+    auto snapshot_with = [](config_entry c) {
+        return validate_raft_message(message(
+            node_id(0), node_id(1),
+            install_snapshot{term_id(5), raft_index(4), term_id(5), raft_index(0), {}, c}));
+    };
+    EXPECT_TRUE(snapshot_with(config_entry{raft_index(3), term_id(2), sample_config()}));
+    EXPECT_FALSE(snapshot_with(config_entry{raft_index(-1), term_id(2), sample_config()}));
+    EXPECT_FALSE(snapshot_with(config_entry{raft_index(3), term_id(2), raft_config{}}));
+    EXPECT_FALSE(snapshot_with(
+        config_entry{raft_index(3), term_id(2), raft_config{{node_id(2), node_id(1)}, {}}}));
     EXPECT_EQ(
         validate_raft_message(message(node_id(-1), node_id(1), timeout_now{term_id(1)})).error(),
         malformed());

@@ -49,7 +49,8 @@ inline testing::AssertionResult same(const raft_message& a, const raft_message& 
     } else if (auto* x = std::get_if<install_snapshot>(&a.body)) {
         auto& y = std::get<install_snapshot>(b.body);
         if (x->term != y.term || x->last_index != y.last_index || x->last_term != y.last_term ||
-            x->leader_commit != y.leader_commit || !(x->data == y.data)) {
+            x->leader_commit != y.leader_commit || !(x->data == y.data) ||
+            x->config != y.config) {
             return fail("install_snapshot");
         }
     } else if (std::get<timeout_now>(a.body).term != std::get<timeout_now>(b.body).term) {

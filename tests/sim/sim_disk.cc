@@ -166,7 +166,7 @@ void sim_world::send_snapshot(node& n, const snapshot_plan& plan) {
     term_id point_term = _p.driver == driver_bug::snapshot_wrong_term ? plan.term : point.term;
     send(raft_message{n.machine->self(), plan.to,
                       install_snapshot{plan.term, point.index, point_term, plan.leader_commit,
-                                       id_payload(point.id)}});
+                                       id_payload(point.id), plan.config}});
     ++_stats.snapshots_sent;
     n.machine->on_snapshot_sent(plan, point.index);
 }

@@ -26,7 +26,7 @@ raft_message copy_of(const raft_message& m) {
         c.body = std::move(r);
     } else if (const auto* s = std::get_if<install_snapshot>(&m.body)) {
         c.body = install_snapshot{s->term, s->last_index, s->last_term, s->leader_commit,
-                                  s->data.share()};
+                                  s->data.share(), s->config};
     } else {
         std::visit(
             [&](const auto& b) {

@@ -63,7 +63,15 @@ task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shar
                  "a raft group of {} voters needs a transport", cfg.voters.size());
     auto state = co_await load_vote_state(log.directory());
     if (!state) co_return state.error();
+    auto members = co_await load_config_state(log.directory());
+    if (!members) {
+        shard_logger().error("raft: reading the membership in {} failed: {}", log.directory(),
+                             members.error().message());
+        co_return members.error();
+    }
     term_index terms = load_terms(log);
+    std::vector<config_entry> history =
+        members->at_start(terms.snapshot_index(), *terms.term_at(terms.snapshot_index()));
     // Terms double as Kafka leader epochs (int32); leave room for the election to come.
     if (std::max(state->term, terms.last_term()).value() >=
         std::numeric_limits<int32_t>::max() - 1) {
@@ -72,13 +80,14 @@ task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shar
     machine_config mc;
     mc.self = cfg.self;
     mc.voters = cfg.voters;
+    mc.learners = cfg.learners;
     mc.election_timeout_ticks = cfg.election_timeout_ticks;
     mc.heartbeat_ticks = cfg.heartbeat_ticks;
     mc.preferred_leader = cfg.preferred_leader;
     // Protocol-aware recovery: a log cut at corrupt acknowledged data keeps this replica from
     // voting until its leader has repaired it (machine.h, "Repair after corruption").
     if (log.repairing()) {
-        if (cfg.voters.size() == 1) {
+        if (!transport) {
             shard_logger().error("raft: log {} was cut at corrupt data to be repaired from the "
                                  "other replicas, but the group has no other voter",
                                  log.directory());
@@ -95,10 +104,12 @@ task<result<std::unique_ptr<consensus>>> consensus::start(group_config cfg, shar
                             : static_cast<uint64_t>(steady_now().time_since_epoch().count()) ^
                                   (static_cast<uint64_t>(cfg.self.value()) << 48);
     std::unique_ptr<consensus> c(new consensus(std::move(cfg), log, transport));
-    c->_machine = std::make_unique<raft_machine>(mc, machine_start_state{*state, terms});
+    c->_config_state.history = history;
+    c->_machine = std::make_unique<raft_machine>(
+        mc, machine_start_state{*state, terms, std::move(history)});
     c->_recovered_index = log.last_index();
     log.set_observer(c.get());
-    if (c->_cfg.voters.size() > 1) {
+    if (c->_transport) {
         spawn(c->clock(c->_gate.hold()), "raft clock");
         co_return c;
     }
@@ -156,7 +167,7 @@ void consensus::on_assigned(const assigned_entry& e) {
     }
     // Not pumped here, inside the log's append: later in this turn, once for all the turn's
     // appends, so the entries go to the followers while the leader's own write runs.
-    if (_cfg.voters.size() > 1 && !_pump_soon && _machine->has_ready()) {
+    if (_transport && !_pump_soon && _machine->has_ready()) {
         if (auto holder = _gate.hold()) {
             _pump_soon = true;
             spawn(pump_soon(std::move(holder)), "raft pump");
@@ -191,7 +202,7 @@ void consensus::on_rolled_back(raft_index last_kept, std::error_code why) {
         fail(why);
         return;
     }
-    if (_cfg.voters.size() == 1) {
+    if (!_transport) {
         if (!_stopping && !_failed) _machine->campaign();
     } else {
         // The disk is full: let a replica that can write lead (machine.h, hold_candidacy).
@@ -255,6 +266,13 @@ task<status> consensus::act(raft_ready r) {
             _uncommitted.pop_back();
         }
     }
+    // The membership history is durable before the entries it names are appended, and after
+    // the truncation that removed any it no longer names (config_state.h).
+    if (r.configs) {
+        _config_state.history = std::move(*r.configs);
+        _config_state.installing.reset();
+        if (auto s = co_await save_members(); !s) co_return s;
+    }
     for (auto& e : r.entries) {
         // An entry a failed write has since cut from raft's view is not appended.
         if (_machine->log().term_at(e.index) != e.term || e.index != _log.next_index()) continue;
@@ -291,10 +309,24 @@ task<status> consensus::install(snapshot_install snap) {
     snap.data.copy_to(0, data.data(), data.size());
     _recent.clear();
     _recent_bytes = 0;
+    // The membership goes with the log: the file names the install first, so that a start
+    // after a crash takes the history that matches whichever log it finds (config_state.h).
+    if (snap.config) {
+        _config_state.installing.emplace();
+        _config_state.installing->index = snap.index;
+        _config_state.installing->term = snap.term;
+        _config_state.installing->history.push_back(*snap.config);
+        if (auto s = co_await save_members(); !s) co_return s;
+    }
     if (auto s = co_await _log.install_snapshot(data); !s) {
         shard_logger().error("raft: installing the snapshot at {} failed: {}", snap.index,
                              s.error().message());
         co_return s;
+    }
+    if (snap.config) {
+        _config_state.history = std::move(_config_state.installing->history);
+        _config_state.installing.reset();
+        if (auto s = co_await save_members(); !s) co_return s;
     }
     // What the high watermarks knew described the old log: from now on the snapshot's offsets
     // count once its index is committed, exactly as a recovered log's do.
@@ -305,6 +337,18 @@ task<status> consensus::install(snapshot_install snap) {
     ++_stats.snapshots_installed;
     _machine->on_durable(snap.index, snap.term);
     pump();
+    co_return status{};
+}
+
+task<status> consensus::save_members() {
+    // A failed write fails the replica (act), so the in-memory state running ahead of the file
+    // is never acted on.
+    ++_stats.config_writes;
+    if (auto s = co_await save_config_state(_dir, _config_state); !s) {
+        shard_logger().error("raft: writing the membership in {} failed: {}", _dir,
+                             s.error().message());
+        co_return s;
+    }
     co_return status{};
 }
 
@@ -328,7 +372,7 @@ task<void> consensus::append_machine_entry(raft_entry e, gate::holder hold) {
 }
 
 void consensus::keep_recent(const assigned_entry& e) {
-    if (!_machine->is_leader() || _cfg.voters.size() == 1 || e.payload == nullptr) {
+    if (!_machine->is_leader() || !_transport || e.payload == nullptr) {
         // Only a leader of several sends entries.
         _recent.clear();
         _recent_bytes = 0;
@@ -561,6 +605,19 @@ status consensus::check_can_append() const {
     if (_failed) return *_failed;
     if (!_machine->is_leader() || _machine->transferring_to()) return raft_errc::not_leader;
     return {};
+}
+
+task<status> consensus::change_membership(raft_config next) {
+    auto holder = _gate.hold();
+    if (!holder || _stopping) co_return raft_errc::shutting_down;
+    if (_failed) co_return *_failed;
+    const term_id term = _machine->term();
+    auto index = _machine->propose_config(std::move(next));
+    if (!index) co_return index.error();
+    shard_logger().info("raft: proposed membership {} at {} (term {})",
+                        _machine->config().to_string(), *index, term);
+    pump();
+    co_return co_await wait_committed(*index, term);
 }
 
 status consensus::transfer_leadership(node_id target) {

@@ -35,6 +35,7 @@
 
 #include "log/log_observer.h"
 #include "log/shard_log.h"
+#include "raft/config_state.h"
 #include "raft/machine.h"
 #include "raft/transport.h"
 #include "raft/vote_state.h"
@@ -48,8 +49,10 @@ namespace wharf {
 
 struct group_config {
     node_id self{0};
-    // Every voter, self included.
+    // The group's initial membership (machine_config::voters): once a membership change has
+    // been made, the replica's persisted history rules (config_state.h).
     std::vector<node_id> voters;
+    std::vector<node_id> learners;
     // The period of raft's clock; the *_ticks settings count it. Defaults: heartbeats every
     // 100 ms, elections after 0.5-1 s without a leader.
     std::chrono::milliseconds tick{50};
@@ -75,6 +78,7 @@ struct consensus_stats {
     uint64_t vote_writes = 0;
     uint64_t snapshots_sent = 0;
     uint64_t snapshots_installed = 0;
+    uint64_t config_writes = 0;
 };
 
 class consensus final : private log_observer {
@@ -103,7 +107,20 @@ public:
     // Waits until the entry at `index`, appended in `term`, is committed; an error when it
     // never will be here (a new leader replaced it, or the group stops).
     task<status> committed(raft_index index, term_id term);
-    std::size_t voter_count() const noexcept { return _cfg.voters.size(); }
+    // The voters of the membership in force.
+    std::size_t voter_count() const noexcept { return _machine->config().voters.size(); }
+
+    // Leader: changes the group's membership to `next` (one voter added or removed, learners
+    // freely: raft/membership.h) and returns once the change has committed. Errors as
+    // raft_machine::propose_config, and as committed() when leadership moves meanwhile
+    // (outcome_unknown: the change may still commit).
+    task<status> change_membership(raft_config next);
+    // The membership in force (the latest in the log, committed or not).
+    const raft_config& membership() const noexcept { return _machine->config(); }
+    // Leader: how far a member's log matches this one (raft_machine::match_of).
+    std::optional<raft_index> match_of(node_id n) const noexcept {
+        return _machine->match_of(n);
+    }
 
     // For code that appends to the log itself (retention, set_start_offset): returns the term
     // to append with once this replica may append (it leads, and its log holds every entry raft
@@ -174,6 +191,8 @@ private:
     task<void> send_append(append_plan plan, gate::holder);
     task<void> send_snapshot(snapshot_plan plan, gate::holder);
     task<status> install(snapshot_install snap);
+    // Makes _config_state durable.
+    task<status> save_members();
     task<void> clock(gate::holder);
     task<status> wait_committed(raft_index index, term_id term);
     void settle_waiters();
@@ -216,6 +235,8 @@ private:
     // The leader's latest entries (recent_entries_bytes), contiguous up to its last index.
     std::deque<raft_entry> _recent;
     uint64_t _recent_bytes = 0;
+    // The membership history, made durable by save_members (config_state.h).
+    config_state _config_state;
     std::optional<status> _failed;
     bool _stopping = false;
     gate _gate;

@@ -33,6 +33,8 @@ public:
             case raft_errc::configuration_change_pending:
                 return "a membership change must wait for the previous one (or for the leader's "
                        "first entry) to commit";
+            case raft_errc::corrupt_config_state:
+                return "the persisted raft membership is corrupt";
         }
         return "unknown raft error";
     }

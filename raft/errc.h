@@ -26,6 +26,8 @@ enum class raft_errc {
     // A membership change that must wait: the previous change has not committed, or no entry
     // of the leader's own term has committed yet (raft/membership.h).
     configuration_change_pending,
+    // The persisted membership history fails its checksum or does not parse (config_state.h).
+    corrupt_config_state,
 };
 
 const std::error_category& raft_category() noexcept;

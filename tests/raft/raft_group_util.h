@@ -2,7 +2,8 @@
 
 // Raft groups of three on one shard, for tests: three consensus drivers, each over its own shard
 // log in its own directory, connected by an in-memory transport that delivers on a later reactor
-// turn and loses what goes to or from a replica that is down.
+// turn and loses what goes to or from a replica that is down. Replicas 3 and 4 are spares: they
+// start outside the initial membership {0, 1, 2} and join only through membership changes.
 
 #include <gtest/gtest.h>
 
@@ -86,6 +87,7 @@ struct replica {
 class group_of_three {
 public:
     static constexpr partition_id p{3};
+    static constexpr int capacity = 5;
 
     task<void> start(int i) {
         auto& r = _replicas[static_cast<size_t>(i)];
@@ -124,7 +126,7 @@ public:
     }
 
     task<void> stop_all() {
-        for (int i = 0; i < 3; ++i) {
+        for (int i = 0; i < capacity; ++i) {
             if (_replicas[static_cast<size_t>(i)].raft) co_await stop(i);
         }
         co_await _net.drain();
@@ -144,7 +146,7 @@ public:
     task<int> leader(std::chrono::milliseconds limit = 10s) {
         auto deadline = steady_now() + limit;
         while (steady_now() < deadline) {
-            for (int i = 0; i < 3; ++i) {
+            for (int i = 0; i < capacity; ++i) {
                 auto& r = _replicas[static_cast<size_t>(i)];
                 if (r.raft && r.raft->is_leader() && r.raft->machine().leader_commit()) co_return i;
             }
@@ -195,8 +197,8 @@ public:
 
 private:
     loopback_net _net;
-    replica _replicas[3];
-    disk_fault_fn _faults[3];
+    replica _replicas[capacity];
+    disk_fault_fn _faults[capacity];
 };
 
 template <typename F>

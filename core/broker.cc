@@ -62,7 +62,14 @@ task<bool> listen_rpc(const broker_config& cfg) {
         co_return false;
     }
     g_rpc = std::move(*l);
-    g_rpc->local().set_info_handler([](rpc::broker_info b) { kafka::note_peer_broker(b); });
+    g_rpc->local().set_info_handler([](rpc::broker_info b) {
+        kafka::note_peer_broker(b);
+        // A broker beyond the seeds is registered by the controller (metadata_service.h).
+        if (auto* m = local_metadata_service()) {
+            m->note_broker(b.node.value(), host_port{b.rpc_host, b.rpc_port},
+                           host_port{b.kafka_host, b.kafka_port});
+        }
+    });
     shard_logger().info("cluster: node {} of {}, internal RPC on {}", cfg.cluster.node_id,
                         fmt::join(cfg.cluster.voters(), ","), cfg.cluster.rpc_addr.to_string());
     co_return true;

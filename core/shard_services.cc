@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "core/cluster/cluster_rpc.h"
+#include "core/cluster/group_membership.h"
+#include "core/cluster/metadata_service.h"
 #include "reactor/clock.h"
 #include "reactor/logger.h"
 #include "reactor/shard.h"
@@ -42,6 +44,48 @@ task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
         }
         ++s.retention_passes;
         if (!r) shard_logger().warn("retention failed: {}", r.error().message());
+    }
+}
+
+// A cluster's shard follows the brokers the controller's table names (group_membership.h): its
+// transport connects to every registered broker, and while its group leads it moves the group's
+// membership toward the replica set, one change at a time.
+task<void> membership_loop(shard_services& s, const cluster_config& c, gate::holder) {
+    const std::vector<int32_t> seeds = c.voters();
+    uint64_t peers_version = 0;
+    while (!s.stopping) {
+        if (!co_await sleep_for(membership_check_interval)) co_return;
+        if (s.stopping) break;
+        std::shared_ptr<const topic_table_snapshot> table = metadata_snapshot();
+        if (table->version() != peers_version) {
+            peers_version = table->version();
+            std::string why;
+            auto peers = peer_addresses_of(c, table->registered_brokers(), &why);
+            if (peers) {
+                s.transport->set_peers(std::move(*peers));
+            } else {
+                shard_logger().warn("cluster: a registered broker's address is unusable: {}", why);
+            }
+        }
+        if (!s.raft->is_leader()) continue;
+        const consensus& group = *s.raft;
+        membership_facts facts{.current = group.membership(),
+                               .committed = group.machine().config_committed(),
+                               .self = group.machine().self(),
+                               .leader_last = group.machine().log().last_index(),
+                               .match_of = [&group](node_id n) { return group.match_of(n); }};
+        auto next = next_membership_step(facts, table->replica_set(seeds),
+                                         table->decommissioned_brokers());
+        if (!next) continue;
+        std::string from = facts.current.to_string();
+        raft_config proposed = std::move(*next);
+        auto changed = co_await s.raft->change_membership(proposed);
+        if (changed) {
+            shard_logger().info("cluster: group membership {} -> {}", from, proposed.to_string());
+        } else {
+            shard_logger().info("cluster: group membership change to {} not made: {}",
+                                proposed.to_string(), changed.error().message());
+        }
     }
 }
 }  // namespace
@@ -100,6 +144,10 @@ task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
     t_services = std::move(services);
     spawn(retention_loop(*t_services, cfg.retention_check_interval, t_services->background.hold()),
           "retention");
+    if (cfg.cluster.is_cluster()) {
+        spawn(membership_loop(*t_services, cfg.cluster, t_services->background.hold()),
+              "group membership");
+    }
     co_return status{};
 }
 

@@ -84,4 +84,22 @@ result<raft_rpc::peer_addresses> peer_addresses_of(const cluster_config& c, std:
     return peers;
 }
 
+result<raft_rpc::peer_addresses> peer_addresses_of(
+    const cluster_config& c, const std::map<int32_t, broker_registration>& registered,
+    std::string* why) {
+    auto peers = peer_addresses_of(c, why);
+    if (!peers) return peers;
+    for (const auto& [node, r] : registered) {
+        if (node == c.node_id) continue;
+        auto a = raft_rpc::parse_rpc_address(r.rpc.to_string());
+        if (!a) {
+            if (why) *why = fmt::format("broker {}@{} is no numeric address", node,
+                                        r.rpc.to_string());
+            return a.error();
+        }
+        peers->insert_or_assign(node_id(node), *a);
+    }
+    return peers;
+}
+
 }  // namespace wharf

@@ -6,8 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 
+#include "core/cluster/topic_table.h"
 #include "core/config/broker_config.h"
 #include "core/raft_transport/config.h"
 #include "net/rpc/handshake.h"
@@ -30,5 +32,9 @@ result<raft_rpc::raft_transport_config> transport_config(const broker_config& cf
                                                          std::string* why);
 // Every seed but this broker, by node id.
 result<raft_rpc::peer_addresses> peer_addresses_of(const cluster_config& c, std::string* why);
+// The same, and every broker registered beyond the seeds (topic_table_snapshot).
+result<raft_rpc::peer_addresses> peer_addresses_of(
+    const cluster_config& c, const std::map<int32_t, broker_registration>& registered,
+    std::string* why);
 
 }  // namespace wharf

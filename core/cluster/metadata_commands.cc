@@ -41,6 +41,10 @@ public:
         u32(static_cast<uint32_t>(v.size()));
         for (const auto& s : v) str(s);
     }
+    void address(const host_port& a) {
+        str(a.host);
+        u32(a.port);
+    }
     std::vector<std::byte> take() { return std::move(_out); }
 
 private:
@@ -111,6 +115,14 @@ public:
         for (auto& s : v) s = str();
         return v;
     }
+    host_port address() {
+        host_port a;
+        a.host = str();
+        uint32_t port = u32();
+        if (port > 65535) _ok = false;
+        a.port = static_cast<uint16_t>(port);
+        return a;
+    }
 
 private:
     bool need(size_t n) {
@@ -152,6 +164,14 @@ void write_fields(writer& w, const allocate_producer_ids_cmd& c) {
     w.i64(c.first);
     w.i32(c.count);
 }
+void write_fields(writer& w, const register_broker_cmd& c) {
+    w.i32(c.node);
+    w.address(c.rpc);
+    w.address(c.kafka);
+}
+void write_fields(writer& w, const decommission_broker_cmd& c) {
+    w.i32(c.node);
+}
 
 metadata_command read_fields(reader& r, uint8_t type) {
     switch (type) {
@@ -178,16 +198,25 @@ metadata_command read_fields(reader& r, uint8_t type) {
             c.remove = r.strings();
             return c;
         }
-        default: {
+        case 4: {
             allocate_producer_ids_cmd c;
             c.first = r.i64();
             c.count = r.i32();
             return c;
         }
+        case 5: {
+            register_broker_cmd c;
+            c.node = r.i32();
+            c.rpc = r.address();
+            c.kafka = r.address();
+            return c;
+        }
+        default:
+            return decommission_broker_cmd{.node = r.i32()};
     }
 }
 
-static_assert(std::variant_size_v<metadata_command> == 5,
+static_assert(std::variant_size_v<metadata_command> == 7,
               "a new command needs its type byte in read_fields and write_fields");
 
 }  // namespace

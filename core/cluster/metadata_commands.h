@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/cluster/topic_config.h"
+#include "core/config/cluster_config.h"
 #include "reactor/base/ids.h"
 #include "reactor/base/result.h"
 
@@ -71,9 +72,30 @@ struct allocate_producer_ids_cmd {
     bool operator==(const allocate_producer_ids_cmd&) const = default;
 };
 
+// A broker beyond the seeds joins the cluster (cluster_config.h): the controller registers it when
+// it first hears from it. From then on every broker connects to it and every raft group adds its
+// replica (a learner first, a voter once caught up: core/cluster/group_membership.h). Registering
+// a broker again with other addresses moves it.
+struct register_broker_cmd {
+    int32_t node = 0;
+    host_port rpc;
+    host_port kafka;
+    bool operator==(const register_broker_cmd&) const = default;
+};
+
+// A broker leaves the cluster for good (a seed or a registered broker): every raft group removes
+// its replica, one change at a time, so that the broker can then be stopped. Its id is never
+// registered again.
+struct decommission_broker_cmd {
+    int32_t node = 0;
+    bool operator==(const decommission_broker_cmd&) const = default;
+};
+
 // The variant index is the type byte on the wire: append new alternatives at the end only.
-using metadata_command = std::variant<create_topic_cmd, delete_topic_cmd, create_partitions_cmd,
-                                      alter_topic_configs_cmd, allocate_producer_ids_cmd>;
+using metadata_command =
+    std::variant<create_topic_cmd, delete_topic_cmd, create_partitions_cmd,
+                 alter_topic_configs_cmd, allocate_producer_ids_cmd, register_broker_cmd,
+                 decommission_broker_cmd>;
 
 // The encoding version this broker writes; decode refuses a larger one
 // (unsupported_command_version).

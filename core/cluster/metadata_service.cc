@@ -1,5 +1,6 @@
 #include "core/cluster/metadata_service.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -189,6 +190,39 @@ task<void> metadata_service::follow([[maybe_unused]] gate::holder hold) {
         // Whoever applied them (this loop, or a write's catch-up that then refused its own
         // change), commands not yet published go out now.
         if (_applied_commands != _published_commands) co_await publish();
+        if (!_noted.empty() && check_controller()) co_await register_noted_brokers();
+    }
+}
+
+void metadata_service::note_broker(int32_t node, host_port rpc, host_port kafka) {
+    const auto& seeds = _cfg.cluster.seeds;
+    bool seed = std::any_of(seeds.begin(), seeds.end(),
+                            [&](const seed_broker& s) { return s.node == node; });
+    if (seed || node == _cfg.cluster.node_id) return;
+    _noted[node] = broker_registration{node, std::move(rpc), std::move(kafka)};
+}
+
+task<void> metadata_service::register_noted_brokers() {
+    for (const auto& entry : _noted) {
+        const int32_t node = entry.first;
+        const broker_registration& noted = entry.second;
+        const auto& registered = _table.state().registered_brokers();
+        auto it = registered.find(node);
+        if (it != registered.end() && it->second == noted) continue;
+        if (_table.state().decommissioned(node)) continue;
+        co_await _write_lock.acquire(1);
+        lock_guard guard{_write_lock};
+        if (auto e = co_await begin_write()) co_return;
+        metadata_command cmd = register_broker_cmd{noted.node, noted.rpc, noted.kafka};
+        auto refused = co_await commit(std::move(cmd));
+        if (refused) {
+            shard_logger().debug("cluster: registering broker {} refused: {}", node,
+                                 refused->message);
+        } else {
+            shard_logger().info("cluster: registered broker {} (rpc {}, kafka {}); every group "
+                                "adds its replica",
+                                node, noted.rpc.to_string(), noted.kafka.to_string());
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 // snapshot (metadata_snapshot()).
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,11 @@ public:
     // none is ever handed out twice, across restarts too.
     task<result<int64_t>> allocate_producer_id();
 
+    // A peer's hello (broker_info), from shard 0's RPC handler: a broker beyond the seeds that
+    // has connected. The controller registers it (register_broker_cmd) on its next follow pass,
+    // and again when its addresses change; every group then adds its replica.
+    void note_broker(int32_t node, host_port rpc, host_port kafka);
+
     const topic_table& table() const noexcept { return _table; }
     const std::string& cluster_id() const noexcept { return _cluster_id; }
 
@@ -78,6 +84,8 @@ private:
     // Writes, applies and publishes one command. REQUIRES: the caller holds _write_lock.
     task<topic_check> commit(metadata_command cmd);
     task<void> publish();
+    // The controller's pass over the brokers noted by note_broker.
+    task<void> register_noted_brokers();
 
     const broker_config& _cfg;
     shard_services& _services;
@@ -95,6 +103,8 @@ private:
     // Producer ids reserved in the log and not handed out yet: [_next_pid, _pid_limit).
     int64_t _next_pid = 0;
     int64_t _pid_limit = 0;
+    // Brokers beyond the seeds that have said hello, by node id.
+    std::map<int32_t, broker_registration> _noted;
 };
 
 // Shard 0's service, or null (other shards, before start).

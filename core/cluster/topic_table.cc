@@ -203,6 +203,12 @@ topic_check topic_table::apply(const metadata_command& cmd) {
             if constexpr (std::is_same_v<T, allocate_producer_ids_cmd>) {
                 return apply_allocate_producer_ids(c);
             }
+            if constexpr (std::is_same_v<T, register_broker_cmd>) {
+                return apply_register_broker(c);
+            }
+            if constexpr (std::is_same_v<T, decommission_broker_cmd>) {
+                return apply_decommission_broker(c);
+            }
         },
         cmd);
     if (!result.has_value()) ++_state._version;  // nullopt: applied
@@ -300,6 +306,53 @@ topic_check topic_table::apply_allocate_producer_ids(const allocate_producer_ids
     }
     _state._next_producer_id = c.first + c.count;
     return std::nullopt;
+}
+
+topic_check topic_table::apply_register_broker(const register_broker_cmd& c) {
+    if (c.node < 0 || c.node >= max_cluster_node_ids || c.rpc.host.empty() || c.rpc.port == 0 ||
+        c.kafka.host.empty() || c.kafka.port == 0) {
+        return stale(fmt::format("broker {} cannot be registered at rpc {} kafka {}", c.node,
+                                 c.rpc.to_string(), c.kafka.to_string()));
+    }
+    if (_state.decommissioned(c.node)) {
+        return stale(fmt::format("broker {} was decommissioned and cannot join again", c.node));
+    }
+    broker_registration r{c.node, c.rpc, c.kafka};
+    auto it = _state._registered.find(c.node);
+    if (it != _state._registered.end() && it->second == r) {
+        return stale(fmt::format("broker {} is registered already", c.node));
+    }
+    _state._registered[c.node] = std::move(r);
+    return std::nullopt;
+}
+
+topic_check topic_table::apply_decommission_broker(const decommission_broker_cmd& c) {
+    if (c.node < 0 || c.node >= max_cluster_node_ids) {
+        return stale(fmt::format("broker {} is no broker id", c.node));
+    }
+    if (_state.decommissioned(c.node)) {
+        return stale(fmt::format("broker {} is decommissioned already", c.node));
+    }
+    auto& d = _state._decommissioned;
+    d.insert(std::lower_bound(d.begin(), d.end(), c.node), c.node);
+    return std::nullopt;
+}
+
+bool topic_table_snapshot::decommissioned(int32_t node) const noexcept {
+    return std::binary_search(_decommissioned.begin(), _decommissioned.end(), node);
+}
+
+std::vector<int32_t> topic_table_snapshot::replica_set(const std::vector<int32_t>& seeds) const {
+    std::vector<int32_t> out;
+    for (int32_t n : seeds) {
+        if (!decommissioned(n)) out.push_back(n);
+    }
+    for (const auto& [n, r] : _registered) {
+        if (!decommissioned(n)) out.push_back(n);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 std::shared_ptr<const topic_table_snapshot> topic_table::snapshot() const {

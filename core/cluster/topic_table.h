@@ -51,6 +51,14 @@ struct topic_metadata {
     effective_topic_config config;
 };
 
+// A broker beyond the seeds, as register_broker_cmd left it.
+struct broker_registration {
+    int32_t node = 0;
+    host_port rpc;
+    host_port kafka;
+    bool operator==(const broker_registration&) const = default;
+};
+
 // An immutable view of the table: what other shards read (and the table's own state).
 class topic_table_snapshot {
 public:
@@ -73,6 +81,19 @@ public:
     partition_id next_log_partition() const noexcept { return _next_log_partition; }
     const topic_defaults& defaults() const noexcept { return _defaults; }
 
+    // Brokers registered beyond the seeds (decommissioned ones included), and every broker
+    // decommissioned (seeds included), by node id.
+    const std::map<int32_t, broker_registration>& registered_brokers() const noexcept {
+        return _registered;
+    }
+    const std::vector<int32_t>& decommissioned_brokers() const noexcept {
+        return _decommissioned;
+    }
+    bool decommissioned(int32_t node) const noexcept;
+    // The brokers every raft group should span: the seeds and the registered brokers, less the
+    // decommissioned ones; ascending.
+    std::vector<int32_t> replica_set(const std::vector<int32_t>& seeds) const;
+
 private:
     friend class topic_table;
 
@@ -85,6 +106,8 @@ private:
     uint64_t _version = 0;
     int64_t _next_producer_id = 0;
     partition_id _next_log_partition{1};
+    std::map<int32_t, broker_registration> _registered;
+    std::vector<int32_t> _decommissioned;  // ascending
 };
 
 // The state machine. Lives on shard 0; see the file comment.
@@ -132,6 +155,8 @@ private:
     topic_check apply_create_partitions(const create_partitions_cmd& c);
     topic_check apply_alter_configs(const alter_topic_configs_cmd& c);
     topic_check apply_allocate_producer_ids(const allocate_producer_ids_cmd& c);
+    topic_check apply_register_broker(const register_broker_cmd& c);
+    topic_check apply_decommission_broker(const decommission_broker_cmd& c);
     // Checks that assignments continue partition numbering at first and use fresh, increasing
     // log_partition ids; on success advances the log_partition counter past them.
     topic_check take_assignments(const std::vector<partition_assignment>& parts, int32_t first);

@@ -130,12 +130,17 @@ void validate_cluster(broker_config& cfg, const raw_flags& raw) {
         }
     }
     c.seeds = std::move(*seeds);
-    auto self = std::find_if(c.seeds.begin(), c.seeds.end(),
-                             [&](const seed_broker& s) { return s.node == c.node_id; });
-    if (self == c.seeds.end()) {
-        throw flag_error{fmt::format("--node-id {} is not one of --seeds {}: every broker of a "
-                                     "cluster is a seed (brokers beyond the seeds are not "
-                                     "supported yet)", c.node_id, raw.seeds)};
+    // A --node-id that is not one of the seeds joins the running cluster: the controller
+    // registers it when it connects, and every group adds its replica (group_membership.h).
+    bool seed = std::any_of(c.seeds.begin(), c.seeds.end(),
+                            [&](const seed_broker& s) { return s.node == c.node_id; });
+    const host_port& rpc = c.advertise_rpc_addr.host.empty() ? c.rpc_addr : c.advertise_rpc_addr;
+    for (const auto& s : c.seeds) {
+        if (!seed && s.rpc == rpc) {
+            throw flag_error{fmt::format("--node-id {} joins the cluster, but its RPC address {} "
+                                         "is seed {}'s: give it its own --rpc-addr",
+                                         c.node_id, rpc.to_string(), s.node)};
+        }
     }
     if (cfg.kafka_addr.port == 0 && cfg.advertise_kafka_addr.host.empty()) {
         throw flag_error{"invalid value '" + raw.kafka_addr + "' for --kafka-addr: in a cluster "
@@ -471,7 +476,8 @@ parse_outcome parse_broker_flags(int argc, char** argv) {
                    "(milliseconds without a unit)")->group(storage);
 
     auto* cluster = "Cluster";
-    app.add_option("--node-id", raw.node_id, "This broker's node id (one of --seeds)")
+    app.add_option("--node-id", raw.node_id,
+                   "This broker's node id (one of --seeds, or a new id to join the cluster)")
         ->group(cluster);
     app.add_option("--rpc-addr", raw.rpc_addr, "Address of the internal RPC (raft) listener, a "
                    "numeric IP address or localhost")->group(cluster);

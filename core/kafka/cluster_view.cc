@@ -37,9 +37,15 @@ task<cluster_view> build_view(const view_builder& b) {
     cluster_view v;
     v.node_id = cc.node_id;
     v.advertised = b.advertised;
-    v.replicas = cc.voters();
     v.brokers.push_back(broker_endpoint{cc.node_id, b.advertised});
     const auto* services = local_services();
+    // Every group spans the same brokers once membership changes settle (group_membership.h):
+    // shard 0's group stands for all of them.
+    v.replicas = cc.voters();
+    if (services != nullptr && services->raft != nullptr) {
+        v.replicas.clear();
+        for (node_id n : services->raft->membership().voters) v.replicas.push_back(n.value());
+    }
     auto up = [&](int32_t node) {
         return node == cc.node_id ||
                (services != nullptr && services->transport != nullptr &&

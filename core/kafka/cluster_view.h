@@ -43,7 +43,8 @@ struct cluster_view {
     // their address (broker_info) and to which shard 0's connection is established now. A
     // broker that goes down leaves the list within a refresh of its connection breaking.
     std::vector<broker_endpoint> brokers;
-    // The replicas of every partition: the voters of every group, and those of them up now
+    // The replicas of every partition: the voters of every group (shard 0's group's membership
+    // stands for all), and those of them up now
     // (Metadata's ISR; a replica that is up catches up by itself) and down.
     std::vector<int32_t> replicas;
     std::vector<int32_t> live_replicas;

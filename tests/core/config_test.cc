@@ -184,7 +184,7 @@ TEST(cluster_flags, a_broker_without_seeds_is_node_0_alone) {
     EXPECT_EQ(out.config->cluster.voters(), std::vector<int32_t>{0});
 }
 
-TEST(cluster_flags, a_cluster_broker_is_one_of_its_seeds) {
+TEST(cluster_flags, a_cluster_broker_is_a_seed_or_joins) {
     auto out = parse({"--smp", "1", "--node-id", "1", "--rpc-addr", "127.0.0.1:34101",
                       "--seeds", three});
     ASSERT_TRUE(out.config);
@@ -195,7 +195,15 @@ TEST(cluster_flags, a_cluster_broker_is_one_of_its_seeds) {
     EXPECT_EQ(c.preferred_leader(0), 0);
     EXPECT_EQ(c.preferred_leader(4), 1);
 
-    EXPECT_EQ(parse({"--smp", "1", "--node-id", "3", "--seeds", three}).exit_code, 2);
+    // A node id beyond the seeds joins the cluster, with an RPC address of its own.
+    auto joiner = parse({"--smp", "1", "--node-id", "3", "--rpc-addr", "127.0.0.1:34103",
+                         "--seeds", three});
+    ASSERT_TRUE(joiner.config);
+    EXPECT_EQ(joiner.config->cluster.voters(), (std::vector<int32_t>{0, 1, 2}));
+    EXPECT_EQ(parse({"--smp", "1", "--node-id", "3", "--rpc-addr", "127.0.0.1:34101",
+                     "--seeds", three})
+                  .exit_code,
+              2);
     EXPECT_EQ(parse({"--smp", "1", "--node-id", "x"}).exit_code, 2);
     EXPECT_EQ(parse({"--smp", "1", "--rpc-addr", "broker1:33145"}).exit_code, 2);
     EXPECT_EQ(parse({"--smp", "1", "--seeds", "0@broker1:33145"}).exit_code, 2);

@@ -25,6 +25,11 @@ std::vector<metadata_command> samples() {
         alter_topic_configs_cmd{.id = id, .set = {{"segment.ms", "5"}}, .remove = {"a", ""}},
         allocate_producer_ids_cmd{.first = int64_t{1} << 40, .count = 1000},
         allocate_producer_ids_cmd{.first = -1, .count = -7},
+        register_broker_cmd{.node = 3,
+                            .rpc = {"10.0.0.4", 33145},
+                            .kafka = {"broker-4.example", 9092}},
+        register_broker_cmd{.node = -2, .rpc = {"", 0}, .kafka = {"::1", 65535}},
+        decommission_broker_cmd{.node = 1},
     };
 }
 

@@ -350,3 +350,40 @@ TEST(topic_table, random_topic_ids_are_v4_and_distinct) {
 
 }  // namespace
 }  // namespace wharf
+
+namespace wharf {
+namespace {
+
+TEST(topic_table, brokers_register_move_and_are_decommissioned_for_good) {
+    topic_table t;
+    const std::vector<int32_t> seeds{0, 1, 2};
+    EXPECT_EQ(t.state().replica_set(seeds), seeds);
+    register_broker_cmd joiner{.node = 5, .rpc = {"10.0.0.6", 33145}, .kafka = {"10.0.0.6", 9092}};
+    EXPECT_FALSE(t.apply(joiner));
+    EXPECT_EQ(t.state().replica_set(seeds), (std::vector<int32_t>{0, 1, 2, 5}));
+    // The same registration again changes nothing; new addresses move the broker.
+    uint64_t v = t.version();
+    EXPECT_TRUE(t.apply(joiner));
+    EXPECT_EQ(t.version(), v);
+    joiner.rpc.port = 33146;
+    EXPECT_FALSE(t.apply(joiner));
+    EXPECT_EQ(t.state().registered_brokers().at(5).rpc.port, 33146);
+    // Ids out of range and empty addresses are refused.
+    EXPECT_TRUE(t.apply(register_broker_cmd{.node = -1, .rpc = {"a", 1}, .kafka = {"a", 1}}));
+    EXPECT_TRUE(t.apply(register_broker_cmd{.node = max_cluster_node_ids, .rpc = {"a", 1},
+                                            .kafka = {"a", 1}}));
+    EXPECT_TRUE(t.apply(register_broker_cmd{.node = 6, .rpc = {"", 1}, .kafka = {"a", 1}}));
+    // A seed and a registered broker leave; neither comes back, and leaving twice is refused.
+    EXPECT_FALSE(t.apply(decommission_broker_cmd{.node = 1}));
+    EXPECT_FALSE(t.apply(decommission_broker_cmd{.node = 5}));
+    EXPECT_TRUE(t.apply(decommission_broker_cmd{.node = 5}));
+    EXPECT_TRUE(t.apply(joiner));
+    EXPECT_TRUE(t.state().decommissioned(1));
+    EXPECT_EQ(t.state().decommissioned_brokers(), (std::vector<int32_t>{1, 5}));
+    EXPECT_EQ(t.state().replica_set(seeds), (std::vector<int32_t>{0, 2}));
+    // Snapshots carry them to the other shards.
+    EXPECT_EQ(t.snapshot()->replica_set(seeds), (std::vector<int32_t>{0, 2}));
+}
+
+}  // namespace
+}  // namespace wharf

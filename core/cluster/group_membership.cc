@@ -1,0 +1,56 @@
+#include "core/cluster/group_membership.h"
+
+#include <algorithm>
+
+namespace wharf {
+
+namespace {
+
+bool holds(const std::vector<int32_t>& ids, node_id n) {
+    return std::binary_search(ids.begin(), ids.end(), n.value());
+}
+
+void erase(std::vector<node_id>& v, node_id n) {
+    std::erase(v, n);
+}
+
+}  // namespace
+
+std::optional<raft_config> next_membership_step(const membership_facts& f,
+                                                const std::vector<int32_t>& wanted,
+                                                const std::vector<int32_t>& decommissioned) {
+    if (!f.committed) return std::nullopt;
+    raft_config next = f.current;
+    // 1 and 2: learners, which count for nothing, change together.
+    std::erase_if(next.learners, [&](node_id n) { return holds(decommissioned, n); });
+    for (int32_t w : wanted) {
+        node_id n(w);
+        if (!next.contains(n) && !holds(decommissioned, n)) next.learners.push_back(n);
+    }
+    std::sort(next.learners.begin(), next.learners.end());
+    if (next != f.current) return next;
+    // 3: one caught-up learner becomes a voter.
+    for (node_id n : f.current.learners) {
+        auto match = f.match_of ? f.match_of(n) : std::nullopt;
+        if (!match || match->value() + membership_catch_up_entries < f.leader_last.value()) {
+            continue;
+        }
+        erase(next.learners, n);
+        next.voters.push_back(n);
+        std::sort(next.voters.begin(), next.voters.end());
+        return next;
+    }
+    // 4: one unwanted voter goes, the leader itself last, never the last voter. While a wanted
+    // learner still catches up, removals wait: the replica count stays up on the way.
+    if (!f.current.learners.empty()) return std::nullopt;
+    std::optional<node_id> leave;
+    for (node_id n : f.current.voters) {
+        if (!holds(decommissioned, n)) continue;
+        if (!leave || *leave == f.self) leave = n;
+    }
+    if (!leave || f.current.voters.size() == 1) return std::nullopt;
+    erase(next.voters, *leave);
+    return next;
+}
+
+}  // namespace wharf

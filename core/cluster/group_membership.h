@@ -1,0 +1,54 @@
+#pragma once
+
+// Group membership follows the cluster's brokers (DESIGN.md section 5; raft/membership.h): every
+// data group spans the replica set the controller's table names (the seeds and the registered
+// brokers, less the decommissioned ones: topic_table_snapshot::replica_set). The leader of each
+// group moves its membership there one raft change at a time:
+//   1. decommissioned learners go (they count for nothing, so all at once);
+//   2. brokers wanted and not members join as learners (all at once);
+//   3. a learner that has caught up is promoted to voter (one per change);
+//   4. a decommissioned voter is removed (one per change), other voters before the leader
+//      itself (a leader that removes itself hands leadership over when the change commits);
+//      never the last voter.
+// Only decommissioned brokers are removed, never one merely missing from the replica set: the
+// leader's table may lag the controller's (a restarted broker still catching up with the
+// metadata log), and registrations and decommissions are both for good, so a lagging table can
+// delay a change but never undo one.
+// Promotions go before removals, so a decommission never lowers the replica count on the way.
+// Nothing is proposed while the previous change is uncommitted.
+//
+// next_membership_step is the rule; each shard's loop (core/shard_services.cc) applies it every
+// membership_check_interval while its group leads.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "raft/membership.h"
+#include "reactor/base/ids.h"
+
+namespace wharf {
+
+// A learner is promoted once its log is within this many entries of the leader's last.
+inline constexpr int64_t membership_catch_up_entries = 64;
+inline constexpr std::chrono::milliseconds membership_check_interval{200};
+
+struct membership_facts {
+    raft_config current;
+    // Whether `current` is committed (otherwise nothing is proposed).
+    bool committed = false;
+    node_id self{0};
+    raft_index leader_last{0};
+    // How far a member's log matches the leader's (raft_machine::match_of).
+    std::function<std::optional<raft_index>(node_id)> match_of;
+};
+
+// The next membership the leader should propose, given the brokers wanted and those
+// decommissioned (both ascending), or nullopt when there is nothing to do now.
+std::optional<raft_config> next_membership_step(const membership_facts& f,
+                                                const std::vector<int32_t>& wanted,
+                                                const std::vector<int32_t>& decommissioned);
+
+}  // namespace wharf

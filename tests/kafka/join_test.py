@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""A broker beyond the seeds joins a running cluster (raft membership, core/cluster/
+group_membership.h).
+
+Three seeds serve a replicated topic with acknowledged records. A fourth broker starts with the
+same --seeds and a node id of its own: the controller registers it when it connects, and the
+leader of every raft group adds it as a learner, lets it catch up and promotes it to voter.
+Then a seed is killed: with four voters and three up, every acks=all record that commits needs
+the new broker's acknowledgement, and every acknowledged record, old and new, is read back; the
+new broker also serves the topic's metadata from its own copy of the controller's log."""
+
+import re
+import time
+import unittest
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from cluster_test import consume_all, create_topic
+from wharf_broker import Broker, wait_until
+from wharf_cluster import Cluster, Deliveries, free_ports
+
+SMP = 2
+PARTITIONS = 4
+TIMEOUT_S = 90
+JOINER = 3
+
+
+def produce(bootstrap, topic, first, count):
+    d = Deliveries()
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                  "linger.ms": 5})
+    for i in range(first, first + count):
+        p.produce(topic, value=str(i).encode(), partition=i % PARTITIONS, on_delivery=d.report)
+    assert p.flush(TIMEOUT_S) == 0, "records left undelivered"
+    return d
+
+
+def wait_live_leaders(bootstraps, live, timeout_s=TIMEOUT_S):
+    """Waits until every broker in `bootstraps` names a leader from `live` for every partition
+    (Cluster.wait_leaders knows only the seeds)."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            views = []
+            for b in bootstraps:
+                md = AdminClient({"bootstrap.servers": b}).list_topics(topic="join", timeout=5)
+                views.append({p: m.leader for p, m in md.topics["join"].partitions.items()})
+            last = views
+            if all(len(v) == PARTITIONS and set(v.values()) <= set(live) for v in views):
+                return
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = repr(e)
+        time.sleep(0.2)
+    raise AssertionError(f"no live leaders after {timeout_s}s: {last}")
+
+
+def promoted_shards(outputs):
+    """The shards whose group leader logged the joiner's promotion to voter."""
+    pattern = re.compile(r"\[shard (\d+)\] cluster: group membership .* -> voters \{0,1,2,3\}$")
+    shards = set()
+    for out in outputs:
+        for line in out.splitlines():
+            m = pattern.search(line)
+            if m:
+                shards.add(int(m.group(1)))
+    return shards
+
+
+class join_test(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(3, smp=SMP).start()
+        self.addCleanup(self.cluster.close)
+        self.cluster.wait_formed(nodes=[None])
+
+    def test_a_new_broker_joins_every_group_and_counts_in_its_quorum(self):
+        c = self.cluster
+        create_topic(c.bootstrap, "join", PARTITIONS, 3)
+        c.wait_leaders("join", PARTITIONS, timeout_s=TIMEOUT_S)
+        before = produce(c.bootstrap, "join", 0, 400)
+        self.assertFalse(before.errors, f"delivery errors: {before.errors[:5]}")
+
+        seeds = ",".join(f"{i}@{c.hosts[i]}:{p}" for i, p in enumerate(c.rpc_ports))
+        kafka_port, rpc_port = free_ports(2)
+        joiner = Broker("--node-id", str(JOINER), "--rpc-addr", f"127.0.0.1:{rpc_port}",
+                        "--seeds", seeds, "--admin-addr", "", smp=SMP)
+        self.addCleanup(joiner.close)
+        joiner.start(kafka_port)
+        start = time.monotonic()
+        outputs = lambda: [b.output() for b in c.brokers] + [joiner.output()]  # noqa: E731
+        try:
+            wait_until(lambda: len(promoted_shards(outputs())) == SMP, 60,
+                       "every group to promote the new broker")
+        except AssertionError:
+            raise AssertionError(f"not promoted\n{c.logs()}\n{joiner.output()[-4000:]}") from None
+        print(f"broker {JOINER} is a voter of all {SMP} groups "
+              f"{time.monotonic() - start:.1f}s after it started", flush=True)
+
+        # Its own copy of the controller's log names the topic.
+        md = AdminClient({"bootstrap.servers": joiner.bootstrap}).list_topics(topic="join",
+                                                                            timeout=10)
+        self.assertEqual(len(md.topics["join"].partitions), PARTITIONS)
+
+        # Four voters, three up: each commit needs the new broker.
+        c.kill(0)
+        bootstraps = [c.brokers[n].bootstrap for n in (1, 2)] + [joiner.bootstrap]
+        wait_live_leaders(bootstraps, {1, 2, JOINER})
+        live = ",".join(bootstraps)
+        after = produce(live, "join", 400, 200)
+        self.assertFalse(after.errors, f"delivery errors: {after.errors[:5]}")
+        got = consume_all(live, "join", PARTITIONS, timeout_s=TIMEOUT_S)
+        stored = [int(v) for part in got.values() for _, v in part]
+        acked = {v for _, _, v in before.acked + after.acked}
+        self.assertEqual(len(acked), 600)
+        self.assertEqual(acked - set(stored), set(), f"acknowledged but lost\n{c.logs()}")
+        self.assertEqual(len(stored), len(set(stored)), "duplicated records")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -11,6 +11,10 @@
 //   /v1/shards          per shard: partitions, log bytes, utilization, raft state, connections
 //   /v1/partitions      every partition: shard, start offset, high watermark
 //   /v1/config          the effective broker configuration
+//   PUT /v1/brokers/{id}/decommission
+//                       (the controller only; others answer 503 naming it) every raft group
+//                       removes the broker's replica; 200, 404 for a broker the cluster does not
+//                       have, 400 for its last broker
 //
 // Lifecycle (core/broker.cc): start_admin_api() right after the signals are set up, so that
 // readiness can be watched during recovery; set_ready(true) once the Kafka listeners accept;

@@ -3,10 +3,13 @@
 #include "core/admin/routes.h"
 
 #include <algorithm>
+#include <charconv>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "core/cluster/metadata_service.h"
 #include "core/kafka/cluster_view.h"
 #include "core/metrics/scrape.h"
 #include "reactor/metrics/metrics.h"
@@ -104,6 +107,39 @@ task<response> partitions_route() {
     co_return json_response(200, partitions_json(partitions));
 }
 
+// PUT /v1/brokers/{id}/decommission (the path Redpanda's admin API uses): the controller records
+// the decommission, and every raft group then moves the broker's replica away
+// (core/cluster/group_membership.h). Only the controller takes it: another broker answers 503
+// naming the controller.
+task<response> decommission_route(const request& req) {
+    constexpr std::string_view prefix = "/v1/brokers/";
+    constexpr std::string_view suffix = "/decommission";
+    std::string_view rest = std::string_view(req.path).substr(prefix.size());
+    if (!rest.ends_with(suffix)) co_return json_response(404, json{{"error", "no such path"}});
+    std::string_view digits = rest.substr(0, rest.size() - suffix.size());
+    int32_t node = -1;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), node);
+    if (ec != std::errc() || end != digits.data() + digits.size() || node < 0) {
+        co_return json_response(400, json{{"error", fmt::format("'{}' is no node id", digits)}});
+    }
+    auto* m = local_metadata_service();
+    if (m == nullptr) co_return json_response(503, json{{"error", "the broker is starting"}});
+    auto refused = co_await m->decommission_broker(node);
+    if (!refused) co_return json_response(200, json{{"node_id", node}, {"decommissioned", true}});
+    int status = 500;
+    json body{{"error", refused->message}};
+    switch (refused->code) {
+        case cluster_errc::not_controller:
+            status = 503;
+            body["controller"] = kafka::local_cluster_view().controller_id;
+            break;
+        case cluster_errc::broker_not_available: status = 404; break;
+        case cluster_errc::invalid_request: status = 400; break;
+        default: break;
+    }
+    co_return json_response(status, body);
+}
+
 task<response> config_route(const admin_context& ctx) {
     co_return json_response(200, config_json(ctx.cfg));
 }
@@ -119,6 +155,8 @@ void add_routes(net::http::server& server, const admin_context& ctx) {
     server.route("/v1/shards", [c](const request&) { return shards_route(*c); });
     server.route("/v1/partitions", [](const request&) { return partitions_route(); });
     server.route("/v1/config", [c](const request&) { return config_route(*c); });
+    server.route_put_prefix("/v1/brokers/",
+                            [](const request& r) { return decommission_route(r); });
 }
 
 }  // namespace wharf::admin

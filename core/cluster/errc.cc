@@ -34,6 +34,10 @@ public:
                 return "metadata command bytes are corrupt";
             case cluster_errc::unsupported_command_version:
                 return "metadata command version is newer than this broker supports";
+            case cluster_errc::broker_not_available:
+                return "no such broker in the cluster";
+            case cluster_errc::invalid_request:
+                return "the cluster cannot make this change";
         }
         return "unknown wharf.cluster error " + std::to_string(value);
     }
@@ -67,6 +71,10 @@ int16_t kafka_error_code(cluster_errc e) noexcept {
             return 41;
         case cluster_errc::stale_command:
             return 7;
+        case cluster_errc::broker_not_available:
+            return 8;
+        case cluster_errc::invalid_request:
+            return 42;
         case cluster_errc::corrupt_command:
         case cluster_errc::unsupported_command_version:
             return -1;

@@ -27,6 +27,11 @@ enum class cluster_errc : int {
     unsupported_command_version,  // written by a newer Wharf
     // Kafka-visible again: NOT_CONTROLLER (41), this broker does not lead the metadata log.
     not_controller,
+    // Broker membership: BROKER_NOT_AVAILABLE (8), a broker the cluster does not know (or one
+    // decommissioned already); INVALID_REQUEST (42), a change the cluster cannot make (removing
+    // its last broker).
+    broker_not_available,
+    invalid_request,
 };
 
 const std::error_category& cluster_category() noexcept;

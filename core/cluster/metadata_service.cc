@@ -226,6 +226,28 @@ task<void> metadata_service::register_noted_brokers() {
     }
 }
 
+task<topic_check> metadata_service::decommission_broker(int32_t node) {
+    co_await _write_lock.acquire(1);
+    lock_guard guard{_write_lock};
+    if (auto e = co_await begin_write()) co_return e;
+    std::vector<int32_t> members = _table.state().replica_set(_cfg.cluster.voters());
+    if (!std::binary_search(members.begin(), members.end(), node)) {
+        co_return topic_error{cluster_errc::broker_not_available,
+                              fmt::format("broker {} is not a member of the cluster", node)};
+    }
+    if (members.size() == 1) {
+        co_return topic_error{cluster_errc::invalid_request,
+                              fmt::format("broker {} is the last broker of the cluster", node)};
+    }
+    metadata_command cmd = decommission_broker_cmd{.node = node};
+    auto refused = co_await commit(std::move(cmd));
+    if (!refused) {
+        shard_logger().info("cluster: broker {} decommissioned; every group removes its replica",
+                            node);
+    }
+    co_return refused;
+}
+
 task<void> metadata_service::stop() {
     _stopping = true;
     co_await _loop.close();

@@ -64,6 +64,11 @@ public:
     // has connected. The controller registers it (register_broker_cmd) on its next follow pass,
     // and again when its addresses change; every group then adds its replica.
     void note_broker(int32_t node, host_port rpc, host_port kafka);
+    // Decommissions a broker (the admin API's PUT /v1/brokers/{id}/decommission): every group
+    // removes its replica (group_membership.h), after which it may be stopped for good. Refused
+    // for a broker the cluster does not have (or has decommissioned already:
+    // broker_not_available) and for the last one (invalid_request).
+    task<topic_check> decommission_broker(int32_t node);
 
     const topic_table& table() const noexcept { return _table; }
     const std::string& cluster_id() const noexcept { return _cluster_id; }

@@ -203,13 +203,16 @@ task<bool> connection::answer() {
     request req;
     req.keep_alive = http_should_keep_alive(&_parser) != 0 && _parser.upgrade == 0;
     auto m = static_cast<http_method>(_parser.method);
-    req.verb = m == HTTP_GET ? method::get : m == HTTP_HEAD ? method::head : method::other;
+    req.verb = m == HTTP_GET    ? method::get
+               : m == HTTP_HEAD ? method::head
+               : m == HTTP_PUT  ? method::put
+                                : method::other;
     ++_ctx.stats.requests;
     http_parser_url u;
     http_parser_url_init(&u);
     response resp;
     if (req.verb == method::other) {
-        resp = response::text(405, "only GET and HEAD are served\n");
+        resp = response::text(405, "only GET, HEAD and PUT are served\n");
     } else if (http_parser_parse_url(_url.data(), _url.size(), 0, &u) != 0 ||
                (u.field_set & (1 << UF_PATH)) == 0) {
         ++_ctx.stats.bad_requests;
@@ -227,14 +230,29 @@ task<bool> connection::answer() {
 }
 
 task<response> connection::route(const request& req) {
-    auto it = _ctx.routes.find(req.path);
-    if (it == _ctx.routes.end()) {
+    const handler* h = nullptr;
+    if (req.verb == method::put) {
+        // The longest registered prefix of the path.
+        size_t matched = 0;
+        for (const auto& [prefix, put] : _ctx.put_routes) {
+            if (req.path.starts_with(prefix) && prefix.size() > matched) {
+                h = &put;
+                matched = prefix.size();
+            }
+        }
+        if (h == nullptr) {
+            co_return response::text(405, fmt::format("{} takes GET and HEAD only\n", req.path));
+        }
+    } else if (auto it = _ctx.routes.find(req.path); it != _ctx.routes.end()) {
+        h = &it->second;
+    }
+    if (h == nullptr) {
         co_return response::text(404, fmt::format("no such path: {}\n", req.path));
     }
     bool failed = false;
     response resp;
     try {
-        resp = co_await it->second(req);
+        resp = co_await (*h)(req);
     } catch (const std::exception& e) {
         failed = true;
         shard_logger().error("http: route {} failed: {}", req.path, e.what());

@@ -42,6 +42,8 @@ namespace wharf::net::http {
 struct connection_context {
     const server_config& cfg;
     const std::map<std::string, handler, std::less<>>& routes;
+    // PUT routes by path prefix (server::route_put_prefix).
+    const std::map<std::string, handler, std::less<>>& put_routes;
     server_stats& stats;
 };
 

@@ -45,7 +45,7 @@ server::server(int fd, std::string address, uint16_t port, server_config cfg)
       _port(port),
       _shard(this_shard()),
       _cfg(std::move(cfg)),
-      _ctx{.cfg = _cfg, .routes = _routes, .stats = _stats} {}
+      _ctx{.cfg = _cfg, .routes = _routes, .put_routes = _put_routes, .stats = _stats} {}
 
 server::~server() {
     WHARF_ASSERT(_gate.count() == 0 && _connections.empty(),
@@ -64,6 +64,14 @@ void server::route(std::string path, handler h) {
     WHARF_ASSERT(!_started, "route {} added after start", path);
     WHARF_ASSERT(!path.empty() && path.front() == '/' && h, "invalid route '{}'", path);
     auto [it, fresh] = _routes.emplace(std::move(path), std::move(h));
+    WHARF_ASSERT(fresh, "route {} registered twice", it->first);
+}
+
+void server::route_put_prefix(std::string prefix, handler h) {
+    check_shard();
+    WHARF_ASSERT(!_started, "route {} added after start", prefix);
+    WHARF_ASSERT(!prefix.empty() && prefix.front() == '/' && h, "invalid route '{}'", prefix);
+    auto [it, fresh] = _put_routes.emplace(std::move(prefix), std::move(h));
     WHARF_ASSERT(fresh, "route {} registered twice", it->first);
 }
 

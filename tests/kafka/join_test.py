@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""A broker beyond the seeds joins a running cluster (raft membership, core/cluster/
-group_membership.h).
+"""A broker beyond the seeds joins a running cluster, and a seed is decommissioned (raft
+membership, core/cluster/group_membership.h).
 
 Three seeds serve a replicated topic with acknowledged records. A fourth broker starts with the
 same --seeds and a node id of its own: the controller registers it when it connects, and the
 leader of every raft group adds it as a learner, lets it catch up and promotes it to voter.
 Then a seed is killed: with four voters and three up, every acks=all record that commits needs
 the new broker's acknowledgement, and every acknowledged record, old and new, is read back; the
-new broker also serves the topic's metadata from its own copy of the controller's log."""
+new broker also serves the topic's metadata from its own copy of the controller's log.
 
+Decommissioning a seed through the controller's admin API (PUT /v1/brokers/0/decommission)
+removes it from every group; once it is stopped the three voters left survive the loss of one
+more broker, which four voters with two down could not."""
+
+import http.client
+import json
 import re
 import time
 import unittest
@@ -56,9 +62,20 @@ def wait_live_leaders(bootstraps, live, timeout_s=TIMEOUT_S):
     raise AssertionError(f"no live leaders after {timeout_s}s: {last}")
 
 
-def promoted_shards(outputs):
-    """The shards whose group leader logged the joiner's promotion to voter."""
-    pattern = re.compile(r"\[shard (\d+)\] cluster: group membership .* -> voters \{0,1,2,3\}$")
+def put(port, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("PUT", path, body=b"")
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    finally:
+        conn.close()
+
+
+def changed_shards(outputs, voters="{0,1,2,3}"):
+    """The shards whose group leader logged a change to exactly these voters."""
+    pattern = re.compile(r"\[shard (\d+)\] cluster: group membership .* -> voters "
+                         + re.escape(voters) + "$")
     shards = set()
     for out in outputs:
         for line in out.splitlines():
@@ -70,9 +87,34 @@ def promoted_shards(outputs):
 
 class join_test(unittest.TestCase):
     def setUp(self):
-        self.cluster = Cluster(3, smp=SMP).start()
+        self.cluster = Cluster(3, smp=SMP, admin=True).start()
         self.addCleanup(self.cluster.close)
         self.cluster.wait_formed(nodes=[None])
+
+    def join(self):
+        """Starts broker JOINER with the seeds' list and waits until every group has promoted
+        it to voter; returns its Broker."""
+        c = self.cluster
+        seeds = ",".join(f"{i}@{c.hosts[i]}:{p}" for i, p in enumerate(c.rpc_ports))
+        kafka_port, rpc_port = free_ports(2)
+        joiner = Broker("--node-id", str(JOINER), "--rpc-addr", f"127.0.0.1:{rpc_port}",
+                        "--seeds", seeds, smp=SMP)
+        self.addCleanup(joiner.close)
+        joiner.start(kafka_port)
+        self.outputs = lambda: [b.output() for b in c.brokers] + [joiner.output()]
+        self.wait_voters("{0,1,2,3}", joiner)
+        return joiner
+
+    def wait_voters(self, voters, joiner):
+        start = time.monotonic()
+        try:
+            wait_until(lambda: len(changed_shards(self.outputs(), voters)) == SMP, 60,
+                       f"every group to reach voters {voters}")
+        except AssertionError:
+            raise AssertionError(f"voters not {voters}\n{self.cluster.logs()}\n"
+                                 f"{joiner.output()[-4000:]}") from None
+        print(f"every group has voters {voters} after {time.monotonic() - start:.1f}s",
+              flush=True)
 
     def test_a_new_broker_joins_every_group_and_counts_in_its_quorum(self):
         c = self.cluster
@@ -80,22 +122,7 @@ class join_test(unittest.TestCase):
         c.wait_leaders("join", PARTITIONS, timeout_s=TIMEOUT_S)
         before = produce(c.bootstrap, "join", 0, 400)
         self.assertFalse(before.errors, f"delivery errors: {before.errors[:5]}")
-
-        seeds = ",".join(f"{i}@{c.hosts[i]}:{p}" for i, p in enumerate(c.rpc_ports))
-        kafka_port, rpc_port = free_ports(2)
-        joiner = Broker("--node-id", str(JOINER), "--rpc-addr", f"127.0.0.1:{rpc_port}",
-                        "--seeds", seeds, "--admin-addr", "", smp=SMP)
-        self.addCleanup(joiner.close)
-        joiner.start(kafka_port)
-        start = time.monotonic()
-        outputs = lambda: [b.output() for b in c.brokers] + [joiner.output()]  # noqa: E731
-        try:
-            wait_until(lambda: len(promoted_shards(outputs())) == SMP, 60,
-                       "every group to promote the new broker")
-        except AssertionError:
-            raise AssertionError(f"not promoted\n{c.logs()}\n{joiner.output()[-4000:]}") from None
-        print(f"broker {JOINER} is a voter of all {SMP} groups "
-              f"{time.monotonic() - start:.1f}s after it started", flush=True)
+        joiner = self.join()
 
         # Its own copy of the controller's log names the topic.
         md = AdminClient({"bootstrap.servers": joiner.bootstrap}).list_topics(topic="join",
@@ -115,6 +142,46 @@ class join_test(unittest.TestCase):
         self.assertEqual(len(acked), 600)
         self.assertEqual(acked - set(stored), set(), f"acknowledged but lost\n{c.logs()}")
         self.assertEqual(len(stored), len(set(stored)), "duplicated records")
+
+    def test_a_decommissioned_seed_leaves_every_group(self):
+        c = self.cluster
+        create_topic(c.bootstrap, "join", PARTITIONS, 3)
+        c.wait_leaders("join", PARTITIONS, timeout_s=TIMEOUT_S)
+        before = produce(c.bootstrap, "join", 0, 300)
+        self.assertFalse(before.errors, f"delivery errors: {before.errors[:5]}")
+        joiner = self.join()
+        brokers = {n: c.brokers[n] for n in range(3)}
+        brokers[JOINER] = joiner
+
+        def controller():
+            md = AdminClient({"bootstrap.servers": c.bootstrap}).list_topics(timeout=10)
+            return md.controller_id
+
+        wait_until(lambda: controller() >= 0, 30, "a controller")
+        ctl = controller()
+        other = next(n for n in brokers if n != ctl)
+        status, body = put(brokers[other].admin_port, "/v1/brokers/0/decommission")
+        self.assertEqual(status, 503, body)
+        status, body = put(brokers[ctl].admin_port, "/v1/brokers/9/decommission")
+        self.assertEqual(status, 404, body)
+        status, body = put(brokers[ctl].admin_port, "/v1/brokers/0/decommission")
+        self.assertEqual((status, body), (200, {"node_id": 0, "decommissioned": True}))
+        self.wait_voters("{1,2,3}", joiner)
+
+        # Broker 0 holds no replica any more: stopped for good, then broker 1 is killed too.
+        # Three voters with one down still commit; four with two down could not.
+        self.assertEqual(c.brokers[0].stop(), 0)
+        c.kill(1)
+        bootstraps = [c.brokers[2].bootstrap, joiner.bootstrap]
+        wait_live_leaders(bootstraps, {2, JOINER})
+        live = ",".join(bootstraps)
+        after = produce(live, "join", 300, 200)
+        self.assertFalse(after.errors, f"delivery errors: {after.errors[:5]}")
+        got = consume_all(live, "join", PARTITIONS, timeout_s=TIMEOUT_S)
+        stored = [int(v) for part in got.values() for _, v in part]
+        acked = {v for _, _, v in before.acked + after.acked}
+        self.assertEqual(len(acked), 500)
+        self.assertEqual(acked - set(stored), set(), f"acknowledged but lost\n{c.logs()}")
 
 
 if __name__ == "__main__":

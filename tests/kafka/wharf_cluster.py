@@ -62,9 +62,10 @@ class Cluster:
     """`size` brokers with node ids 0..size-1. start() starts them all at once (a broker of a
     cluster may wait for its peers before it serves, so they cannot start one after another)."""
 
-    def __init__(self, size=3, smp=2, flags=(), netns=None):
+    def __init__(self, size=3, smp=2, flags=(), netns=None, admin=False):
         """netns: a wharf_netns.Netns of `size` namespaces, one per broker (the caller closes
-        it after the cluster), for faults that cut the network between brokers."""
+        it after the cluster), for faults that cut the network between brokers. admin: each
+        broker serves its admin API on a free port (Broker.admin_port)."""
         ports = free_ports(2 * size)
         self.kafka_ports = ports[:size]
         self.rpc_ports = ports[size:]
@@ -77,7 +78,8 @@ class Cluster:
 
         self.brokers = [
             Broker("--node-id", str(i), "--rpc-addr", f"{self.hosts[i]}:{self.rpc_ports[i]}",
-                   "--seeds", seeds, "--admin-addr", "", *flags, smp=smp, host=self.hosts[i],
+                   "--seeds", seeds, *([] if admin else ["--admin-addr", ""]), *flags,
+                   smp=smp, host=self.hosts[i],
                    wrap=wrap(i))
             for i in range(size)]
 

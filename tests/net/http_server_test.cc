@@ -139,6 +139,41 @@ TEST(http_server, get_and_head_on_a_kept_alive_connection) {
     EXPECT_EQ(rc, 0);
 }
 
+TEST(http_server, put_goes_to_the_longest_registered_prefix_and_nowhere_else) {
+    auto setup = [](server& srv) {
+        srv.route_put_prefix("/v1/things/", [](const request& r) -> task<response> {
+            co_return response::text(200, "thing " + r.path.substr(11) + "\n");
+        });
+        srv.route_put_prefix("/v1/things/special/", [](const request& r) -> task<response> {
+            co_return response::text(202, "special " + r.path.substr(19) + "\n");
+        });
+    };
+    int rc = with_http_server(test_config(), setup, [](uint16_t port, const server_stats&) {
+        client c(port);
+        std::string c_in;
+        ASSERT_TRUE(c.send_raw("PUT /v1/things/7/go HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        auto r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, "thing 7/go\n");
+        ASSERT_TRUE(c.send_raw("PUT /v1/things/special/x HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 202);
+        EXPECT_EQ(r->body, "special x\n");
+        // GET routes take no PUT, and PUT routes no GET.
+        ASSERT_TRUE(c.send_raw("PUT /hello HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 405);
+        ASSERT_TRUE(c.send_raw(get("/v1/things/7/go")));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 404);
+    });
+    EXPECT_EQ(rc, 0);
+}
+
 TEST(http_server, unknown_paths_404_other_methods_405_and_the_connection_stays) {
     int rc = with_http_server(test_config(), {}, [](uint16_t port, const server_stats&) {
         client c(port);

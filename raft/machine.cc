@@ -48,8 +48,11 @@ raft_machine::raft_machine(machine_config cfg, machine_start_state state)
     // A lost or stale vote file must not let the term go back behind the log's last term.
     if (_log.last_term() > _vote.term) set_vote({_log.last_term(), std::nullopt});
     if (_cfg.repairing) {
-        WHARF_ASSERT(config().voters.size() > 1,
-                     "raft_machine: node {} cannot repair in a group of one", _cfg.self.value());
+        // A sole voter has nobody to repair from. A learner (or a removed replica) beside one
+        // voter does, and may still be repairing when membership changes shrank the group: its
+        // durable marker outlives those, and further restarts.
+        WHARF_ASSERT(config().voters.size() > 1 || !self_votes(),
+                     "raft_machine: node {} cannot repair as the only voter", _cfg.self.value());
         // Every acknowledgement this replica gave before the damage was in a term up to this
         // one. Moving on (without a vote) deposes a leader of this term, which may count those
         // lost acknowledgements and would never probe below the match they set; leaders of later
@@ -159,8 +162,17 @@ void raft_machine::become_leader() {
 
 void raft_machine::campaign() {
     // A repairing replica may lack committed entries: it must not lead (nor vote) until repaired.
-    // A learner, or a replica removed from the group (or not yet told it joined), never leads.
-    if (_role == raft_role::leader || _repairing || !self_votes()) return;
+    // A learner, or a replica removed from the group (or not yet told it joined), never leads,
+    // but for one case (thesis 4.2.2, Figure 4.6): a voter that its latest configuration takes
+    // out still stands for election until that configuration commits, as the group may need
+    // it. A leader of a group of two that removed itself and restarted before the change
+    // committed holds the only copy of the change, and the other voter, whose membership still
+    // counts it, needs its vote, which the longer log refuses: neither would ever lead. Votes
+    // count in the latest configuration as always (not its own), so this election is as safe
+    // as any, and the leader it makes steps down once the change commits.
+    bool leaving = !config_committed() && _configs.size() > 1 &&
+                   _configs[_configs.size() - 2].config.is_voter(_cfg.self);
+    if (_role == raft_role::leader || _repairing || (!self_votes() && !leaving)) return;
     if (_cfg.pre_vote) {
         become_pre_candidate();
     } else {
@@ -299,9 +311,13 @@ void raft_machine::step_vote_request(node_id from, const vote_request& r) {
         handle_vote_request(from, r);
         return;
     }
-    if (config().voters.size() == 2) {
+    if (config().voters.size() == 2 && self_votes() && config().is_voter(from)) {
         // The only candidate is the other voter, which holds every committed entry (each is on
         // both disks): its log counts as up to date, so the group of two can elect it and repair.
+        // Only within the pair: a replica outside it (a stale membership, from an entry since
+        // overwritten, may still name it a voter) need not hold them, and where this replica is
+        // not one of the two, the entries it lost may be on it and on one voter only, while an
+        // older membership elsewhere still counts its vote.
         vote_request as_current = r;
         as_current.last_index = raft_index::max();
         as_current.last_term = term_id::max();

@@ -98,6 +98,9 @@ enum class planted_bug : uint8_t {
     vote_ignores_log,
     // A repairing replica votes as if its log were intact.
     repair_votes,
+    // A leader accepts membership changes of more than one voter at once (propose_config skips
+    // is_single_voter_change), so the old and new majorities need not overlap.
+    config_two_voters,
 };
 
 struct machine_config {
@@ -133,8 +136,8 @@ struct machine_config {
     // The replica starts repairing ("Repair after corruption" at the top): its recovery found a
     // damaged entry in the middle of the log and cut the log before it, so entries it once
     // acknowledged may be gone. The driver keeps a durable marker until a ready says
-    // `repaired`. REQUIRES: more than one voter (a group of one has nobody to repair from: its
-    // driver must not start repairing).
+    // `repaired`. REQUIRES: not the only voter of its membership (a group of one has nobody to
+    // repair from: its driver must not start repairing).
     bool repairing = false;
     planted_bug bug = planted_bug::none;
 };

@@ -18,10 +18,16 @@ result<raft_index> raft_machine::propose_config(raft_config next) {
     if (!config_committed() || _commit < _term_start) {
         return raft_errc::configuration_change_pending;
     }
-    if (!is_single_voter_change(config(), next)) return raft_errc::invalid_configuration;
+    if (!is_single_voter_change(config(), next) && _cfg.bug != planted_bug::config_two_voters) {
+        return raft_errc::invalid_configuration;
+    }
     raft_index i = _log.last_index() + 1;
     append_local(raft_entry{i, _vote.term, entry_type::raft_configuration, partition_id(0),
                             encode_config(next)});
+    // A member this entry added got its progress after the append, planned from past the log's
+    // end: it would get heartbeats only, which match at index 0 and never bring it the log. It
+    // is probed from the entry instead (the others are at i or before already).
+    for (auto& p : _peers) p.next = std::min(p.next, i);
     // A leader removing a voter may now count a quorum it could not before.
     maybe_commit();
     _pending_broadcast = true;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -28,6 +29,13 @@ inline void PrintTo(const strong_type<T, Tag>& v, std::ostream* os) {
 inline void PrintTo(const vote_state& v, std::ostream* os) {
     *os << "{term " << v.term.value() << ", voted_for "
         << (v.voted_for ? std::to_string(v.voted_for->value()) : "none") << "}";
+}
+
+inline void PrintTo(const raft_config& c, std::ostream* os) {
+    *os << c.to_string();
+}
+inline void PrintTo(const config_entry& c, std::ostream* os) {
+    *os << "{" << c.index.value() << ", t" << c.term.value() << ", " << c.config.to_string() << "}";
 }
 
 namespace machine_test {
@@ -152,6 +160,20 @@ inline std::function<bool(const raft_message&)> not_touching(int n) {
     return [n](const raft_message& m) { return m.from != N(n) && m.to != N(n); };
 }
 
+inline std::function<bool(const raft_message&)> only_between(int a, int b) {
+    return [a, b](const raft_message& m) {
+        return (m.from == N(a) && m.to == N(b)) || (m.from == N(b) && m.to == N(a));
+    };
+}
+
+// A membership as written, unsorted if so (propose_config normalizes).
+inline raft_config members(const std::vector<int>& voters, const std::vector<int>& learners = {}) {
+    raft_config c;
+    for (int v : voters) c.voters.push_back(N(v));
+    for (int l : learners) c.learners.push_back(N(l));
+    return c;
+}
+
 inline machine_config config_for(int self, int voters) {
     machine_config cfg;
     cfg.self = N(self);
@@ -179,9 +201,22 @@ struct replica {
     int64_t removed_through = 0;
     // The snapshots this replica installed, (index, term).
     entry_list installed;
+    // The configuration entries of the driver's log, with their payloads, by index: a
+    // membership travels in its entry, while `log` keeps only (index, term).
+    std::map<int64_t, raft_entry> config_entries;
 };
 
 using config_tweak = std::function<void(machine_config&)>;
+
+// Every replica starts with this initial membership (a replica outside it is a node that has
+// not joined yet).
+inline config_tweak membership(const std::vector<int>& voters,
+                               const std::vector<int>& learners = {}) {
+    return [c = members(voters, learners)](machine_config& cfg) {
+        cfg.voters = c.voters;
+        cfg.learners = c.learners;
+    };
+}
 
 // Replicas 1..n wired by hand, with the driver of machine.h (as tests/sim/sim_world.cc's
 // drive()) except that nothing becomes durable and nothing is delivered unless a test says so.
@@ -226,6 +261,7 @@ public:
             for (int64_t i = 1; i <= point; ++i) rep.log.emplace_back(i, ready.snapshot->term.value());
             rep.removed_through = point;
             rep.installed.emplace_back(point, ready.snapshot->term.value());
+            rep.config_entries.clear();
         }
         if (ready.truncate_after) {
             auto keep = static_cast<size_t>(ready.truncate_after->value());
@@ -234,6 +270,8 @@ public:
                               << " but its log ends at " << rep.log.size();
             } else {
                 rep.log.resize(keep);
+                rep.config_entries.erase(rep.config_entries.upper_bound(static_cast<int64_t>(keep)),
+                                         rep.config_entries.end());
             }
         }
         for (const auto& e : ready.entries) {
@@ -243,6 +281,9 @@ public:
                 continue;
             }
             rep.log.emplace_back(e.index.value(), e.term.value());
+            if (e.type == entry_type::raft_configuration) {
+                rep.config_entries.insert_or_assign(e.index.value(), e.share());
+            }
         }
         for (auto& m : ready.messages) rep.outbox.push_back(std::move(m));
         for (const auto& plan : ready.appends) {
@@ -288,8 +329,12 @@ public:
             if (req.entries.size() >= rep.entries_per_append) break;
             if (!req.entries.empty() && bytes + rep.entry_bytes > plan.max_bytes) break;
             auto [index, term] = rep.log[static_cast<size_t>(i - 1)];
-            req.entries.push_back(
-                raft_entry{I(index), T(term), entry_type::data, partition_id(0), {}});
+            if (auto c = rep.config_entries.find(index); c != rep.config_entries.end()) {
+                req.entries.push_back(c->second.share());
+            } else {
+                req.entries.push_back(
+                    raft_entry{I(index), T(term), entry_type::data, partition_id(0), {}});
+            }
             bytes += rep.entry_bytes;
         }
         raft_index last = req.entries.empty() ? plan.from - 1 : req.entries.back().index;
@@ -383,6 +428,23 @@ public:
 private:
     std::vector<replica> _replicas;
 };
+
+// Leader n proposes a membership change; its entry goes to the driver's log and out.
+inline raft_index change(group& g, int n, const raft_config& next) {
+    auto index = g.m(n).propose_config(next);
+    EXPECT_TRUE(index) << "replica " << n << " refused " << next.to_string() << ": "
+                       << index.error().message();
+    g.drive(n);
+    return index ? *index : I(0);
+}
+
+// Leader n's next heartbeat (heartbeat_ticks), with everything it leads to delivered and made
+// durable: how followers learn the commit index.
+inline void heartbeat_delivered(group& g, int n) {
+    for (int i = 0; i < 2; ++i) g.m(n).tick();
+    g.drive(n);
+    g.exchange(everything, true);
+}
 
 }  // namespace machine_test
 }  // namespace wharf

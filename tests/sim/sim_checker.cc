@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "tests/sim/sim_membership.h"
+
 namespace wharf::sim {
 
 namespace {
@@ -31,7 +33,8 @@ std::string show(const sim_entry& e) {
 
 }  // namespace
 
-sim_checker::sim_checker(size_t nodes) : _seen(nodes) {}
+sim_checker::sim_checker(size_t nodes, raft_config initial)
+    : _seen(nodes), _initial(std::move(initial)) {}
 
 std::optional<std::string> sim_checker::check(sim_world& w) {
     for (auto& n : w.nodes()) {
@@ -46,6 +49,7 @@ std::optional<std::string> sim_checker::check(sim_world& w) {
         if (auto v = check_snapshot(n)) return v;
         if (auto v = check_log_matching(n, seen)) return v;
         if (auto v = check_commit(n, seen)) return v;
+        if (auto v = check_membership(n)) return v;
     }
     // Leaders after every commit is taken in, so a new leader is compared with all of them.
     for (const auto& n : w.nodes()) {
@@ -116,9 +120,33 @@ std::optional<std::string> sim_checker::check_log_matching(sim_world::node& n,
     return std::nullopt;
 }
 
-void sim_checker::add_committed(const sim_entry& e) {
+std::optional<std::string> sim_checker::add_committed(const sim_entry& e) {
     _committed_hash.push_back(chain(_committed_hash.empty() ? 0 : _committed_hash.back(), e));
     _committed.push_back(e);
+    if (!is_config_id(e.id)) return std::nullopt;
+    // Thesis 4.1: one voter at a time, so that the majorities of any two configurations in
+    // force one after the other overlap.
+    raft_config before = committed_config();
+    raft_config next = config_of_id(e.id);
+    _committed_configs.push_back(e.index);
+    if (voters_apart(before, next) > 1) {
+        return fmt::format("membership: committed {} at {} follows the committed {}, {} voters "
+                           "apart",
+                           next.to_string(), e.index.value(), before.to_string(),
+                           voters_apart(before, next));
+    }
+    return std::nullopt;
+}
+
+const sim_entry* sim_checker::committed_config_at(raft_index i) const {
+    auto it = std::upper_bound(_committed_configs.begin(), _committed_configs.end(), i);
+    if (it == _committed_configs.begin()) return nullptr;
+    return &_committed[static_cast<size_t>((it - 1)->value()) - 1];
+}
+
+raft_config sim_checker::committed_config() const {
+    if (_committed_configs.empty()) return _initial;
+    return config_of_id(_committed[static_cast<size_t>(_committed_configs.back().value()) - 1].id);
 }
 
 std::optional<std::string> sim_checker::check_commit(const sim_world::node& n,
@@ -143,6 +171,7 @@ std::optional<std::string> sim_checker::check_commit(const sim_world::node& n,
         return fmt::format("state machine safety: replica {} committed {} where {} was committed",
                            n.number, show(*n.log.at(at)), show(_committed[common - 1]));
     }
+    if (len <= _committed.size()) return std::nullopt;
     for (size_t i = _committed.size(); i < len; ++i) {
         const sim_entry* e = n.log.at(raft_index(static_cast<int64_t>(i) + 1));
         if (!e) {
@@ -153,8 +182,13 @@ std::optional<std::string> sim_checker::check_commit(const sim_world::node& n,
                                "the checker knows the committed log up to {} only",
                                n.number, c, n.log.first_index(), _committed.size());
         }
-        add_committed(*e);
+        if (auto v = add_committed(*e)) return fmt::format("replica {}: {}", n.number, *v);
     }
+    // A commit index first grows on a leader (followers and restarts learn theirs from one):
+    // what it counted with is its membership in force, when that is later than what committed.
+    const config_entry& in_force = n.machine->config_entry_in_force();
+    _counted_with.reset();
+    if (n.machine->is_leader() && in_force.index > c) _counted_with = in_force.config;
     return std::nullopt;
 }
 
@@ -206,10 +240,65 @@ std::optional<std::string> sim_checker::check_leader(const sim_world::node& n,
     return std::nullopt;
 }
 
+std::optional<std::string> sim_checker::check_membership(const sim_world::node& n) const {
+    // Thesis 4.1: a replica uses the latest configuration in its log, committed or not, from
+    // the moment it appends it. A configuration the log no longer shows as an entry counts when
+    // it is committed: under the snapshot point, or the committed base of the history a start
+    // or an install left (raft_machine keeps the first entry of its history without its entry).
+    const config_entry& f = n.machine->config_entry_in_force();
+    raft_index latest{0};
+    if (const sim_entry* e = n.log.last_config()) latest = e->index;
+    if (const sim_entry* c = committed_config_at(n.log.snapshot_index())) {
+        latest = std::max(latest, c->index);
+    }
+    auto show_force = [&] {
+        return fmt::format("{} (entry {}, term {})", f.config.to_string(), f.index.value(),
+                           f.term.value());
+    };
+    if (f.index < latest) {
+        return fmt::format("membership: replica {} uses {} but its log holds a later "
+                           "configuration at {}",
+                           n.number, show_force(), latest.value());
+    }
+    if (f.index == raft_index(0)) {
+        if (f.config == _initial) return std::nullopt;
+        return fmt::format("membership: replica {} uses {}, not the initial {}", n.number,
+                           show_force(), _initial.to_string());
+    }
+    if (const sim_entry* held = n.log.at(f.index)) {
+        if (is_config_id(held->id) && held->term == f.term && config_of_id(held->id) == f.config) {
+            return std::nullopt;
+        }
+        return fmt::format("membership: replica {} uses {} but its log holds {} there",
+                           n.number, show_force(), show(*held));
+    }
+    auto at = static_cast<size_t>(f.index.value());
+    if (at > _committed.size() || !is_config_id(_committed[at - 1].id) ||
+        _committed[at - 1].term != f.term || config_of_id(_committed[at - 1].id) != f.config) {
+        return fmt::format("membership: replica {} uses {}, which its log (entries {}..{}) does "
+                           "not hold and which is not the committed entry there",
+                           n.number, show_force(), n.log.first_index().value(),
+                           n.log.last_index().value());
+    }
+    return std::nullopt;
+}
+
 std::optional<std::string> sim_checker::check_durability(const sim_world& w) const {
+    // Which majority must hold the last committed entry L. A leader commits L once the voters
+    // of the configuration in force in its log hold it durably (raft_machine::maybe_commit), and
+    // committed copies never go (truncations cut only uncommitted entries, compaction and
+    // installs keep them under a snapshot point, a flip's loss is counted below). That
+    // configuration is either the latest committed one Cc (its entry at or before L: the
+    // committed log up to L is the leader's) or the one after it in the leader's log, C', whose
+    // entry follows L: a leader proposes a change only once the one before has committed, so
+    // C' is one voter away from Cc. So L is on a majority of Cc's voters or of C''s. That is
+    // also what keeps L: with C' = Cc plus a voter, a majority of C' holds at least half of Cc
+    // and meets every majority of Cc; with C' = Cc less a voter, a majority of C' is one of Cc.
+    // A plain "majority of Cc" would be wrong: Cc = {1,2,3,4} growing to C' = {1,..,5} commits
+    // L on {1,2,5}, two of Cc's four.
     if (_committed.empty()) return std::nullopt;
     const auto& last = _committed.back();
-    int holders = 0;
+    std::vector<bool> holds(w.nodes().size(), false);
     for (const auto& n : w.nodes()) {
         // Under the disk's snapshot point (committed, check_snapshot) or as an entry.
         const sim_entry* held = n.durable_log.at(last.index);
@@ -219,16 +308,27 @@ std::optional<std::string> sim_checker::check_durability(const sim_world& w) con
         bool lost = std::any_of(n.lost.begin(), n.lost.end(),
                                 [&](const sim_entry& e) { return same(e, last); });
         if (last.index <= n.durable_log.snapshot_index() || (held && same(*held, last)) || lost) {
-            ++holders;
+            holds[static_cast<size_t>(n.number)] = true;
         }
     }
-    int quorum = w.params().nodes / 2 + 1;
-    if (holders < quorum) {
-        return fmt::format("durability: committed {} is on the disk of {} replicas, fewer than a "
-                           "quorum of {}",
-                           show(last), holders, quorum);
+    raft_config cc = committed_config();
+    if (_counted_with && voters_apart(cc, *_counted_with) > 1) {
+        return fmt::format("membership: a leader committed {} counting {}, more than one voter "
+                           "away from the committed {}",
+                           show(last), _counted_with->to_string(), cc.to_string());
     }
-    return std::nullopt;
+    size_t holders = voters_holding(cc, holds);
+    if (holders >= majority(cc)) return std::nullopt;
+    if (_counted_with && voters_holding(*_counted_with, holds) >= majority(*_counted_with)) {
+        return std::nullopt;
+    }
+    return fmt::format("durability: committed {} is on the disk of {} of the {} voters of {}, "
+                       "fewer than a majority{}",
+                       show(last), holders, cc.voters.size(), cc.to_string(),
+                       _counted_with ? fmt::format(", and on {} of {}",
+                                                   voters_holding(*_counted_with, holds),
+                                                   _counted_with->to_string())
+                                     : std::string());
 }
 
 std::optional<std::string> sim_checker::check_acknowledged(const sim_world& w) const {

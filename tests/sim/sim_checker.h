@@ -14,9 +14,16 @@
 //   - leader completeness: a new leader holds every entry committed before it (or a snapshot
 //     past it);
 //   - state machine safety: every replica's committed prefix is the one committed log;
-//   - durability: the last committed entry is on the disk of a quorum, as an entry or under a
-//     snapshot point (so no crash loses it); a copy a bit flip destroyed counts for the one
-//     damaged replica until it has repaired, since the others must then hold the rest;
+//   - durability: the last committed entry is on the disks of a majority of the voters of the
+//     configuration it was committed under (as an entry or under a snapshot point, so no crash
+//     loses it): the latest committed configuration, or the one-voter change from it that the
+//     leader counted with, whose entry follows (check_durability says why that is the
+//     invariant); a copy a bit flip destroyed counts for the one damaged replica until it has
+//     repaired, since the others must then hold the rest;
+//   - membership: every replica uses the latest configuration its log holds (its last
+//     configuration entry, or a committed one: under its snapshot point, or the committed base
+//     its history starts from), and two configurations committed one after the other differ
+//     by at most one voter;
 //   - commit indexes never go back within a replica's life, and the commit a leader shows to
 //     clients is never below what leaders of earlier terms showed;
 //   - at the end: every acknowledged proposal is in the committed log where it was assigned.
@@ -34,7 +41,8 @@ namespace wharf::sim {
 
 class sim_checker {
 public:
-    explicit sim_checker(size_t nodes);
+    // `initial`: the membership every replica starts with (machine_config::voters).
+    sim_checker(size_t nodes, raft_config initial);
 
     // The first violation after this step, if any.
     std::optional<std::string> check(sim_world& w);
@@ -42,6 +50,8 @@ public:
     std::optional<std::string> check_acknowledged(const sim_world& w) const;
 
     const std::vector<sim_entry>& committed() const noexcept { return _committed; }
+    // Committed configuration entries (membership changes) seen so far.
+    size_t configs_committed() const noexcept { return _committed_configs.size(); }
 
 private:
     struct replica_seen {
@@ -60,8 +70,12 @@ private:
     std::optional<std::string> check_log_matching(sim_world::node& n, replica_seen& seen);
     std::optional<std::string> check_commit(const sim_world::node& n, replica_seen& seen);
     std::optional<std::string> check_leader(const sim_world::node& n, replica_seen& seen);
+    std::optional<std::string> check_membership(const sim_world::node& n) const;
     std::optional<std::string> check_durability(const sim_world& w) const;
-    void add_committed(const sim_entry& e);
+    std::optional<std::string> add_committed(const sim_entry& e);
+    // The latest committed configuration at or below index i (the initial one when none is).
+    const sim_entry* committed_config_at(raft_index i) const;
+    raft_config committed_config() const;
 
     std::vector<replica_seen> _seen;
     std::map<term_id, int> _leader_of_term;
@@ -72,6 +86,13 @@ private:
     // _committed_hash[i]: the prefix hash of _committed up to index i + 1 (where a compacted
     // log's hashes start).
     std::vector<uint64_t> _committed_hash;
+    raft_config _initial;
+    // The indexes of committed configuration entries, ascending.
+    std::vector<raft_index> _committed_configs;
+    // The configuration the leader that committed the last committed entry counted with, when
+    // it was a later one than the committed configuration (its entry follows): see
+    // check_durability.
+    std::optional<raft_config> _counted_with;
 };
 
 }  // namespace wharf::sim

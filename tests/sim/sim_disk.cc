@@ -13,20 +13,28 @@ namespace wharf::sim {
 
 void sim_world::apply_to_disk(node& n, const node::pending_op& op) {
     using kind = node::pending_op::kind;
+    // The membership history rides with the change it was handed out with: before an append
+    // (it may name the entry before the entry is durable: a start drops what the log lacks),
+    // after a truncation or an install (it must not name entries they remove).
     switch (op.what) {
         case kind::append:
+            if (op.configs) n.durable_configs = *op.configs;
             n.durable_log.append(op.entry);
             return;
         case kind::truncate:
             n.durable_log.truncate_after(op.entry.index);
-            return;
+            break;
         case kind::install:
-            // All or nothing: the real log finishes an install whose marker file it finds at
-            // recovery, and one without it never happened.
+            // All or nothing, membership included: the real log finishes an install whose
+            // marker file it finds at recovery, and one without it never happened (the
+            // membership file brackets it, raft/config_state.h).
             n.durable_log.install(op.entry);
             ++_stats.installs_durable;
-            return;
+            break;
+        case kind::configs:
+            break;
     }
+    if (op.configs) n.durable_configs = *op.configs;
 }
 
 void sim_world::maybe_flip(node& n) {
@@ -41,6 +49,11 @@ void sim_world::maybe_flip(node& n) {
     const auto& entries = n.durable_log.entries();
     const sim_entry& hit =
         entries[static_cast<size_t>(uniform(0, static_cast<int>(entries.size()) - 1))];
+    // Nor where membership changes would leave repair without its premise (flip_allowed). The
+    // damage that recovery finds first is the earliest one.
+    raft_index first_damage = n.damaged == raft_index(0) ? hit.index
+                                                          : std::min(n.damaged, hit.index);
+    if (!flip_allowed(n, first_damage - 1)) return;
     // A second flip before recovery ran: the earlier damage is what recovery finds first.
     if (n.damaged == raft_index(0) || hit.index < n.damaged) n.damaged = hit.index;
     ++_stats.flips;
@@ -138,14 +151,14 @@ void sim_world::maybe_compact() {
     }
 }
 
-void sim_world::install(node& n, const snapshot_install& snap) {
+void sim_world::install(node& n, const snapshot_install& snap, configs_op configs) {
     // Contract 2a (consensus::install): the whole log becomes the snapshot, before this ready's
     // truncation and entries. It reaches the disk with a later sync, in order with the other
     // changes, and is reported durable then (sync_disks).
     sim_entry point{snap.index, snap.term, payload_id(snap.data)};
     n.log.install(point);
     n.changed_from = std::min(n.changed_from, point.index + 1);
-    n.pending.push_back({node::pending_op::kind::install, point});
+    n.pending.push_back({node::pending_op::kind::install, point, std::move(configs)});
     ++_stats.snapshots_installed;
     if (trace) {
         fmt::print("{} ms: {} installs the snapshot at {}/{}\n", _now, id_of(n.number), point.index,

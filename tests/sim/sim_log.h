@@ -25,9 +25,16 @@ namespace wharf::sim {
 struct sim_entry {
     raft_index index{0};
     term_id term{0};
-    // The proposal's id (0 for a leader's no-op).
+    // The proposal's id (0 for a leader's no-op; a configuration entry's membership with
+    // config_id_flag set, sim_membership.h).
     uint64_t id = 0;
 };
+
+inline constexpr uint64_t config_id_flag = uint64_t{1} << 63;
+
+inline bool is_config_id(uint64_t id) {
+    return (id & config_id_flag) != 0;
+}
 
 inline bool same(const sim_entry& a, const sim_entry& b) {
     return a.index == b.index && a.term == b.term && a.id == b.id;
@@ -61,6 +68,12 @@ public:
         return _entries.empty() ? _snapshot : _entries.back();
     }
     const std::vector<sim_entry>& entries() const noexcept { return _entries; }
+    // The latest configuration entry held (the snapshot point when it is one and no entry
+    // after it is); nullptr when none is (one compaction removed stays unknown here).
+    const sim_entry* last_config() const noexcept {
+        if (!_configs.empty()) return at(_configs.back());
+        return is_config_id(_snapshot.id) ? &_snapshot : nullptr;
+    }
 
     // The entry at i, or nullptr when the log does not hold it (compacted or past the end).
     const sim_entry* at(raft_index i) const noexcept {
@@ -73,6 +86,7 @@ public:
         WHARF_ASSERT(e.index == last_index() + 1, "sim log: appends {} after {}", e.index,
                      last_index());
         _entries.push_back(e);
+        if (is_config_id(e.id)) _configs.push_back(e.index);
     }
 
     // Drops every entry after i (nothing when the log ends at or before i).
@@ -81,6 +95,7 @@ public:
         WHARF_ASSERT(i >= _snapshot.index, "sim log: truncates after {}, below its snapshot {}", i,
                      _snapshot.index);
         if (i < last_index()) _entries.resize(static_cast<size_t>(i - _snapshot.index));
+        while (!_configs.empty() && _configs.back() > i) _configs.pop_back();
     }
 
     // Drops the entries up to i, which becomes the snapshot point.
@@ -92,12 +107,14 @@ public:
         auto removed = static_cast<long>(i - _snapshot.index);
         _snapshot = *point;
         _entries.erase(_entries.begin(), _entries.begin() + removed);
+        std::erase_if(_configs, [&](raft_index c) { return c <= i; });
     }
 
     // The whole log becomes the snapshot point.
     void install(const sim_entry& point) {
         _snapshot = point;
         _entries.clear();
+        _configs.clear();
     }
 
     // What the machine starts from: the snapshot point and the terms of the entries after it.
@@ -110,6 +127,8 @@ public:
 private:
     sim_entry _snapshot;
     std::vector<sim_entry> _entries;
+    // The indexes of the configuration entries in _entries, ascending.
+    std::vector<raft_index> _configs;
 };
 
 }  // namespace wharf::sim

@@ -1,8 +1,10 @@
 #include "tests/sim/sim_world.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "reactor/base/assert.h"
+#include "tests/sim/sim_membership.h"
 
 #include <fmt/format.h>
 
@@ -97,6 +99,15 @@ world_params draw_params(uint64_t seed, int nodes_override, planted_bug bug, dri
     p.compact_per_ms = r() % 4 == 0 ? 0 : pick(0.001, 0.01);
     // After that, for the same reason: a seed without flips replays as it did before them.
     p.flip_per_crash = r() % 3 == 0 ? 0 : pick(0.1, 0.8);
+    // Membership changes after that, for the same reason: a seed without them replays as it
+    // did before them. The pool then has up to two replicas beyond the initial voters, and on
+    // one seed in six the group starts as a single voter that grows.
+    p.voters = p.nodes;
+    p.churn_per_ms = r() % 2 == 0 ? 0 : pick(0.0005, 0.005);
+    if (p.churn_per_ms > 0) {
+        p.nodes += static_cast<int>(r() % 3);
+        if (r() % 6 == 0) p.voters = 1;
+    }
     p.bug = bug;
     p.driver = driver;
     return p;
@@ -106,12 +117,16 @@ std::string describe(const world_params& p) {
     return fmt::format("{} replicas, drop {:.3f}, duplicate {:.3f}, delay 1-{} ms, sync 1-{} ms, "
                        "crash {:.4f}/ms, partition {:.4f}/ms, propose {:.2f}/ms, "
                        "transfer {:.4f}/ms, compact {:.4f}/ms, flips {:.2f}/crash, "
-                       "preferred leader {}{}",
+                       "preferred leader {}{}{}",
                        p.nodes, p.drop, p.duplicate, p.max_delay_ms, p.max_sync_ms,
                        p.crash_per_ms, p.partition_per_ms, p.propose_per_ms, p.transfer_per_ms,
                        p.compact_per_ms, p.flip_per_crash,
                        p.preferred < 0 ? std::string("none") : std::to_string(p.preferred),
-                       p.send_only_durable ? ", sends durable entries only" : "");
+                       p.send_only_durable ? ", sends durable entries only" : "",
+                       p.churn_per_ms <= 0
+                           ? std::string()
+                           : fmt::format(", {} initial voters, membership changes {:.4f}/ms",
+                                         p.voters, p.churn_per_ms));
 }
 
 sim_world::sim_world(uint64_t seed, world_params params)
@@ -136,7 +151,9 @@ int sim_world::uniform(int lo, int hi) {
 void sim_world::start_machine(node& n) {
     machine_config cfg;
     cfg.self = id_of(n.number);
-    for (int i = 0; i < _p.nodes; ++i) cfg.voters.push_back(id_of(i));
+    // Replicas beyond the initial voters start outside the group, with empty logs: a leader
+    // adds them (as learners) when the operator asks.
+    for (int i = 0; i < _p.voters; ++i) cfg.voters.push_back(id_of(i));
     cfg.seed = mix(_seed ^ (static_cast<uint64_t>(n.number) << 32) ^ n.incarnation);
     cfg.bug = _p.bug;
     if (_p.preferred >= 0) cfg.preferred_leader = id_of(_p.preferred);
@@ -151,7 +168,7 @@ void sim_world::start_machine(node& n) {
     n.sync_at = -1;
     n.syncing = 0;
     n.machine = std::make_unique<raft_machine>(
-        cfg, machine_start_state{n.durable_vote, n.durable_log.terms()});
+        cfg, machine_start_state{n.durable_vote, n.durable_log.terms(), n.durable_configs});
     drive(n);
 }
 
@@ -178,19 +195,41 @@ void sim_world::drive(node& n) {
         if (r.vote) n.durable_vote = *r.vote;
         // The entries the repair needed are durable already (its condition): the marker goes.
         if (r.repaired) on_repaired(n);
-        if (r.snapshot) install(n, *r.snapshot);
+        // Contract 5: the membership history goes to the disk in order with the log changes,
+        // after this ready's snapshot (an install carries it) and truncation, before its entries
+        // (riding with the first of them), so a start never finds a configuration entry that its
+        // history lacks. Alone when the ready changes no log (a commit pruned the history).
+        using kind = node::pending_op::kind;
+        configs_op configs = std::move(r.configs);
+        // The planted driver bug configs_after_entries: the history goes after the entries.
+        configs_op late;
+        if (_p.driver == driver_bug::configs_after_entries && !r.entries.empty()) {
+            late = std::exchange(configs, std::nullopt);
+        }
+        if (r.snapshot) install(n, *r.snapshot, std::exchange(configs, std::nullopt));
         if (r.truncate_after) {
             n.log.truncate_after(*r.truncate_after);
             n.changed_from = std::min(n.changed_from, *r.truncate_after + 1);
-            using kind = node::pending_op::kind;
-            n.pending.push_back({kind::truncate, sim_entry{*r.truncate_after, term_id(0), 0}});
+            n.pending.push_back({kind::truncate, sim_entry{*r.truncate_after, term_id(0), 0},
+                                 std::exchange(configs, std::nullopt)});
         }
         for (auto& e : r.entries) {
-            sim_entry se{e.index, e.term, payload_id(e.payload)};
+            uint64_t id = 0;
+            if (e.type == entry_type::raft_configuration) {
+                auto members = decode_config(e.payload);
+                WHARF_ASSERT(members, "sim: node {} appends an undecodable configuration",
+                             n.number);
+                id = config_id(*members);
+            } else {
+                id = payload_id(e.payload);
+            }
+            sim_entry se{e.index, e.term, id};
             n.changed_from = std::min(n.changed_from, se.index);
             n.log.append(se);
-            n.pending.push_back({node::pending_op::kind::append, se});
+            n.pending.push_back({kind::append, se, std::exchange(configs, std::nullopt)});
         }
+        if (late) configs = std::move(late);
+        if (configs) n.pending.push_back({kind::configs, sim_entry{}, std::move(configs)});
         for (auto& m : r.messages) send(std::move(m));
         // Plans call back into the machine, which may plan again (a snapshot instead of
         // entries): those come with the next ready of this loop.
@@ -212,6 +251,13 @@ void sim_world::send_append(node& n, const append_plan& plan) {
     for (raft_index i = plan.from; i <= sendable; ++i) {
         if (bytes + sizeof(uint64_t) > plan.max_bytes && !req.entries.empty()) break;
         const sim_entry& e = *n.log.at(i);
+        if (is_config_id(e.id)) {
+            iobuf members = encode_config(config_of_id(e.id));
+            bytes += members.size();
+            req.entries.push_back(raft_entry{e.index, e.term, entry_type::raft_configuration,
+                                             partition_id(0), std::move(members)});
+            continue;
+        }
         req.entries.push_back(raft_entry{e.index, e.term,
                                          e.id ? entry_type::data : entry_type::raft_noop,
                                          partition_id(0), e.id ? id_payload(e.id) : iobuf{}});
@@ -364,6 +410,7 @@ void sim_world::step(bool faults) {
         }
     }
     maybe_propose();
+    maybe_change_membership();
     settle_acks();
 }
 

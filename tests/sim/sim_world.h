@@ -24,6 +24,14 @@
 //     duplicated, and is lost on links the current partition cuts or to a crashed replica.
 //   - Clients propose entries to whichever replicas think they lead; a proposal is
 //     acknowledged when its leader reports it committed in the term it was proposed in.
+//   - Membership changes (sim_membership.cc): on seeds that draw a rate, the pool of replicas
+//     may be larger than the initial voters (the others start as non-members with empty logs),
+//     and an operator asks whoever leads to add a non-member as a learner, promote a learner
+//     that has caught up, demote or remove a voter (the leader itself too) or remove a learner;
+//     a removed replica may be added again later, its stale log and all. The membership history
+//     each ready hands out (raft_ready::configs) is durable in order with the log changes:
+//     after the ready's snapshot and truncation, before its entries; an install carries it, all
+//     or nothing (raft/config_state.h does the same on real disks).
 //
 // The checker (sim_checker.h) looks at the world after every step.
 
@@ -45,11 +53,17 @@ enum class driver_bug : uint8_t {
     none,
     // A leader's install_snapshot names its current term instead of the snapshot point's term.
     snapshot_wrong_term,
+    // The membership history a ready hands out is made durable after the ready's entries (the
+    // order raft/machine.h's contract, step 5, still allows) instead of before them.
+    configs_after_entries,
 };
 
 // Fault rates and timing drawn once per seed.
 struct world_params {
+    // The pool of replicas, and how many of them (the first) are the initial voters; the
+    // others start outside the group. Equal unless membership changes are drawn.
     int nodes = 3;
+    int voters = 3;
     double drop = 0;           // probability a message is lost
     double duplicate = 0;      // probability a message is delivered twice
     int max_delay_ms = 5;      // delivery takes 1..max_delay_ms
@@ -68,6 +82,8 @@ struct world_params {
     double compact_per_ms = 0;
     // Probability that a crash damages one durable entry of the crashed replica (0: never).
     double flip_per_crash = 0;
+    // Probability per ms that an operator asks the leader for a membership change (0: never).
+    double churn_per_ms = 0;
     int safety_ms = 20000;
     int liveness_ms = 20000;
     planted_bug bug = planted_bug::none;
@@ -90,6 +106,10 @@ struct world_stats {
     uint64_t flips = 0;
     uint64_t repairs_started = 0;
     uint64_t repairs_done = 0;
+    // Membership changes the leader accepted (propose_config), and how many of them removed
+    // (or demoted) the leader itself. How many committed, the checker says.
+    uint64_t configs_proposed = 0;
+    uint64_t leader_removals = 0;
 
     world_stats& operator+=(const world_stats& o) {
         compactions += o.compactions;
@@ -100,6 +120,8 @@ struct world_stats {
         flips += o.flips;
         repairs_started += o.repairs_started;
         repairs_done += o.repairs_done;
+        configs_proposed += o.configs_proposed;
+        leader_removals += o.leader_removals;
         return *this;
     }
 };
@@ -117,6 +139,14 @@ struct proposal {
     bool acked = false;
 };
 
+// A membership change a leader accepted: its entry, and whether it took the leader out of the
+// voters.
+struct config_change {
+    raft_index index{0};
+    term_id term{0};
+    bool removes_leader = false;
+};
+
 class sim_world {
 public:
     struct node {
@@ -128,11 +158,17 @@ public:
         // Disk: what survives a crash, and what is waiting for a sync.
         vote_state durable_vote;
         sim_log durable_log;
+        // The membership history last made durable (empty: the initial membership), which
+        // the machine starts from (machine_start_state::configs).
+        std::vector<config_entry> durable_configs;
         struct pending_op {
-            enum class kind : uint8_t { append, truncate, install };
+            enum class kind : uint8_t { append, truncate, install, configs };
             kind what = kind::append;
             // append: the entry; install: the snapshot point; truncate: cut after entry.index.
             sim_entry entry;
+            // The membership history a ready handed out, made durable with this change: before
+            // an append, after an install or a truncation (or alone: kind configs).
+            std::optional<std::vector<config_entry>> configs;
         };
         std::vector<pending_op> pending;
         // A damaged entry of the disk (a bit flip at the last crash), found by recovery at the
@@ -168,6 +204,9 @@ public:
     const std::vector<node>& nodes() const noexcept { return _nodes; }
     std::vector<node>& nodes() noexcept { return _nodes; }
     const std::vector<proposal>& proposals() const noexcept { return _proposals; }
+    const std::vector<config_change>& config_changes() const noexcept { return _changes; }
+    // The group's initial membership (params().voters of the pool).
+    raft_config initial_config() const;
     const world_params& params() const noexcept { return _p; }
     const world_stats& stats() const noexcept { return _stats; }
     std::mt19937_64& rng() noexcept { return _rng; }
@@ -186,6 +225,7 @@ private:
     };
 
     node_id id_of(int n) const { return node_id(n + 1); }
+    using configs_op = std::optional<std::vector<config_entry>>;
     void start_machine(node& n);
     void crash(node& n);
     // sim_disk.cc: the disk model, compaction and the snapshot side of the driver.
@@ -195,8 +235,17 @@ private:
     void on_repaired(node& n);
     void sync_disks();
     void maybe_compact();
-    void install(node& n, const snapshot_install& snap);
+    void install(node& n, const snapshot_install& snap, configs_op configs);
     void send_snapshot(node& n, const snapshot_plan& plan);
+    // sim_membership.cc: the operator's changes, and the membership a start would find.
+    void maybe_change_membership();
+    bool propose_change(node& leader, raft_config next, bool removes_leader);
+    raft_config start_config(const node& n, raft_index cut) const;
+    // How many of c's voters are intact (no damage found or waiting to be found, no repair
+    // under way), `also_damaged` counted as damaged; whether a flip of n cutting after `cut`
+    // keeps the premise of repair (sim_membership.cc).
+    size_t intact_voters(const raft_config& c, const node* also_damaged) const;
+    bool flip_allowed(const node& n, raft_index cut) const;
     // sim_world.cc
     void drive(node& n);
     void send_append(node& n, const append_plan& plan);
@@ -219,6 +268,7 @@ private:
     // _cut[a][b]: messages from a to b are lost.
     std::vector<std::vector<bool>> _cut;
     std::vector<proposal> _proposals;
+    std::vector<config_change> _changes;
     // Proposals that may still be acknowledged (indexes into _proposals).
     std::vector<size_t> _open;
     uint64_t _next_id = 1;

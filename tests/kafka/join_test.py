@@ -116,6 +116,19 @@ class join_test(unittest.TestCase):
         print(f"every group has voters {voters} after {time.monotonic() - start:.1f}s",
               flush=True)
 
+    def produce_and_read_all(self, live, before, first, count):
+        """Produces `count` more acks=all records through the live brokers, then reads the
+        topic back: every acknowledged record, before and now, once."""
+        after = produce(live, "join", first, count)
+        self.assertFalse(after.errors, f"delivery errors: {after.errors[:5]}")
+        got = consume_all(live, "join", PARTITIONS, timeout_s=TIMEOUT_S)
+        stored = [int(v) for part in got.values() for _, v in part]
+        acked = {v for _, _, v in before.acked + after.acked}
+        self.assertEqual(len(acked), first + count)
+        lost = acked - set(stored)
+        self.assertEqual(lost, set(), f"acknowledged but lost\n{self.cluster.logs()}")
+        self.assertEqual(len(stored), len(set(stored)), "duplicated records")
+
     def test_a_new_broker_joins_every_group_and_counts_in_its_quorum(self):
         c = self.cluster
         create_topic(c.bootstrap, "join", PARTITIONS, 3)
@@ -134,14 +147,7 @@ class join_test(unittest.TestCase):
         bootstraps = [c.brokers[n].bootstrap for n in (1, 2)] + [joiner.bootstrap]
         wait_live_leaders(bootstraps, {1, 2, JOINER})
         live = ",".join(bootstraps)
-        after = produce(live, "join", 400, 200)
-        self.assertFalse(after.errors, f"delivery errors: {after.errors[:5]}")
-        got = consume_all(live, "join", PARTITIONS, timeout_s=TIMEOUT_S)
-        stored = [int(v) for part in got.values() for _, v in part]
-        acked = {v for _, _, v in before.acked + after.acked}
-        self.assertEqual(len(acked), 600)
-        self.assertEqual(acked - set(stored), set(), f"acknowledged but lost\n{c.logs()}")
-        self.assertEqual(len(stored), len(set(stored)), "duplicated records")
+        self.produce_and_read_all(live, before, 400, 200)
 
     def test_a_decommissioned_seed_leaves_every_group(self):
         c = self.cluster
@@ -175,13 +181,7 @@ class join_test(unittest.TestCase):
         bootstraps = [c.brokers[2].bootstrap, joiner.bootstrap]
         wait_live_leaders(bootstraps, {2, JOINER})
         live = ",".join(bootstraps)
-        after = produce(live, "join", 300, 200)
-        self.assertFalse(after.errors, f"delivery errors: {after.errors[:5]}")
-        got = consume_all(live, "join", PARTITIONS, timeout_s=TIMEOUT_S)
-        stored = [int(v) for part in got.values() for _, v in part]
-        acked = {v for _, _, v in before.acked + after.acked}
-        self.assertEqual(len(acked), 500)
-        self.assertEqual(acked - set(stored), set(), f"acknowledged but lost\n{c.logs()}")
+        self.produce_and_read_all(live, before, 300, 200)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ void peer_connection::enqueue(iobuf payload) {
 
 void peer_connection::keep_connected() {
     WHARF_ASSERT(!_stopping, "connection to node {} kept after stop", _peer);
+    if (_keep_connected) return;
     _keep_connected = true;
     start_running();
 }

@@ -64,6 +64,7 @@ void peer_transport::send(raft_message m) {
 void peer_transport::keep_connected() {
     check_shard();
     if (_stopped) return;
+    _keep_all = true;
     for (const auto& [node, address] : _addresses) {
         if (node == _cfg.self) continue;
         connection_for(node, address).keep_connected();
@@ -114,6 +115,8 @@ void peer_transport::set_peers(peer_addresses peers) {
         ++it;
     }
     _addresses = std::move(peers);
+    // A broker that joins later is reached as the first ones were (keep_connected).
+    if (_keep_all) keep_connected();
 }
 
 void peer_transport::retire(std::unique_ptr<peer_connection> c) {

@@ -59,7 +59,8 @@ public:
 
     // Connects to every peer now and keeps the connections up, messages or not: the transport
     // whose handshakes carry the broker's hello (config().hello) reaches every peer, also those
-    // its raft group never messages (two followers).
+    // its raft group never messages (two followers). Peers that set_peers adds later are
+    // kept connected too.
     void keep_connected();
 
     // Closes every connection and waits for them. Idempotent.
@@ -88,6 +89,8 @@ private:
     // Connections of removed peers that are still stopping.
     gate _retiring;
     bool _stopped = false;
+    // keep_connected() was called: set_peers connects new peers at once.
+    bool _keep_all = false;
 };
 
 }  // namespace wharf::raft_rpc

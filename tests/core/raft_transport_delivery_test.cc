@@ -263,5 +263,33 @@ TEST(raft_transport, set_peers_redirects_and_removes) {
     EXPECT_EQ(rc, 0);
 }
 
+// The shard-0 transport keeps every peer connected (its handshake carries the broker's hello):
+// a peer that set_peers adds later, a broker that joined the cluster, is dialed at once too,
+// although no raft message ever goes to it (it joined as a follower of this follower's group).
+TEST(raft_transport, keep_connected_reaches_peers_added_later) {
+    harness h;
+    int rc = run_two_shards([&]() -> task<int> {
+        RT_CO_ASSERT(co_await h.listen());
+        co_await h.create_nodes();
+        auto keep_none = [&h] {
+            h.node(0, node1).set_peers({});
+            h.node(0, node1).keep_connected();
+        };
+        co_await h.on(0, keep_none);
+        auto add = [&h] { h.node(0, node1).set_peers({{node2, loopback(h.listener->port())}}); };
+        co_await h.on(0, add);
+        auto up = [&h]() -> task<bool> {
+            auto connected = [&h] { return h.node(0, node1).connected(node2); };
+            co_return co_await submit_to(shard_id(0), connected);
+        };
+        RT_CO_ASSERT(co_await eventually(up, 10s));
+        peer_transport_stats s = co_await h.stats_of(0, node1);
+        EXPECT_EQ(s.frames_out, 0u);
+        co_await h.stop();
+        co_return 0;
+    });
+    EXPECT_EQ(rc, 0);
+}
+
 }  // namespace
 }  // namespace wharf::raft_rpc::test

@@ -103,6 +103,12 @@ class join_test(unittest.TestCase):
         joiner.start(kafka_port)
         self.outputs = lambda: [b.output() for b in c.brokers] + [joiner.output()]
         self.wait_voters("{0,1,2,3}", joiner)
+        # Every broker reaches the new one (not only the leaders that replicate to it), so its
+        # Metadata lists them all and can name any of them leader.
+        def listed():
+            md = AdminClient({"bootstrap.servers": joiner.bootstrap}).list_topics(timeout=5)
+            return set(md.brokers) == {0, 1, 2, JOINER}
+        wait_until(listed, 30, "the new broker's Metadata to list every broker")
         return joiner
 
     def wait_voters(self, voters, joiner):

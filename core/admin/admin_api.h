@@ -15,6 +15,10 @@
 //                       (the controller only; others answer 503 naming it) every raft group
 //                       removes the broker's replica; 200, 404 for a broker the cluster does not
 //                       have, 400 for its last broker
+//   POST /v1/raft/{group}/transfer_leadership?target={node}
+//                       (the group's leader only; others answer 503 naming it) group k, shard k's
+//                       raft group, hands leadership to that voter; 200 once begun, 400 for a
+//                       node that is not a voter, 404 for a group the broker does not have
 //
 // Lifecycle (core/broker.cc): start_admin_api() right after the signals are set up, so that
 // readiness can be watched during recovery; set_ready(true) once the Kafka listeners accept;

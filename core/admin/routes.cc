@@ -12,8 +12,11 @@
 #include "core/cluster/metadata_service.h"
 #include "core/kafka/cluster_view.h"
 #include "core/metrics/scrape.h"
+#include "core/shard_services.h"
+#include "raft/errc.h"
 #include "reactor/metrics/metrics.h"
 #include "reactor/smp.h"
+#include "reactor/submit_to.h"
 
 namespace wharf::admin {
 
@@ -107,6 +110,26 @@ task<response> partitions_route() {
     co_return json_response(200, partitions_json(partitions));
 }
 
+// A decimal id >= 0 spelled out exactly, or nullopt.
+std::optional<int32_t> parse_id(std::string_view digits) {
+    int32_t v = -1;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || end != digits.data() + digits.size() || v < 0) return std::nullopt;
+    return v;
+}
+
+// The value of `name` in a query string ("a=1&target=3"), or nullopt.
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        std::string_view pair = query.substr(0, query.find('&'));
+        query.remove_prefix(std::min(query.size(), pair.size() + 1));
+        if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+            return pair.substr(name.size() + 1);
+        }
+    }
+    return std::nullopt;
+}
+
 // PUT /v1/brokers/{id}/decommission (the path Redpanda's admin API uses): the controller records
 // the decommission, and every raft group then moves the broker's replica away
 // (core/cluster/group_membership.h). Only the controller takes it: another broker answers 503
@@ -117,11 +140,11 @@ task<response> decommission_route(const request& req) {
     std::string_view rest = std::string_view(req.path).substr(prefix.size());
     if (!rest.ends_with(suffix)) co_return json_response(404, json{{"error", "no such path"}});
     std::string_view digits = rest.substr(0, rest.size() - suffix.size());
-    int32_t node = -1;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), node);
-    if (ec != std::errc() || end != digits.data() + digits.size() || node < 0) {
+    auto parsed = parse_id(digits);
+    if (!parsed) {
         co_return json_response(400, json{{"error", fmt::format("'{}' is no node id", digits)}});
     }
+    const int32_t node = *parsed;
     auto* m = local_metadata_service();
     if (m == nullptr) co_return json_response(503, json{{"error", "the broker is starting"}});
     auto refused = co_await m->decommission_broker(node);
@@ -136,6 +159,58 @@ task<response> decommission_route(const request& req) {
         case cluster_errc::broker_not_available: status = 404; break;
         case cluster_errc::invalid_request: status = 400; break;
         default: break;
+    }
+    co_return json_response(status, body);
+}
+
+// POST /v1/raft/{group}/transfer_leadership?target={node} (the path of Redpanda's admin API; a
+// group here is a shard index: shard k's group leads every partition placed on shard k). The
+// group's leader hands leadership to that voter (raft thesis 3.10) and answers 200 once the
+// handover has begun; another broker answers 503 naming the leader. With --leader-balancing on,
+// leadership goes back to the group's preferred broker afterwards.
+task<response> transfer_leadership_route(const request& req) {
+    constexpr std::string_view prefix = "/v1/raft/";
+    constexpr std::string_view suffix = "/transfer_leadership";
+    std::string_view rest = std::string_view(req.path).substr(prefix.size());
+    if (!rest.ends_with(suffix)) co_return json_response(404, json{{"error", "no such path"}});
+    std::string_view group_text = rest.substr(0, rest.size() - suffix.size());
+    auto group = parse_id(group_text);
+    if (!group) {
+        co_return json_response(400, json{{"error", fmt::format("'{}' is no group", group_text)}});
+    }
+    if (static_cast<unsigned>(*group) >= smp::count()) {
+        co_return json_response(404, json{{"error", fmt::format("no group {}", *group)}});
+    }
+    auto target_text = query_value(req.query, "target");
+    auto target = target_text ? parse_id(*target_text) : std::nullopt;
+    if (!target) {
+        co_return json_response(400, json{{"error", "target=NODE names the new leader"}});
+    }
+    struct outcome {
+        std::error_code error;
+        int32_t leader = -1;
+    };
+    const int32_t to = *target;
+    auto transfer = [to] {
+        outcome out;
+        auto* s = local_services();
+        if (s == nullptr || s->raft == nullptr) {
+            out.error = make_error_code(raft_errc::shutting_down);
+            return out;
+        }
+        if (auto leader = s->raft->leader()) out.leader = leader->value();
+        status st = s->raft->transfer_leadership(node_id(to));
+        if (!st) out.error = st.error();
+        return out;
+    };
+    outcome out = co_await submit_to(shard_id(static_cast<unsigned>(*group)), transfer);
+    if (!out.error) co_return json_response(200, json{{"group", *group}, {"target", to}});
+    json body{{"error", out.error.message()}};
+    int status = 503;
+    if (out.error == raft_errc::not_a_voter) {
+        status = 400;
+    } else if (out.error == raft_errc::not_leader) {
+        body["leader"] = out.leader;
     }
     co_return json_response(status, body);
 }
@@ -157,6 +232,8 @@ void add_routes(net::http::server& server, const admin_context& ctx) {
     server.route("/v1/config", [c](const request&) { return config_route(*c); });
     server.route_put_prefix("/v1/brokers/",
                             [](const request& r) { return decommission_route(r); });
+    server.route_post_prefix("/v1/raft/",
+                             [](const request& r) { return transfer_leadership_route(r); });
 }
 
 }  // namespace wharf::admin

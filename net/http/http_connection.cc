@@ -206,13 +206,14 @@ task<bool> connection::answer() {
     req.verb = m == HTTP_GET    ? method::get
                : m == HTTP_HEAD ? method::head
                : m == HTTP_PUT  ? method::put
+               : m == HTTP_POST ? method::post
                                 : method::other;
     ++_ctx.stats.requests;
     http_parser_url u;
     http_parser_url_init(&u);
     response resp;
     if (req.verb == method::other) {
-        resp = response::text(405, "only GET, HEAD and PUT are served\n");
+        resp = response::text(405, "only GET, HEAD, PUT and POST are served\n");
     } else if (http_parser_parse_url(_url.data(), _url.size(), 0, &u) != 0 ||
                (u.field_set & (1 << UF_PATH)) == 0) {
         ++_ctx.stats.bad_requests;
@@ -231,17 +232,20 @@ task<bool> connection::answer() {
 
 task<response> connection::route(const request& req) {
     const handler* h = nullptr;
-    if (req.verb == method::put) {
+    if (req.verb == method::put || req.verb == method::post) {
         // The longest registered prefix of the path.
+        const auto& table = req.verb == method::put ? _ctx.put_routes : _ctx.post_routes;
         size_t matched = 0;
-        for (const auto& [prefix, put] : _ctx.put_routes) {
+        for (const auto& [prefix, action] : table) {
             if (req.path.starts_with(prefix) && prefix.size() > matched) {
-                h = &put;
+                h = &action;
                 matched = prefix.size();
             }
         }
         if (h == nullptr) {
-            co_return response::text(405, fmt::format("{} takes GET and HEAD only\n", req.path));
+            co_return response::text(
+                405, fmt::format("{} takes no {}\n", req.path,
+                                 req.verb == method::put ? "PUT" : "POST"));
         }
     } else if (auto it = _ctx.routes.find(req.path); it != _ctx.routes.end()) {
         h = &it->second;

@@ -42,8 +42,9 @@ namespace wharf::net::http {
 struct connection_context {
     const server_config& cfg;
     const std::map<std::string, handler, std::less<>>& routes;
-    // PUT routes by path prefix (server::route_put_prefix).
+    // PUT and POST routes by path prefix (server::route_put_prefix, route_post_prefix).
     const std::map<std::string, handler, std::less<>>& put_routes;
+    const std::map<std::string, handler, std::less<>>& post_routes;
     server_stats& stats;
 };
 

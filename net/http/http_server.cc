@@ -45,7 +45,8 @@ server::server(int fd, std::string address, uint16_t port, server_config cfg)
       _port(port),
       _shard(this_shard()),
       _cfg(std::move(cfg)),
-      _ctx{.cfg = _cfg, .routes = _routes, .put_routes = _put_routes, .stats = _stats} {}
+      _ctx{.cfg = _cfg, .routes = _routes, .put_routes = _put_routes,
+             .post_routes = _post_routes, .stats = _stats} {}
 
 server::~server() {
     WHARF_ASSERT(_gate.count() == 0 && _connections.empty(),
@@ -68,10 +69,19 @@ void server::route(std::string path, handler h) {
 }
 
 void server::route_put_prefix(std::string prefix, handler h) {
+    add_prefix_route(_put_routes, std::move(prefix), std::move(h));
+}
+
+void server::route_post_prefix(std::string prefix, handler h) {
+    add_prefix_route(_post_routes, std::move(prefix), std::move(h));
+}
+
+void server::add_prefix_route(std::map<std::string, handler, std::less<>>& table,
+                              std::string prefix, handler h) {
     check_shard();
     WHARF_ASSERT(!_started, "route {} added after start", prefix);
     WHARF_ASSERT(!prefix.empty() && prefix.front() == '/' && h, "invalid route '{}'", prefix);
-    auto [it, fresh] = _put_routes.emplace(std::move(prefix), std::move(h));
+    auto [it, fresh] = table.emplace(std::move(prefix), std::move(h));
     WHARF_ASSERT(fresh, "route {} registered twice", it->first);
 }
 

@@ -3,8 +3,9 @@
 // http_server: a small HTTP/1.1 server on the reactor for the admin API and /metrics
 // (DESIGN.md sections 1 and 2: shard 0 hosts it).
 //
-// What it is. GET and HEAD on exact paths registered with route(), PUT on path prefixes
-// registered with route_put_prefix() (an operation on the resource the rest of the path names);
+// What it is. GET and HEAD on exact paths registered with route(), PUT and POST on path
+// prefixes registered with route_put_prefix() and route_post_prefix() (an operation on the
+// resource the rest of the path names);
 // anything else is 405 (other methods) or 404 (other paths). Parsing is http-parser's; the connection (http_connection.h)
 // holds the design of one connection: keep-alive, pipelining, bounds, timeouts.
 //
@@ -47,6 +48,8 @@ public:
     // PUT on any path starting with `prefix` (the longest registered prefix wins); the handler
     // parses the rest of req.path. REQUIRES: before start(); prefix starts with '/'.
     void route_put_prefix(std::string prefix, handler h);
+    // The same for POST.
+    void route_post_prefix(std::string prefix, handler h);
 
     uint16_t port() const noexcept { return _port; }
     // The bound address as "host:port" ("[::1]:9644" for IPv6).
@@ -62,6 +65,8 @@ public:
 
 private:
     server(int fd, std::string address, uint16_t port, server_config cfg);
+    void add_prefix_route(std::map<std::string, handler, std::less<>>& table, std::string prefix,
+                          handler h);
 
     task<void> accept_loop(gate::holder hold);
     task<void> serve(gate::holder hold, int fd, std::string peer);
@@ -77,6 +82,7 @@ private:
     server_stats _stats;
     std::map<std::string, handler, std::less<>> _routes;
     std::map<std::string, handler, std::less<>> _put_routes;
+    std::map<std::string, handler, std::less<>> _post_routes;
     connection_context _ctx;
     gate _gate;
     std::unordered_map<uint64_t, connection*> _connections;

@@ -14,7 +14,7 @@
 
 namespace wharf::net::http {
 
-enum class method : uint8_t { get, head, put, other };
+enum class method : uint8_t { get, head, put, post, other };
 
 // One request as a route sees it. Only what the routes need is kept: header fields are parsed
 // (and bounded) but not stored.

@@ -174,6 +174,36 @@ TEST(http_server, put_goes_to_the_longest_registered_prefix_and_nowhere_else) {
     EXPECT_EQ(rc, 0);
 }
 
+TEST(http_server, post_goes_to_post_prefixes_and_put_to_put_prefixes) {
+    auto setup = [](server& srv) {
+        srv.route_put_prefix("/v1/brokers/", [](const request&) -> task<response> {
+            co_return response::text(200, "put\n");
+        });
+        srv.route_post_prefix("/v1/raft/", [](const request& r) -> task<response> {
+            co_return response::text(200, "post " + r.path.substr(9) + " " + r.query + "\n");
+        });
+    };
+    int rc = with_http_server(test_config(), setup, [](uint16_t port, const server_stats&) {
+        client c(port);
+        std::string c_in;
+        ASSERT_TRUE(c.send_raw(
+            "POST /v1/raft/1/transfer_leadership?target=3 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        auto r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, "post 1/transfer_leadership target=3\n");
+        ASSERT_TRUE(c.send_raw("PUT /v1/raft/1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 405);
+        ASSERT_TRUE(c.send_raw("POST /v1/brokers/1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 405);
+    });
+    EXPECT_EQ(rc, 0);
+}
+
 TEST(http_server, unknown_paths_404_other_methods_405_and_the_connection_stays) {
     int rc = with_http_server(test_config(), {}, [](uint16_t port, const server_stats&) {
         client c(port);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,18 @@ struct start_outcome {
 // The internal RPC listener of a cluster (on shard 0; null for a single broker).
 thread_local std::unique_ptr<raft_rpc::rpc_listener> g_rpc;
 
+// Tells every shard the RPC address a broker's hello named (note_heard_broker), once per change.
+void spread_heard_broker(int32_t node, host_port rpc) {
+    thread_local std::map<int32_t, host_port> spread;
+    auto [it, added] = spread.try_emplace(node, rpc);
+    if (!added && it->second == rpc) return;
+    it->second = rpc;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        auto note = [node, rpc] { note_heard_broker(node, rpc); };
+        spawn(submit_to(shard_id(k), std::move(note)), "heard broker");
+    }
+}
+
 // In a cluster: binds --rpc-addr (accepting starts once the shards' groups exist, start_rpc),
 // and lists peers in Metadata once they tell their addresses.
 task<bool> listen_rpc(const broker_config& cfg) {
@@ -64,6 +77,7 @@ task<bool> listen_rpc(const broker_config& cfg) {
     g_rpc = std::move(*l);
     g_rpc->local().set_info_handler([](rpc::broker_info b) {
         kafka::note_peer_broker(b);
+        spread_heard_broker(b.node.value(), host_port{b.rpc_host, b.rpc_port});
         // A broker beyond the seeds is registered by the controller (metadata_service.h).
         if (auto* m = local_metadata_service()) {
             m->note_broker(b.node.value(), host_port{b.rpc_host, b.rpc_port},

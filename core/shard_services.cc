@@ -53,14 +53,23 @@ task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
 task<void> membership_loop(shard_services& s, const cluster_config& c, gate::holder) {
     const std::vector<int32_t> seeds = c.voters();
     uint64_t peers_version = 0;
+    uint64_t heard_version = 0;
     while (!s.stopping) {
         if (!co_await sleep_for(membership_check_interval)) co_return;
         if (s.stopping) break;
         std::shared_ptr<const topic_table_snapshot> table = metadata_snapshot();
-        if (table->version() != peers_version) {
+        if (table->version() != peers_version || s.heard_version != heard_version) {
             peers_version = table->version();
+            heard_version = s.heard_version;
+            // Seeds at their configured address, then brokers heard from, then the table's.
+            std::map<int32_t, broker_registration> known;
+            for (const auto& [node, rpc] : s.heard) {
+                bool seed = std::find(seeds.begin(), seeds.end(), node) != seeds.end();
+                if (!seed) known[node] = broker_registration{node, rpc, {}};
+            }
+            for (const auto& [node, r] : table->registered_brokers()) known[node] = r;
             std::string why;
-            auto peers = peer_addresses_of(c, table->registered_brokers(), &why);
+            auto peers = peer_addresses_of(c, known, &why);
             if (peers) {
                 s.transport->set_peers(std::move(*peers));
             } else {
@@ -91,6 +100,15 @@ task<void> membership_loop(shard_services& s, const cluster_config& c, gate::hol
 }  // namespace
 
 shard_services* local_services() noexcept { return t_services.get(); }
+
+void note_heard_broker(int32_t node, host_port rpc) {
+    shard_services* s = t_services.get();
+    if (s == nullptr) return;
+    auto [it, added] = s->heard.try_emplace(node, rpc);
+    if (!added && it->second == rpc) return;
+    it->second = std::move(rpc);
+    ++s->heard_version;
+}
 
 namespace {
 
@@ -136,6 +154,11 @@ task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
         co_return raft.error();
     }
     services->raft = std::move(*raft);
+    if (services->transport) {
+        consensus* group = services->raft.get();
+        services->transport->set_unreachable_handler(
+            [group](node_id node) { group->peer_unreachable(node); });
+    }
     if (rpc != nullptr) {
         services->rpc = rpc;
         consensus* group = services->raft.get();

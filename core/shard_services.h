@@ -4,6 +4,8 @@
 // creates its own in start_shard() on its thread and destroys it in stop_shard(); nothing in it
 // is touched from another shard (other shards reach it through submit_to).
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -29,6 +31,12 @@ struct shard_services {
     bool stopping = false;
     gate background;
     uint64_t retention_passes = 0;
+    // The RPC addresses brokers told in their hellos (note_heard_broker), and a count of the
+    // changes: the transport reaches them before the controller's table names them (a broker
+    // that joined is told of another that joined only by the metadata log, which it replicates
+    // through them).
+    std::map<int32_t, host_port> heard;
+    uint64_t heard_version = 0;
 };
 
 // The calling shard's services, or null before start_shard / after stop_shard.
@@ -42,6 +50,11 @@ task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
                          std::string* detail);
 // Stops the raft group (waiting for appends in flight), flushes and closes the log.
 task<status> stop_shard();
+
+// A broker's hello named this RPC address (shard 0's RPC handler tells every shard): the
+// calling shard's transport knows the broker from its next membership check on. Nothing before
+// start_shard or after stop_shard.
+void note_heard_broker(int32_t node, host_port rpc);
 
 // One line describing the calling shard, for the start-up layout.
 std::string describe_shard();

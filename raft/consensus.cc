@@ -532,6 +532,11 @@ status consensus::check_can_append() const {
     return {};
 }
 
+void consensus::peer_unreachable(node_id node) {
+    if (_stopping) return;
+    _machine->peer_unreachable(node);
+}
+
 status consensus::transfer_leadership(node_id target) {
     if (_stopping) return raft_errc::shutting_down;
     auto s = _machine->transfer_leadership(target);

@@ -138,6 +138,9 @@ public:
 
     // A message from a peer (the transport calls this on the group's shard).
     void receive(raft_message m);
+    // The transport found nothing listening at `node`'s address any more
+    // (raft_machine::peer_unreachable: a follower of that node campaigns at once).
+    void peer_unreachable(node_id node);
 
     // Refuses new appends (shutting_down) and waits for those in flight.
     task<void> stop();

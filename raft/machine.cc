@@ -210,6 +210,18 @@ void raft_machine::hold_candidacy(int ticks) {
     _candidacy_held_until = std::max(_candidacy_held_until, _now + ticks);
 }
 
+void raft_machine::peer_unreachable(node_id node) {
+    if (_role == raft_role::leader || _leader != node) return;
+    // Once per lease: later reports (each refused reconnection) must not push the campaign back.
+    if (_election_elapsed >= _cfg.election_timeout_ticks) return;
+    int rank = 0;
+    for (node_id v : config().voters) {
+        if (v != node && v < _cfg.self) ++rank;
+    }
+    _election_elapsed = _cfg.election_timeout_ticks;
+    _election_timeout = _cfg.election_timeout_ticks + 1 + 2 * rank;
+}
+
 result<raft_index> raft_machine::propose() {
     if (_role != raft_role::leader) return raft_errc::not_leader;
     raft_index i = _log.last_index() + 1;

@@ -237,6 +237,14 @@ public:
     // this it could win the next election with the same log and fail again, and the others,
     // which can write, would wait. Each call restarts the hold.
     void hold_candidacy(int ticks);
+    // The driver learnt that nothing listens at `node`'s address any more (its process is
+    // gone: the transport's connection ended and a new one was refused). When `node` is this
+    // follower's leader, its lease ends now (pre-votes are granted) and this replica campaigns
+    // within a few ticks instead of a whole election timeout: after 1 tick for the voter with
+    // the lowest id other than `node`, 3 for the next, and so on, so that the followers of a
+    // dead leader do not split the vote. Only timing changes (no safety property rests on it);
+    // a wrong report costs one election.
+    void peer_unreachable(node_id node);
     // The driver sent the plan's entries up to `last` (inclusive; from - 1 when none), `bytes`
     // of them.
     void on_append_sent(const append_plan& plan, raft_index last, uint64_t bytes);

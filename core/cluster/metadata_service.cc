@@ -8,6 +8,7 @@
 #include "core/cluster/cluster_rpc.h"
 #include "core/shard_services.h"
 #include "log/durable_file.h"
+#include "net/rpc/broker_info.h"
 #include "log/record_batch.h"
 #include "log/record_reader.h"
 #include "raft/errc.h"
@@ -34,6 +35,7 @@ constexpr int32_t producer_id_block = 1000;
 constexpr size_t replay_read_bytes = 1 << 20;
 // How often a follower of the metadata log applies what has been committed.
 constexpr std::chrono::milliseconds follow_interval{50};
+constexpr std::chrono::milliseconds relay_interval{500};
 
 struct lock_guard {
     semaphore& s;
@@ -190,7 +192,12 @@ task<void> metadata_service::follow([[maybe_unused]] gate::holder hold) {
         // Whoever applied them (this loop, or a write's catch-up that then refused its own
         // change), commands not yet published go out now.
         if (_applied_commands != _published_commands) co_await publish();
-        if (!_noted.empty() && check_controller()) co_await register_noted_brokers();
+        if (_noted.empty()) continue;
+        if (check_controller()) {
+            co_await register_noted_brokers();
+        } else {
+            relay_noted_brokers();
+        }
     }
 }
 
@@ -222,6 +229,29 @@ task<void> metadata_service::register_noted_brokers() {
             shard_logger().info("cluster: registered broker {} (rpc {}, kafka {}); every group "
                                 "adds its replica",
                                 node, noted.rpc.to_string(), noted.kafka.to_string());
+        }
+    }
+}
+
+void metadata_service::relay_noted_brokers() {
+    auto controller = _services.raft->leader();
+    if (!controller || _services.transport == nullptr) return;
+    const steady_time now = steady_now();
+    if (now < _next_relay) return;
+    _next_relay = now + relay_interval;
+    const auto& registered = _table.state().registered_brokers();
+    for (const auto& [node, noted] : _noted) {
+        auto it = registered.find(node);
+        if ((it != registered.end() && it->second == noted) || _table.state().decommissioned(node))
+            continue;
+        auto hello = rpc::encode_broker_info(rpc::broker_info{.node = node_id(node),
+                                                              .kafka_host = noted.kafka.host,
+                                                              .kafka_port = noted.kafka.port,
+                                                              .rpc_host = noted.rpc.host,
+                                                              .rpc_port = noted.rpc.port});
+        if (_services.transport->send_info(*controller, hello)) {
+            shard_logger().debug("cluster: relayed broker {}'s hello to the controller, node {}",
+                                 node, *controller);
         }
     }
 }

@@ -26,6 +26,7 @@
 #include "core/cluster/topic_table.h"
 #include "core/config/broker_config.h"
 #include "reactor/base/result.h"
+#include "reactor/clock.h"
 #include "reactor/sync.h"
 #include "reactor/task.h"
 
@@ -62,7 +63,9 @@ public:
 
     // A peer's hello (broker_info), from shard 0's RPC handler: a broker beyond the seeds that
     // has connected. The controller registers it (register_broker_cmd) on its next follow pass,
-    // and again when its addresses change; every group then adds its replica.
+    // and again when its addresses change; every group then adds its replica. Another broker
+    // relays the hello to the controller until the broker is registered: a newcomer dials the
+    // seeds only, and the controller may be a broker that joined later.
     void note_broker(int32_t node, host_port rpc, host_port kafka);
     // Decommissions a broker (the admin API's PUT /v1/brokers/{id}/decommission): every group
     // removes its replica (group_membership.h), after which it may be stopped for good. Refused
@@ -91,6 +94,9 @@ private:
     task<void> publish();
     // The controller's pass over the brokers noted by note_broker.
     task<void> register_noted_brokers();
+    // Another broker's pass: the hellos of noted brokers not registered yet go to the
+    // controller (at most every relay_interval).
+    void relay_noted_brokers();
 
     const broker_config& _cfg;
     shard_services& _services;
@@ -110,6 +116,7 @@ private:
     int64_t _pid_limit = 0;
     // Brokers beyond the seeds that have said hello, by node id.
     std::map<int32_t, broker_registration> _noted;
+    steady_time _next_relay{};
 };
 
 // Shard 0's service, or null (other shards, before start).

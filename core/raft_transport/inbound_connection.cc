@@ -123,11 +123,10 @@ bool inbound_connection::dispatch_frames() {
 bool inbound_connection::dispatch(rpc::frame f) {
     ++_ctx.stats.frames_in;
     if (f.type == rpc::frame_type::broker_info) {
+        // Another node's info is a hello the peer relays (net/rpc/frame.h).
         auto info = rpc::decode_broker_info(f.payload);
-        if (!info || info->node != _peer.node) {
-            return fail(_ctx.stats.closed_bad_message,
-                        info ? fmt::format("the broker info of node {}", info->node.value())
-                             : std::string("a broker info that does not decode"));
+        if (!info) {
+            return fail(_ctx.stats.closed_bad_message, "a broker info that does not decode");
         }
         if (_ctx.info_handler) _ctx.info_handler(std::move(*info));
         return true;

@@ -42,7 +42,8 @@ namespace wharf::raft_rpc {
 
 // Called on a shard for every raft message that reached it. Must not suspend or throw.
 using raft_message_handler = std::function<void(raft_message)>;
-// Called for every broker_info a peer sends (after the handshake of its shard-0 connection).
+// Called for every broker_info a peer sends on its shard-0 connection: its own, right after the
+// handshake, or another broker's that it relays.
 using broker_info_handler = std::function<void(rpc::broker_info)>;
 
 // Who is on the other end, as the handshake said.

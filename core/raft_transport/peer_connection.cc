@@ -40,8 +40,14 @@ std::error_code io_error(int32_t res) noexcept {
 }  // namespace
 
 peer_connection::peer_connection(node_id peer, net::socket_address address,
-                                 const raft_transport_config& cfg, peer_transport_stats& stats)
-    : _peer(peer), _address(address), _cfg(cfg), _stats(stats), _shard(this_shard()) {}
+                                 const raft_transport_config& cfg, peer_transport_stats& stats,
+                                 const std::function<void(node_id)>& on_unreachable)
+    : _peer(peer),
+      _address(address),
+      _cfg(cfg),
+      _stats(stats),
+      _shard(this_shard()),
+      _on_unreachable(on_unreachable) {}
 
 peer_connection::~peer_connection() {
     WHARF_ASSERT(_tasks.count() == 0 && _link == nullptr,
@@ -54,12 +60,12 @@ bool peer_connection::has_room(size_t frame_bytes) const noexcept {
     return pending == 0 || (frame_bytes <= bound && pending <= bound - frame_bytes);
 }
 
-void peer_connection::enqueue(iobuf payload) {
+void peer_connection::enqueue(iobuf payload, rpc::frame_type type) {
     WHARF_ASSERT(this_shard() == _shard, "connection of shard {} used on shard {}", _shard,
                  this_shard());
     WHARF_ASSERT(!_stopping, "message queued for node {} after stop", _peer);
     _queued_bytes += rpc::frame_header_bytes + payload.size();
-    _queue.push_back(std::move(payload));
+    _queue.push_back(queued_frame{type, std::move(payload)});
     ++_stats.messages_queued;
     start_running();
 }
@@ -112,8 +118,8 @@ task<void> peer_connection::stopped() {
 task<void> peer_connection::run([[maybe_unused]] gate::holder hold) {
     while (!_stopping) {
         if (_link != nullptr && _link->broken) co_await disconnect();
-        // Idle: wait for a message, unless this connection is kept up and is down.
-        if (_queue.empty() && !(_keep_connected && _link == nullptr)) {
+        // Idle: wait for a message, unless this connection is kept up (or probed) and is down.
+        if (_queue.empty() && !((_keep_connected || _probe) && _link == nullptr)) {
             co_await _wake.wait();
             continue;
         }
@@ -138,12 +144,16 @@ task<bool> peer_connection::connect() {
         if (!waited) co_return false;
     }
     uint64_t generation = _address_generation;
+    _probe = false;
     auto opened = co_await open_link();
     // An opened link closes with its owned_fd. One to an address replaced meanwhile is not
     // used; set_address reset the backoff, so the next message connects to the new one at once.
     if (_stopping || generation != _address_generation) co_return false;
     if (!opened) {
         on_connect_failure(opened.error());
+        if (opened.error() == std::errc::connection_refused && _on_unreachable) {
+            _on_unreachable(_peer);
+        }
         co_return false;
     }
     _link = std::move(*opened);
@@ -249,14 +259,14 @@ void peer_connection::on_connect_failure(std::error_code ec) {
 
 task<bool> peer_connection::flush() {
     link& l = *_link;
-    std::vector<iobuf> batch;
+    std::vector<queued_frame> batch;
     batch.swap(_queue);
     _inflight_bytes = std::exchange(_queued_bytes, 0);
     // Frames are made here, not when queued, because only the handshake tells the version.
     iobuf out;
-    for (iobuf& payload : batch) {
-        iobuf frame = rpc::encode_frame(l.version, rpc::frame_type::raft_message,
-                                        l.next_correlation_id++, std::move(payload));
+    for (queued_frame& q : batch) {
+        iobuf frame = rpc::encode_frame(l.version, q.type, l.next_correlation_id++,
+                                        std::move(q.payload));
         // Small frames (votes, heartbeats, replies) are copied together so that a batch of
         // them takes a few iovecs instead of two each; larger payloads are spliced, not copied.
         if (frame.size() <= copy_frame_max_bytes) {
@@ -313,6 +323,7 @@ task<void> peer_connection::watch([[maybe_unused]] gate::holder hold, link* l) {
         } else {
             shard_logger().info("rpc connection to node {} closed: {}", _peer,
                                 got == 0 ? "by the peer" : errno_code(got).message());
+            _probe = true;
         }
     }
     l->broken = true;

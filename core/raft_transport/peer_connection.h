@@ -18,6 +18,9 @@
 // reconnect_backoff_min and doubles up to reconnect_backoff_max; messages queued meanwhile wait
 // within the bound. An established connection that ends (peer gone, a failed or timed-out
 // write) drops the queue too, and the next message reconnects at once, with the backoff reset.
+// One that the peer ended is reconnected at once even without a message (a probe): a refusal
+// means nothing listens there any more, which the owner hears of (on_unreachable) within a
+// round trip of the peer's death instead of an election timeout.
 //
 // Bounds. Bytes of queued and in-flight messages (framed size) stay under
 // max_queued_bytes_per_peer, except that a message finding nothing pending is always taken.
@@ -30,12 +33,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "core/raft_transport/config.h"
 #include "core/raft_transport/rpc_socket.h"
 #include "core/raft_transport/stats.h"
+#include "net/rpc/frame.h"
 #include "net/socket_address.h"
 #include "reactor/base/ids.h"
 #include "reactor/clock.h"
@@ -48,8 +53,11 @@ namespace wharf::raft_rpc {
 class peer_connection {
 public:
     // cfg and stats belong to the owning peer_transport, which outlives this object.
+    // on_unreachable (peer_transport::set_unreachable_handler) is called with the peer whenever
+    // a connection attempt is refused; it may be empty, and must outlive the connection.
     peer_connection(node_id peer, net::socket_address address, const raft_transport_config& cfg,
-                    peer_transport_stats& stats);
+                    peer_transport_stats& stats,
+                    const std::function<void(node_id)>& on_unreachable);
     // REQUIRES: stopped() has completed, or no message was ever enqueued.
     ~peer_connection();
     peer_connection(const peer_connection&) = delete;
@@ -57,9 +65,10 @@ public:
 
     // Whether a message that is `frame_bytes` long once framed fits in the queue now.
     bool has_room(size_t frame_bytes) const noexcept;
-    // Queues one encoded raft message (the payload of a frame). Never suspends.
+    // Queues one frame's payload: an encoded raft message, or another frame type (a relayed
+    // broker_info). Never suspends.
     // REQUIRES: has_room(payload.size() + frame header), not stopping.
-    void enqueue(iobuf payload);
+    void enqueue(iobuf payload, rpc::frame_type type = rpc::frame_type::raft_message);
     // Connects now and reconnects whenever the connection breaks, messages or not (with the
     // usual backoff): for the connection whose handshake carries the broker's hello.
     void keep_connected();
@@ -117,7 +126,11 @@ private:
     peer_transport_stats& _stats;
     shard_id _shard;
 
-    std::vector<iobuf> _queue;
+    struct queued_frame {
+        rpc::frame_type type;
+        iobuf payload;
+    };
+    std::vector<queued_frame> _queue;
     size_t _queued_bytes = 0;
     // Framed bytes of the batch being written.
     size_t _inflight_bytes = 0;
@@ -133,6 +146,10 @@ private:
     uint64_t _failures_in_row = 0;
     bool _running = false;
     bool _keep_connected = false;
+    const std::function<void(node_id)>& _on_unreachable;
+    // The peer ended the connection: reconnect once at once, messages or not, to learn whether
+    // it is still there (a refusal is reported to _on_unreachable).
+    bool _probe = false;
     bool _stopping = false;
     // The worker and the watcher hold it.
     gate _tasks;

@@ -61,6 +61,26 @@ void peer_transport::send(raft_message m) {
     c.enqueue(encode_raft_message(m));
 }
 
+void peer_transport::set_unreachable_handler(std::function<void(node_id)> handler) {
+    check_shard();
+    _on_unreachable = std::move(handler);
+}
+
+bool peer_transport::send_info(node_id to, std::span<const std::byte> info) {
+    check_shard();
+    if (_stopped || to == _cfg.self) return false;
+    auto address = _addresses.find(to);
+    if (address == _addresses.end()) return false;
+    uint64_t frame_bytes = rpc::frame_header_bytes + info.size();
+    if (frame_bytes > _cfg.max_frame_bytes) return false;
+    peer_connection& c = connection_for(to, address->second);
+    if (!c.has_room(frame_bytes)) return false;
+    iobuf payload;
+    payload.append(info.data(), info.size());
+    c.enqueue(std::move(payload), rpc::frame_type::broker_info);
+    return true;
+}
+
 void peer_transport::keep_connected() {
     check_shard();
     if (_stopped) return;
@@ -74,7 +94,7 @@ void peer_transport::keep_connected() {
 peer_connection& peer_transport::connection_for(node_id node, const net::socket_address& address) {
     auto it = _connections.find(node);
     if (it == _connections.end()) {
-        auto c = std::make_unique<peer_connection>(node, address, _cfg, _stats);
+        auto c = std::make_unique<peer_connection>(node, address, _cfg, _stats, _on_unreachable);
         it = _connections.emplace(node, std::move(c)).first;
     }
     return *it->second;

@@ -25,7 +25,9 @@
 // transport that was used must be stopped before it is destroyed.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -63,6 +65,17 @@ public:
     // kept connected too.
     void keep_connected();
 
+    // Queues a broker_info frame (net/rpc/broker_info.h) for `to`: another broker's hello that
+    // this one relays to the controller (core/cluster/metadata_service.h). False when `to` is
+    // this node or unknown, the frame too large, or the queue full, or after stop.
+    bool send_info(node_id to, std::span<const std::byte> info);
+
+    // Called when a peer is found gone: a connection to it ended by its side, and the
+    // reconnection that follows at once (or any later attempt) was refused, so nothing listens
+    // at its address (its process died or stopped). core tells the raft group
+    // (consensus::peer_unreachable). Must not suspend.
+    void set_unreachable_handler(std::function<void(node_id)> handler);
+
     // Closes every connection and waits for them. Idempotent.
     task<void> stop();
 
@@ -89,6 +102,7 @@ private:
     // Connections of removed peers that are still stopping.
     gate _retiring;
     bool _stopped = false;
+    std::function<void(node_id)> _on_unreachable;
     // keep_connected() was called: set_peers connects new peers at once.
     bool _keep_all = false;
 };

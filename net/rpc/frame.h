@@ -65,7 +65,9 @@ static_assert(default_max_frame_bytes <= frame_header_bytes + max_frame_payload_
 enum class frame_type : uint16_t {
     // One raft message (raft/message_codec.h) of the shard group the connection serves.
     raft_message = 1,
-    // broker_info.h: sent once by the dialer right after the handshake of a shard-0 connection.
+    // broker_info.h: sent by the dialer right after the handshake of a shard-0 connection (its
+    // own hello), and later on it to relay another broker's hello to the controller (a broker
+    // that dialed only the seeds is registered by a controller that is not one).
     broker_info = 2,
 };
 

@@ -291,5 +291,38 @@ TEST(raft_transport, keep_connected_reaches_peers_added_later) {
     EXPECT_EQ(rc, 0);
 }
 
+// A peer whose process is gone: its side ends the connection and the reconnection that follows
+// at once, with no message waiting, is refused. The owner hears of it (a follower of that peer
+// campaigns at once, raft_machine::peer_unreachable).
+TEST(raft_transport, a_peer_that_closed_and_refuses_is_reported_unreachable) {
+    harness h;
+    std::vector<node_id> unreachable;
+    int rc = run_two_shards([&]() -> task<int> {
+        RT_CO_ASSERT(co_await h.listen());
+        co_await h.create_nodes();
+        auto watch = [&h, &unreachable] {
+            h.node(0, node1).set_unreachable_handler(
+                [&unreachable](node_id n) { unreachable.push_back(n); });
+            h.node(0, node1).send(heartbeat_of(node1, node2, 1));
+        };
+        co_await h.on(0, watch);
+        RT_CO_ASSERT(co_await h.received(0, 1));
+        RT_CO_ASSERT(unreachable.empty());
+        // The listener goes (its connections end, its port refuses): nothing is sent after.
+        co_await h.listener->stop();
+        h.listener.reset();
+        auto reported = [&h, &unreachable]() -> task<bool> {
+            auto size = [&unreachable] { return unreachable.size(); };
+            co_return co_await submit_to(shard_id(0), size) > 0;
+        };
+        RT_CO_ASSERT(co_await eventually(reported, 10s));
+        auto check = [&unreachable] { EXPECT_EQ(unreachable.front(), node2); };
+        co_await h.on(0, check);
+        co_await h.stop();
+        co_return 0;
+    });
+    EXPECT_EQ(rc, 0);
+}
+
 }  // namespace
 }  // namespace wharf::raft_rpc::test

@@ -11,7 +11,11 @@ new broker also serves the topic's metadata from its own copy of the controller'
 
 Decommissioning a seed through the controller's admin API (PUT /v1/brokers/0/decommission)
 removes it from every group; once it is stopped the three voters left survive the loss of one
-more broker, which four voters with two down could not."""
+more broker, which four voters with two down could not.
+
+A fifth broker joins while the controller is the fourth (moved there with POST
+/v1/raft/0/transfer_leadership): it dials the seeds only, and they relay its hello to the
+controller, which registers it."""
 
 import http.client
 import json
@@ -62,10 +66,11 @@ def wait_live_leaders(bootstraps, live, timeout_s=TIMEOUT_S):
     raise AssertionError(f"no live leaders after {timeout_s}s: {last}")
 
 
-def put(port, path):
+def admin_call(method, port, path):
+    """An admin API request with an empty body: (status, JSON body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("PUT", path, body=b"")
+        conn.request(method, path, body=b"")
         r = conn.getresponse()
         return r.status, json.loads(r.read() or b"null")
     finally:
@@ -86,28 +91,38 @@ def changed_shards(outputs, voters="{0,1,2,3}"):
 
 
 class join_test(unittest.TestCase):
+    # Leader balancing off where a test moves a leader by hand (--leader-balancing would hand
+    # it back to the group's preferred seed).
+    NO_BALANCING = ("--leader-balancing", "false")
+
     def setUp(self):
-        self.cluster = Cluster(3, smp=SMP, admin=True).start()
+        flags = self.NO_BALANCING if "controller" in self._testMethodName else ()
+        self.flags = flags
+        self.cluster = Cluster(3, smp=SMP, flags=flags, admin=True).start()
         self.addCleanup(self.cluster.close)
         self.cluster.wait_formed(nodes=[None])
+        self.joiners = {}
+        self.outputs = lambda: ([b.output() for b in self.cluster.brokers]
+                                + [j.output() for j in self.joiners.values()])
 
-    def join(self):
-        """Starts broker JOINER with the seeds' list and waits until every group has promoted
+    def join(self, node=JOINER):
+        """Starts broker `node` with the seeds' list and waits until every group has promoted
         it to voter; returns its Broker."""
         c = self.cluster
         seeds = ",".join(f"{i}@{c.hosts[i]}:{p}" for i, p in enumerate(c.rpc_ports))
         kafka_port, rpc_port = free_ports(2)
-        joiner = Broker("--node-id", str(JOINER), "--rpc-addr", f"127.0.0.1:{rpc_port}",
-                        "--seeds", seeds, smp=SMP)
+        joiner = Broker("--node-id", str(node), "--rpc-addr", f"127.0.0.1:{rpc_port}",
+                        "--seeds", seeds, *self.flags, smp=SMP)
         self.addCleanup(joiner.close)
         joiner.start(kafka_port)
-        self.outputs = lambda: [b.output() for b in c.brokers] + [joiner.output()]
-        self.wait_voters("{0,1,2,3}", joiner)
+        self.joiners[node] = joiner
+        everyone = {0, 1, 2, *self.joiners}
+        self.wait_voters("{" + ",".join(str(n) for n in sorted(everyone)) + "}", joiner)
         # Every broker reaches the new one (not only the leaders that replicate to it), so its
         # Metadata lists them all and can name any of them leader.
         def listed():
             md = AdminClient({"bootstrap.servers": joiner.bootstrap}).list_topics(timeout=5)
-            return set(md.brokers) == {0, 1, 2, JOINER}
+            return set(md.brokers) == everyone
         wait_until(listed, 30, "the new broker's Metadata to list every broker")
         return joiner
 
@@ -155,6 +170,41 @@ class join_test(unittest.TestCase):
         live = ",".join(bootstraps)
         self.produce_and_read_all(live, before, 400, 200)
 
+    def test_a_broker_joins_while_a_joined_broker_is_controller(self):
+        """The newcomer dials the seeds only, and the controller is a broker that joined before
+        it: the seeds relay its hello to the controller, which registers it."""
+        c = self.cluster
+        create_topic(c.bootstrap, "join", PARTITIONS, 3)
+        c.wait_leaders("join", PARTITIONS, timeout_s=TIMEOUT_S)
+        before = produce(c.bootstrap, "join", 0, 200)
+        self.assertFalse(before.errors, f"delivery errors: {before.errors[:5]}")
+        first = self.join()
+        brokers = {n: c.brokers[n] for n in range(3)}
+        brokers[JOINER] = first
+
+        # The controller (group 0's leader) hands its group to the joined broker.
+        def controller():
+            md = AdminClient({"bootstrap.servers": c.bootstrap}).list_topics(timeout=10)
+            return md.controller_id
+
+        wait_until(lambda: controller() >= 0, 30, "a controller")
+        ctl = controller()
+        other = next(n for n in range(3) if n != ctl)
+        def transfer(node, group=0, target=JOINER):
+            path = f"/v1/raft/{group}/transfer_leadership?target={target}"
+            return admin_call("POST", brokers[node].admin_port, path)
+
+        status, body = transfer(other)
+        self.assertEqual((status, body.get("leader")), (503, ctl), body)
+        self.assertEqual(transfer(ctl, target=9)[0], 400)
+        self.assertEqual(transfer(ctl, group=7)[0], 404)
+        self.assertEqual(transfer(ctl), (200, {"group": 0, "target": JOINER}))
+        wait_until(lambda: controller() == JOINER, 30, f"node {JOINER} to be the controller")
+
+        second = self.join(JOINER + 1)
+        live = ",".join([c.bootstrap, first.bootstrap, second.bootstrap])
+        self.produce_and_read_all(live, before, 200, 200)
+
     def test_a_decommissioned_seed_leaves_every_group(self):
         c = self.cluster
         create_topic(c.bootstrap, "join", PARTITIONS, 3)
@@ -172,11 +222,14 @@ class join_test(unittest.TestCase):
         wait_until(lambda: controller() >= 0, 30, "a controller")
         ctl = controller()
         other = next(n for n in brokers if n != ctl)
-        status, body = put(brokers[other].admin_port, "/v1/brokers/0/decommission")
+        def decommission(node, broker=0):
+            return admin_call("PUT", brokers[node].admin_port, f"/v1/brokers/{broker}/decommission")
+
+        status, body = decommission(other)
         self.assertEqual(status, 503, body)
-        status, body = put(brokers[ctl].admin_port, "/v1/brokers/9/decommission")
+        status, body = decommission(ctl, broker=9)
         self.assertEqual(status, 404, body)
-        status, body = put(brokers[ctl].admin_port, "/v1/brokers/0/decommission")
+        status, body = decommission(ctl)
         self.assertEqual((status, body), (200, {"node_id": 0, "decommissioned": True}))
         self.wait_voters("{1,2,3}", joiner)
 

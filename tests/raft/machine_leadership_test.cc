@@ -2,7 +2,7 @@
 //
 // This file: who may take leadership. Leader balancing hands leadership only to a preferred
 // replica that holds every committed entry, and a replica whose disk is full holds back its
-// candidacy while still voting.
+// candidacy while still voting. A follower whose leader's process is gone campaigns at once.
 
 #include <gtest/gtest.h>
 
@@ -74,6 +74,49 @@ TEST(raft_machine_hold, a_held_replica_neither_campaigns_nor_takes_a_handover_bu
     // Once the hold is over, an election timeout starts its candidacy again.
     for (int i = 0; i < 45; ++i) f.tick();
     EXPECT_NE(f.role(), raft_role::follower);
+}
+
+// A dead leader (its process gone: the transport saw its connection end and a new one refused)
+// is replaced within ticks, not an election timeout, and its followers do not split the vote.
+TEST(raft_machine_unreachable, followers_of_a_dead_leader_campaign_within_ticks_in_id_order) {
+    auto g = group::of(3);
+    g.elect(1);
+    auto without_1 = [](const raft_message& m) { return m.from != N(1) && m.to != N(1); };
+    g.m(2).peer_unreachable(N(1));
+    g.m(3).peer_unreachable(N(1));
+    g.m(3).peer_unreachable(N(1));  // repeated reports change nothing
+    for (int t = 0; t < 2 && !g.m(2).is_leader(); ++t) {
+        g.m(2).tick();
+        g.m(3).tick();
+        g.drive(2);
+        g.drive(3);
+        g.exchange(without_1, true);
+    }
+    EXPECT_TRUE(g.m(2).is_leader());
+    EXPECT_EQ(g.m(3).role(), raft_role::follower);
+    EXPECT_EQ(g.m(3).leader(), N(2));
+}
+
+TEST(raft_machine_unreachable, only_the_leader_counts_and_a_follower_in_its_lease_refuses) {
+    auto g = group::of(3);
+    g.elect(1);
+    auto without_1 = [](const raft_message& m) { return m.from != N(1) && m.to != N(1); };
+    // A report about another follower changes nothing.
+    g.m(2).peer_unreachable(N(3));
+    for (int t = 0; t < 3; ++t) g.m(2).tick();
+    EXPECT_EQ(g.m(2).role(), raft_role::follower);
+    // Only replica 2 saw the leader go: its pre-vote is refused by replica 3, which heard from
+    // the leader within its lease.
+    g.m(2).peer_unreachable(N(1));
+    for (int t = 0; t < 3; ++t) {
+        g.m(2).tick();
+        g.m(3).tick();
+        g.drive(2);
+        g.drive(3);
+        g.exchange(without_1, true);
+    }
+    EXPECT_FALSE(g.m(2).is_leader());
+    EXPECT_FALSE(g.m(3).is_leader());
 }
 
 }  // namespace

@@ -164,6 +164,10 @@ void consensus::on_assigned(const assigned_entry& e) {
             _recovered_end[e.partition] = end ? *end : kafka_offset(0);
         }
         _uncommitted.push_back({e.index, e.partition, *e.end_offset});
+        // A follower learns a commit index with the entries it covers and appends them after
+        // (a late replica takes a whole committed log in one message): no later commit may
+        // come to move the high watermark over them.
+        if (e.index <= _machine->commit_index()) advance_high_watermarks();
     }
     // Not pumped here, inside the log's append: later in this turn, once for all the turn's
     // appends, so the entries go to the followers while the leader's own write runs.

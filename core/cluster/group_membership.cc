@@ -32,7 +32,10 @@ std::optional<raft_config> next_membership_step(const membership_facts& f,
     // 3: one caught-up learner becomes a voter.
     for (node_id n : f.current.learners) {
         auto match = f.match_of ? f.match_of(n) : std::nullopt;
-        if (!match || match->value() + membership_catch_up_entries < f.leader_last.value()) {
+        // One that never answered (match 0) is not caught up, however short the log: a voter
+        // that cannot be reached would count against every quorum.
+        if (!match || match->value() == 0 ||
+            match->value() + membership_catch_up_entries < f.leader_last.value()) {
             continue;
         }
         erase(next.learners, n);

@@ -31,7 +31,8 @@
 
 namespace wharf {
 
-// A learner is promoted once its log is within this many entries of the leader's last.
+// A learner is promoted once it has acknowledged an entry and its log is within this many
+// entries of the leader's last.
 inline constexpr int64_t membership_catch_up_entries = 64;
 inline constexpr std::chrono::milliseconds membership_check_interval{200};
 

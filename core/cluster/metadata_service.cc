@@ -241,6 +241,7 @@ void metadata_service::relay_noted_brokers() {
     _next_relay = now + relay_interval;
     const auto& registered = _table.state().registered_brokers();
     for (const auto& [node, noted] : _noted) {
+        if (node_id(node) == *controller) continue;  // registered: it leads the controller
         auto it = registered.find(node);
         if ((it != registered.end() && it->second == noted) || _table.state().decommissioned(node))
             continue;

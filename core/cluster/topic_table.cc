@@ -101,7 +101,7 @@ topic_check topic_table::validate_create(std::string_view name, int32_t partitio
                            "Replication factor must be larger than 0, or -1 to use the default "
                            "value."};
     }
-    const int16_t brokers = _state._defaults.replication_factor;
+    const int32_t brokers = _state.broker_count();
     if (replication_factor > brokers) {
         return topic_error{
             cluster_errc::invalid_replication_factor,
@@ -353,6 +353,11 @@ std::vector<int32_t> topic_table_snapshot::replica_set(const std::vector<int32_t
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+}
+
+int32_t topic_table_snapshot::broker_count() const noexcept {
+    return _defaults.replication_factor + static_cast<int32_t>(_registered.size()) -
+           static_cast<int32_t>(_decommissioned.size());
 }
 
 std::shared_ptr<const topic_table_snapshot> topic_table::snapshot() const {

@@ -93,6 +93,9 @@ public:
     // The brokers every raft group should span: the seeds and the registered brokers, less the
     // decommissioned ones; ascending.
     std::vector<int32_t> replica_set(const std::vector<int32_t>& seeds) const;
+    // How many brokers that is (the seeds are defaults().replication_factor; a registered
+    // broker is never a seed, and a decommissioned one is one of the two).
+    int32_t broker_count() const noexcept;
 
 private:
     friend class topic_table;

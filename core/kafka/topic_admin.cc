@@ -70,7 +70,8 @@ std::optional<topic_error> check_shape(const creatable& t, int32_t& partitions,
 void describe_created(created& out, const topic_metadata& t) {
     out.topic_id = uuid{t.id.bytes};
     out.num_partitions = static_cast<int32_t>(t.partitions.size());
-    out.replication_factor = 1;
+    // Every partition is replicated on every broker the raft groups span (topic_table.h).
+    out.replication_factor = static_cast<int16_t>(metadata_snapshot()->broker_count());
     auto& configs = out.configs.emplace();
     for (const auto& c : t.config.describe()) {
         auto& e = configs.emplace_back();

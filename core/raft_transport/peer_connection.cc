@@ -229,6 +229,7 @@ task<result<std::unique_ptr<peer_connection::link>>> peer_connection::open_link(
         if (!told) co_return told.error();
     }
     auto l = std::make_unique<link>();
+    l->opened = steady_now();
     l->fd = std::move(fd);
     l->version = *version;
     co_return std::move(l);
@@ -324,6 +325,11 @@ task<void> peer_connection::watch([[maybe_unused]] gate::holder hold, link* l) {
             shard_logger().info("rpc connection to node {} closed: {}", _peer,
                                 got == 0 ? "by the peer" : errno_code(got).message());
             _probe = true;
+            // A peer that accepts and closes again at once is probed no faster than the backoff.
+            steady_time now = steady_now();
+            if (now - l->opened < _cfg.reconnect_backoff_min) {
+                _next_attempt = now + _cfg.reconnect_backoff_min;
+            }
         }
     }
     l->broken = true;

@@ -96,6 +96,7 @@ private:
         owned_fd fd;
         uint16_t version = 0;
         uint64_t next_correlation_id = 0;
+        steady_time opened{};
         // Set by the watcher when the socket ended, or by a failed write.
         bool broken = false;
         bool watcher_done = false;

@@ -55,6 +55,14 @@ TEST(group_membership, a_new_broker_joins_as_learner_and_is_promoted_once_caught
     EXPECT_EQ(g.step({0, 1, 2, 3}), std::nullopt);
 }
 
+TEST(group_membership, a_learner_that_never_answered_is_not_promoted_in_a_short_log) {
+    group g{.current = members({0, 1, 2}, {3}), .last = 12};
+    g.match[3] = 0;  // within 64 entries of 12, but it has acknowledged nothing
+    EXPECT_EQ(g.step({0, 1, 2, 3}), std::nullopt);
+    g.match[3] = 1;
+    EXPECT_EQ(g.step({0, 1, 2, 3}), members({0, 1, 2, 3}));
+}
+
 TEST(group_membership, only_decommissioned_brokers_leave_one_voter_at_a_time_leader_last) {
     group g{.current = members({0, 1, 2, 3}), .self = 1};
     // A broker missing from a table that lags is left alone.

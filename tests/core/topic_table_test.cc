@@ -385,5 +385,23 @@ TEST(topic_table, brokers_register_move_and_are_decommissioned_for_good) {
     EXPECT_EQ(t.snapshot()->replica_set(seeds), (std::vector<int32_t>{0, 2}));
 }
 
+// Every partition is replicated on every broker the groups span, joined ones included and
+// decommissioned ones not: that is the one replication factor a topic may ask for.
+TEST(topic_table, the_replication_factor_follows_the_brokers_that_join_and_leave) {
+    topic_defaults d;
+    d.replication_factor = 3;  // three seeds
+    topic_table t(d);
+    EXPECT_FALSE(t.validate_create("x", 1, 3, {}));
+    EXPECT_EQ(t.validate_create("x", 1, 4, {})->code, cluster_errc::invalid_replication_factor);
+    EXPECT_FALSE(t.apply(register_broker_cmd{.node = 3, .rpc = {"a", 1}, .kafka = {"a", 2}}));
+    EXPECT_EQ(t.state().broker_count(), 4);
+    EXPECT_FALSE(t.validate_create("x", 1, 4, {}));
+    EXPECT_EQ(t.validate_create("x", 1, 3, {})->code, cluster_errc::invalid_replication_factor);
+    EXPECT_FALSE(t.apply(decommission_broker_cmd{.node = 0}));
+    EXPECT_EQ(t.state().broker_count(), 3);
+    EXPECT_FALSE(t.validate_create("x", 1, 3, {}));
+    EXPECT_FALSE(t.validate_create("x", 1, -1, {}));
+}
+
 }  // namespace
 }  // namespace wharf

@@ -114,8 +114,13 @@ class join_test(unittest.TestCase):
         joiner = Broker("--node-id", str(node), "--rpc-addr", f"127.0.0.1:{rpc_port}",
                         "--seeds", seeds, *self.flags, smp=SMP)
         self.addCleanup(joiner.close)
-        joiner.start(kafka_port)
         self.joiners[node] = joiner
+        try:
+            joiner.start(kafka_port)
+        except AssertionError as e:
+            others = "\n".join(f"--- node {n}\n{j.output()[-6000:]}"
+                               for n, j in self.joiners.items() if j is not joiner)
+            raise AssertionError(f"{e}\n{self.cluster.logs()}\n{others}") from None
         everyone = {0, 1, 2, *self.joiners}
         self.wait_voters("{" + ",".join(str(n) for n in sorted(everyone)) + "}", joiner)
         # Every broker reaches the new one (not only the leaders that replicate to it), so its
@@ -162,6 +167,8 @@ class join_test(unittest.TestCase):
         md = AdminClient({"bootstrap.servers": joiner.bootstrap}).list_topics(topic="join",
                                                                             timeout=10)
         self.assertEqual(len(md.topics["join"].partitions), PARTITIONS)
+        # A topic's one replication factor is now four (every group spans four brokers).
+        create_topic(joiner.bootstrap, "four", 1, 4)
 
         # Four voters, three up: each commit needs the new broker.
         c.kill(0)

@@ -3,6 +3,7 @@
 // a removed voter stops counting; the membership survives a restart before any message
 // arrives; a leader that removes itself hands leadership over and never leads again.
 
+#include "reactor/timer.h"
 #include "tests/raft/raft_group_util.h"
 
 namespace wharf {
@@ -28,6 +29,19 @@ task<bool> produce(group_of_three& g, int leader, int count, const char* tag) {
         if (!r) co_return false;
     }
     co_return true;
+}
+
+task<bool> high_watermark_reaches(group_of_three& g, int i, kafka_offset want) {
+    for (int tries = 0; tries < 500; ++tries) {
+        auto hw = g[i].raft->high_watermark(group_of_three::p);
+        if (hw && *hw == want) co_return true;
+        co_await sleep_for(10ms);
+    }
+    auto hw = g[i].raft->high_watermark(group_of_three::p);
+    ADD_FAILURE() << "replica " << i << "'s high watermark is "
+                  << (hw ? std::to_string(hw->value()) : hw.error().message()) << ", not "
+                  << want.value();
+    co_return false;
 }
 
 TEST(consensus_membership, a_spare_joins_as_learner_is_promoted_and_a_voter_is_removed) {
@@ -70,6 +84,25 @@ TEST(consensus_membership, a_spare_joins_as_learner_is_promoted_and_a_voter_is_r
         co_await g.start(3);
         EXPECT_EQ(g[3].raft->membership(), without_removed);
         EXPECT_TRUE(co_await produce(g, l, 3, "e"));
+        co_await g.stop_all();
+        co_return 0;
+    });
+}
+
+// A replica that comes up after the change adding it has committed takes the whole log with a
+// commit index that already covers it: its high watermarks follow once the entries are in its
+// log, without waiting for a later commit (an idle group has none; a joined broker's metadata
+// log stood still that way).
+TEST(consensus_membership, a_late_learner_sees_the_high_watermark_of_an_idle_group) {
+    group_of_three g;
+    on_shard([&]() -> task<int> {
+        int l = co_await g.start_all_and_elect();
+        if (l < 0) co_return 1;
+        EXPECT_TRUE(co_await produce(g, l, 5, "a"));
+        raft_config with_learner = members({0, 1, 2}, {3});
+        EXPECT_TRUE(co_await g[l].raft->change_membership(with_learner));
+        co_await g.start(3);
+        EXPECT_TRUE(co_await high_watermark_reaches(g, 3, kafka_offset(5)));
         co_await g.stop_all();
         co_return 0;
     });

@@ -17,7 +17,10 @@ all three, while each round injects one fault drawn from a seeded generator:
             while clients still reach it, then heal the network: the brokers run in network
             namespaces (tests/kafka/wharf_netns.py, root only; without them the rounds leave
             this fault out, and a run of isolate alone is skipped). The isolated leader must
-            stop acknowledging (check-quorum) and the others elect new leaders.
+            stop acknowledging (check-quorum) and the others elect new leaders;
+  membership  a fourth broker joins (a learner of every group, then a voter), half the time a
+            seed is SIGKILLed and restarted meanwhile, then the controller decommissions it and
+            it stops (membership_fault.py; left out when the brokers run in namespaces).
 
 After each round the test waits (bounded) until every partition has a leader that every live
 broker agrees on and a record produced after the fault is acknowledged on every partition. Each
@@ -63,6 +66,7 @@ from confluent_kafka import KafkaException, Producer  # noqa: E402
 
 import wharf_netns  # noqa: E402
 from cluster_test import consume_all, create_topic  # noqa: E402
+from membership_fault import membership_round  # noqa: E402
 from wharf_cluster import Cluster, Deliveries  # noqa: E402
 
 TOPIC = "faults"
@@ -71,7 +75,7 @@ RATE = 300  # records a second, over all partitions
 RECOVERY_TIMEOUT_S = 60  # a fault to every partition acknowledging again
 FLUSH_TIMEOUT_S = 120
 SLOW_S = 10  # an unavailability window longer than this is reported as SLOW
-FAULTS = ("kill", "pause", "kill_two", "disk", "isolate")
+FAULTS = ("kill", "pause", "kill_two", "disk", "isolate", "membership")
 # What rounds draw from unless --faults says otherwise.
 DEFAULT_FAULTS = FAULTS
 # A broker given a failing disk: its log writes start failing this long after its shards open
@@ -292,7 +296,13 @@ class fault_test(unittest.TestCase):
             else:
                 netns = wharf_netns.Netns(3)
                 self.addCleanup(netns.close)  # after the cluster's cleanup (LIFO)
-        self.cluster = Cluster(3, smp=CONFIG["smp"], flags=("--fsync", fsync), netns=netns)
+        if netns is not None and "membership" in self.faults:
+            # The joining broker runs on loopback, which brokers in namespaces cannot reach.
+            log("membership left out of the faults: the brokers run in network namespaces")
+            self.faults = tuple(f for f in self.faults if f != "membership")
+        self.fsync, self.smp, self.next_joiner = fsync, CONFIG["smp"], 3
+        self.cluster = Cluster(3, smp=CONFIG["smp"], flags=("--fsync", fsync), netns=netns,
+                               admin=True)
         self.addCleanup(self.close_cluster)
         self.cluster.start()
         self.cluster.wait_formed(nodes=[None])
@@ -391,6 +401,9 @@ class fault_test(unittest.TestCase):
         led = sorted(p for p, n in leaders.items() if n == victim)
         return (f"node {victim} (leader of {led}) cut off from its peers for {cut:.1f}s, clients "
                 f"still reaching it; healed")
+
+    def fault_membership(self, leaders):
+        return membership_round(self, TOPIC, RECOVERY_TIMEOUT_S)
 
     def fault_kill_two(self, leaders):
         first = self.busiest_or_random(leaders)

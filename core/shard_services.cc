@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -47,6 +48,21 @@ task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
     }
 }
 
+// Logs once per learner that stops answering the leader (a broker that died while joining: it no
+// longer holds back decommissions, group_membership.h), and once more when it answers again.
+void report_silent_learners(const membership_facts& f, std::set<node_id>& reported) {
+    for (node_id n : f.current.learners) {
+        bool answering = learner_answering(f, n);
+        if (!answering && reported.insert(n).second) {
+            shard_logger().warn("cluster: learner {} has not answered for {} s: it is not "
+                                "catching up, and removals no longer wait for it",
+                                n, membership_learner_silence.count() / 1000);
+        } else if (answering && reported.erase(n) > 0) {
+            shard_logger().info("cluster: learner {} answers again", n);
+        }
+    }
+}
+
 // A cluster's shard follows the brokers the controller's table names (group_membership.h): its
 // transport connects to every registered broker, and while its group leads it moves the group's
 // membership toward the replica set, one change at a time.
@@ -54,6 +70,7 @@ task<void> membership_loop(shard_services& s, const cluster_config& c, gate::hol
     const std::vector<int32_t> seeds = c.voters();
     uint64_t peers_version = 0;
     uint64_t heard_version = 0;
+    std::set<node_id> silent_reported;
     while (!s.stopping) {
         if (!co_await sleep_for(membership_check_interval)) co_return;
         if (s.stopping) break;
@@ -82,7 +99,9 @@ task<void> membership_loop(shard_services& s, const cluster_config& c, gate::hol
                                .committed = group.machine().config_committed(),
                                .self = group.machine().self(),
                                .leader_last = group.machine().log().last_index(),
-                               .match_of = [&group](node_id n) { return group.match_of(n); }};
+                               .match_of = [&group](node_id n) { return group.match_of(n); },
+                               .silent_for = [&group](node_id n) { return group.silent_for(n); }};
+        report_silent_learners(facts, silent_reported);
         auto next = next_membership_step(facts, table->replica_set(seeds),
                                          table->decommissioned_brokers());
         if (!next) continue;

@@ -121,6 +121,12 @@ public:
     std::optional<raft_index> match_of(node_id n) const noexcept {
         return _machine->match_of(n);
     }
+    // Leader: how long since a member last answered (raft_machine::ticks_since_heard).
+    std::optional<std::chrono::milliseconds> silent_for(node_id n) const noexcept {
+        auto ticks = _machine->ticks_since_heard(n);
+        if (!ticks) return std::nullopt;
+        return _cfg.tick * *ticks;
+    }
 
     // For code that appends to the log itself (retention, set_start_offset): returns the term
     // to append with once this replica may append (it leads, and its log holds every entry raft

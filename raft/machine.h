@@ -270,6 +270,9 @@ public:
     // Leader: how far a member's log is known to match this one (its own: the durable index);
     // nullopt when not leading or not a member.
     std::optional<raft_index> match_of(node_id n) const noexcept;
+    // Leader: ticks since a member last answered (since it became a member, or this replica
+    // leader, when it has not answered since); nullopt when not leading or not a member.
+    std::optional<int64_t> ticks_since_heard(node_id n) const noexcept;
 
     // Leader: hands leadership to `target` (thesis 3.10). The target is brought up to date, then
     // told to campaign at once (timeout_now); its voters grant it within their leases. Given up
@@ -329,6 +332,7 @@ private:
         std::vector<inflight> inflights;
         uint64_t inflight_bytes = 0;
         int64_t last_heartbeat_tick = 0;
+        int64_t last_heard_tick = 0;  // its last answer, or when it became a peer
     };
 
     // machine.cc

@@ -34,6 +34,14 @@ result<raft_index> raft_machine::propose_config(raft_config next) {
     return i;
 }
 
+std::optional<int64_t> raft_machine::ticks_since_heard(node_id n) const noexcept {
+    if (_role != raft_role::leader) return std::nullopt;
+    for (const auto& p : _peers) {
+        if (p.id == n) return _now - p.last_heard_tick;
+    }
+    return std::nullopt;
+}
+
 std::optional<raft_index> raft_machine::match_of(node_id n) const noexcept {
     if (_role != raft_role::leader) return std::nullopt;
     if (n == _cfg.self) {
@@ -95,6 +103,7 @@ void raft_machine::sync_peers() {
         progress p;
         p.id = n;
         p.next = _log.last_index() + 1;
+        p.last_heard_tick = _now;
         _peers.push_back(std::move(p));
     }
     if (_transfer_to && !config().is_voter(*_transfer_to)) _transfer_to.reset();

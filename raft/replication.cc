@@ -133,6 +133,7 @@ void raft_machine::handle_append_reply(node_id from, const append_reply& r) {
     progress* p = find_progress(from);
     if (!p) return;
     p->active = true;
+    p->last_heard_tick = _now;
     if (r.success) {
         if (r.match_index > p->match) {
             p->match = r.match_index;

@@ -16,6 +16,11 @@ void erase(std::vector<node_id>& v, node_id n) {
 
 }  // namespace
 
+bool learner_answering(const membership_facts& f, node_id n) {
+    auto silent = f.silent_for ? f.silent_for(n) : std::nullopt;
+    return !silent || *silent < membership_learner_silence;
+}
+
 std::optional<raft_config> next_membership_step(const membership_facts& f,
                                                 const std::vector<int32_t>& wanted,
                                                 const std::vector<int32_t>& decommissioned) {
@@ -44,8 +49,11 @@ std::optional<raft_config> next_membership_step(const membership_facts& f,
         return next;
     }
     // 4: one unwanted voter goes, the leader itself last, never the last voter. While a wanted
-    // learner still catches up, removals wait: the replica count stays up on the way.
-    if (!f.current.learners.empty()) return std::nullopt;
+    // learner still catches up (it answers), removals wait: the replica count stays up on the
+    // way.
+    for (node_id n : f.current.learners) {
+        if (learner_answering(f, n)) return std::nullopt;
+    }
     std::optional<node_id> leave;
     for (node_id n : f.current.voters) {
         if (!holds(decommissioned, n)) continue;

@@ -14,7 +14,9 @@
 // leader's table may lag the controller's (a restarted broker still catching up with the
 // metadata log), and registrations and decommissions are both for good, so a lagging table can
 // delay a change but never undo one.
-// Promotions go before removals, so a decommission never lowers the replica count on the way.
+// Promotions go before removals, so a decommission never lowers the replica count on the way,
+// unless a learner stopped answering (membership_learner_silence): a broker that died while
+// joining would otherwise block every decommission for good.
 // Nothing is proposed while the previous change is uncommitted.
 //
 // next_membership_step is the rule; each shard's loop (core/shard_services.cc) applies it every
@@ -35,6 +37,9 @@ namespace wharf {
 // entries of the leader's last.
 inline constexpr int64_t membership_catch_up_entries = 64;
 inline constexpr std::chrono::milliseconds membership_check_interval{200};
+// A learner that has not answered the leader for this long (a broker that died while joining)
+// no longer holds back removals, which would otherwise wait for it forever.
+inline constexpr std::chrono::milliseconds membership_learner_silence{10'000};
 
 struct membership_facts {
     raft_config current;
@@ -44,7 +49,13 @@ struct membership_facts {
     raft_index leader_last{0};
     // How far a member's log matches the leader's (raft_machine::match_of).
     std::function<std::optional<raft_index>(node_id)> match_of;
+    // How long since a member last answered the leader (consensus::silent_for); when absent or
+    // unknown, a learner counts as answering.
+    std::function<std::optional<std::chrono::milliseconds>(node_id)> silent_for;
 };
+
+// Whether learner `n` holds back removals: it answers the leader, so it is catching up.
+bool learner_answering(const membership_facts& f, node_id n);
 
 // The next membership the leader should propose, given the brokers wanted and those
 // decommissioned (both ascending), or nullopt when there is nothing to do now.

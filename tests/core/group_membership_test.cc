@@ -25,6 +25,7 @@ struct group {
     int self = 0;
     int64_t last = 1000;
     std::map<int, int64_t> match;
+    std::map<int, std::chrono::milliseconds> silent;
 
     std::optional<raft_config> step(std::vector<int32_t> wanted,
                                     std::vector<int32_t> decommissioned = {}) const {
@@ -36,6 +37,12 @@ struct group {
                                auto it = match.find(n.value());
                                if (it == match.end()) return std::nullopt;
                                return raft_index(it->second);
+                           },
+                           .silent_for = [this](node_id n)
+                               -> std::optional<std::chrono::milliseconds> {
+                               auto it = silent.find(n.value());
+                               if (it == silent.end()) return std::nullopt;
+                               return it->second;
                            }};
         return next_membership_step(f, wanted, decommissioned);
     }
@@ -92,6 +99,16 @@ TEST(group_membership, removals_wait_for_learners_and_decommissioned_learners_go
     // A decommissioned broker is never added back.
     g.current = members({0, 1, 3});
     EXPECT_EQ(g.step({0, 1, 2, 3}, {2}), std::nullopt);
+}
+
+TEST(group_membership, a_learner_that_stopped_answering_no_longer_holds_back_removals) {
+    // Broker 4 died while joining; broker 0 is decommissioned.
+    group g{.current = members({0, 1, 2, 3}, {4}), .self = 1};
+    g.match[4] = 0;
+    g.silent[4] = membership_learner_silence - std::chrono::milliseconds(1);
+    EXPECT_EQ(g.step({1, 2, 3, 4}, {0}), std::nullopt);  // it may still be starting
+    g.silent[4] = membership_learner_silence;
+    EXPECT_EQ(g.step({1, 2, 3, 4}, {0}), members({1, 2, 3}, {4}));
 }
 
 }  // namespace

@@ -119,5 +119,24 @@ TEST(raft_machine_unreachable, only_the_leader_counts_and_a_follower_in_its_leas
     EXPECT_FALSE(g.m(3).is_leader());
 }
 
+// The leader's clock of each member's last answer (group_membership.h: a learner silent for
+// long no longer holds back removals).
+TEST(raft_machine_silence, the_leader_counts_ticks_since_each_member_answered) {
+    auto g = group::of(3);
+    g.elect(1);
+    EXPECT_EQ(g.m(1).ticks_since_heard(N(2)), 0);
+    EXPECT_EQ(g.m(2).ticks_since_heard(N(1)), std::nullopt);  // not leading
+    // Replica 3 stops answering; replica 2 answers every heartbeat.
+    auto not_3 = [](const raft_message& m) { return m.from != N(3) && m.to != N(3); };
+    for (int t = 0; t < 6; ++t) {
+        g.m(1).tick();
+        g.drive(1);
+        g.exchange(not_3, true);
+    }
+    EXPECT_EQ(g.m(1).ticks_since_heard(N(3)), 6);
+    EXPECT_LE(g.m(1).ticks_since_heard(N(2)), 1);
+    EXPECT_EQ(g.m(1).ticks_since_heard(N(4)), std::nullopt);  // not a member
+}
+
 }  // namespace
 }  // namespace wharf::machine_test

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <string_view>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -118,6 +119,18 @@ std::optional<int32_t> parse_id(std::string_view digits) {
     return v;
 }
 
+// The id between `prefix` (which the route matched) and `suffix` in req.path, or the answer to
+// give instead: 404 when the path does not end with suffix, 400 when the text is no `what`.
+std::variant<int32_t, response> id_in_path(const request& req, std::string_view prefix,
+                                           std::string_view suffix, std::string_view what) {
+    std::string_view rest = std::string_view(req.path).substr(prefix.size());
+    if (!rest.ends_with(suffix)) return json_response(404, json{{"error", "no such path"}});
+    std::string_view text = rest.substr(0, rest.size() - suffix.size());
+    auto id = parse_id(text);
+    if (!id) return json_response(400, json{{"error", fmt::format("'{}' is no {}", text, what)}});
+    return *id;
+}
+
 // The value of `name` in a query string ("a=1&target=3"), or nullopt.
 std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
     while (!query.empty()) {
@@ -135,16 +148,9 @@ std::optional<std::string_view> query_value(std::string_view query, std::string_
 // (core/cluster/group_membership.h). Only the controller takes it: another broker answers 503
 // naming the controller.
 task<response> decommission_route(const request& req) {
-    constexpr std::string_view prefix = "/v1/brokers/";
-    constexpr std::string_view suffix = "/decommission";
-    std::string_view rest = std::string_view(req.path).substr(prefix.size());
-    if (!rest.ends_with(suffix)) co_return json_response(404, json{{"error", "no such path"}});
-    std::string_view digits = rest.substr(0, rest.size() - suffix.size());
-    auto parsed = parse_id(digits);
-    if (!parsed) {
-        co_return json_response(400, json{{"error", fmt::format("'{}' is no node id", digits)}});
-    }
-    const int32_t node = *parsed;
+    auto in_path = id_in_path(req, "/v1/brokers/", "/decommission", "node id");
+    if (auto* answer = std::get_if<response>(&in_path)) co_return std::move(*answer);
+    const int32_t node = std::get<int32_t>(in_path);
     auto* m = local_metadata_service();
     if (m == nullptr) co_return json_response(503, json{{"error", "the broker is starting"}});
     auto refused = co_await m->decommission_broker(node);
@@ -169,17 +175,11 @@ task<response> decommission_route(const request& req) {
 // handover has begun; another broker answers 503 naming the leader. With --leader-balancing on,
 // leadership goes back to the group's preferred broker afterwards.
 task<response> transfer_leadership_route(const request& req) {
-    constexpr std::string_view prefix = "/v1/raft/";
-    constexpr std::string_view suffix = "/transfer_leadership";
-    std::string_view rest = std::string_view(req.path).substr(prefix.size());
-    if (!rest.ends_with(suffix)) co_return json_response(404, json{{"error", "no such path"}});
-    std::string_view group_text = rest.substr(0, rest.size() - suffix.size());
-    auto group = parse_id(group_text);
-    if (!group) {
-        co_return json_response(400, json{{"error", fmt::format("'{}' is no group", group_text)}});
-    }
-    if (static_cast<unsigned>(*group) >= smp::count()) {
-        co_return json_response(404, json{{"error", fmt::format("no group {}", *group)}});
+    auto in_path = id_in_path(req, "/v1/raft/", "/transfer_leadership", "group");
+    if (auto* answer = std::get_if<response>(&in_path)) co_return std::move(*answer);
+    const int32_t group = std::get<int32_t>(in_path);
+    if (static_cast<unsigned>(group) >= smp::count()) {
+        co_return json_response(404, json{{"error", fmt::format("no group {}", group)}});
     }
     auto target_text = query_value(req.query, "target");
     auto target = target_text ? parse_id(*target_text) : std::nullopt;
@@ -203,8 +203,8 @@ task<response> transfer_leadership_route(const request& req) {
         if (!st) out.error = st.error();
         return out;
     };
-    outcome out = co_await submit_to(shard_id(static_cast<unsigned>(*group)), transfer);
-    if (!out.error) co_return json_response(200, json{{"group", *group}, {"target", to}});
+    outcome out = co_await submit_to(shard_id(static_cast<unsigned>(group)), transfer);
+    if (!out.error) co_return json_response(200, json{{"group", group}, {"target", to}});
     json body{{"error", out.error.message()}};
     int status = 503;
     if (out.error == raft_errc::not_a_voter) {

@@ -142,6 +142,24 @@ class join_test(unittest.TestCase):
         print(f"every group has voters {voters} after {time.monotonic() - start:.1f}s",
               flush=True)
 
+    def controller(self):
+        md = AdminClient({"bootstrap.servers": self.cluster.bootstrap}).list_topics(timeout=10)
+        return md.controller_id
+
+    def topic_and_joiner(self, records):
+        """The topic with `records` acknowledged, then broker JOINER joined: returns the
+        Deliveries, the joiner, every broker by node id and the controller's id."""
+        c = self.cluster
+        create_topic(c.bootstrap, "join", PARTITIONS, 3)
+        c.wait_leaders("join", PARTITIONS, timeout_s=TIMEOUT_S)
+        before = produce(c.bootstrap, "join", 0, records)
+        self.assertFalse(before.errors, f"delivery errors: {before.errors[:5]}")
+        joiner = self.join()
+        brokers = {n: c.brokers[n] for n in range(3)}
+        brokers[JOINER] = joiner
+        wait_until(lambda: self.controller() >= 0, 30, "a controller")
+        return before, joiner, brokers, self.controller()
+
     def produce_and_read_all(self, live, before, first, count):
         """Produces `count` more acks=all records through the live brokers, then reads the
         topic back: every acknowledged record, before and now, once."""
@@ -157,11 +175,7 @@ class join_test(unittest.TestCase):
 
     def test_a_new_broker_joins_every_group_and_counts_in_its_quorum(self):
         c = self.cluster
-        create_topic(c.bootstrap, "join", PARTITIONS, 3)
-        c.wait_leaders("join", PARTITIONS, timeout_s=TIMEOUT_S)
-        before = produce(c.bootstrap, "join", 0, 400)
-        self.assertFalse(before.errors, f"delivery errors: {before.errors[:5]}")
-        joiner = self.join()
+        before, joiner, _, _ = self.topic_and_joiner(400)
 
         # Its own copy of the controller's log names the topic.
         md = AdminClient({"bootstrap.servers": joiner.bootstrap}).list_topics(topic="join",
@@ -181,22 +195,10 @@ class join_test(unittest.TestCase):
         """The newcomer dials the seeds only, and the controller is a broker that joined before
         it: the seeds relay its hello to the controller, which registers it."""
         c = self.cluster
-        create_topic(c.bootstrap, "join", PARTITIONS, 3)
-        c.wait_leaders("join", PARTITIONS, timeout_s=TIMEOUT_S)
-        before = produce(c.bootstrap, "join", 0, 200)
-        self.assertFalse(before.errors, f"delivery errors: {before.errors[:5]}")
-        first = self.join()
-        brokers = {n: c.brokers[n] for n in range(3)}
-        brokers[JOINER] = first
+        before, first, brokers, ctl = self.topic_and_joiner(200)
+        other = next(n for n in range(3) if n != ctl)
 
         # The controller (group 0's leader) hands its group to the joined broker.
-        def controller():
-            md = AdminClient({"bootstrap.servers": c.bootstrap}).list_topics(timeout=10)
-            return md.controller_id
-
-        wait_until(lambda: controller() >= 0, 30, "a controller")
-        ctl = controller()
-        other = next(n for n in range(3) if n != ctl)
         def transfer(node, group=0, target=JOINER):
             path = f"/v1/raft/{group}/transfer_leadership?target={target}"
             return admin_call("POST", brokers[node].admin_port, path)
@@ -206,7 +208,7 @@ class join_test(unittest.TestCase):
         self.assertEqual(transfer(ctl, target=9)[0], 400)
         self.assertEqual(transfer(ctl, group=7)[0], 404)
         self.assertEqual(transfer(ctl), (200, {"group": 0, "target": JOINER}))
-        wait_until(lambda: controller() == JOINER, 30, f"node {JOINER} to be the controller")
+        wait_until(lambda: self.controller() == JOINER, 30, f"node {JOINER} to be the controller")
 
         second = self.join(JOINER + 1)
         live = ",".join([c.bootstrap, first.bootstrap, second.bootstrap])
@@ -214,20 +216,7 @@ class join_test(unittest.TestCase):
 
     def test_a_decommissioned_seed_leaves_every_group(self):
         c = self.cluster
-        create_topic(c.bootstrap, "join", PARTITIONS, 3)
-        c.wait_leaders("join", PARTITIONS, timeout_s=TIMEOUT_S)
-        before = produce(c.bootstrap, "join", 0, 300)
-        self.assertFalse(before.errors, f"delivery errors: {before.errors[:5]}")
-        joiner = self.join()
-        brokers = {n: c.brokers[n] for n in range(3)}
-        brokers[JOINER] = joiner
-
-        def controller():
-            md = AdminClient({"bootstrap.servers": c.bootstrap}).list_topics(timeout=10)
-            return md.controller_id
-
-        wait_until(lambda: controller() >= 0, 30, "a controller")
-        ctl = controller()
+        before, joiner, brokers, ctl = self.topic_and_joiner(300)
         other = next(n for n in brokers if n != ctl)
         def decommission(node, broker=0):
             return admin_call("PUT", brokers[node].admin_port, f"/v1/brokers/{broker}/decommission")

@@ -78,20 +78,25 @@ TEST(raft_machine_hold, a_held_replica_neither_campaigns_nor_takes_a_handover_bu
 
 // A dead leader (its process gone: the transport saw its connection end and a new one refused)
 // is replaced within ticks, not an election timeout, and its followers do not split the vote.
-TEST(raft_machine_unreachable, followers_of_a_dead_leader_campaign_within_ticks_in_id_order) {
-    auto g = group::of(3);
-    g.elect(1);
+// `ticks` ticks of replicas 2 and 3, with everything delivered but to and from replica 1.
+void followers_tick_without_1(group& g, int ticks) {
     auto without_1 = [](const raft_message& m) { return m.from != N(1) && m.to != N(1); };
-    g.m(2).peer_unreachable(N(1));
-    g.m(3).peer_unreachable(N(1));
-    g.m(3).peer_unreachable(N(1));  // repeated reports change nothing
-    for (int t = 0; t < 2 && !g.m(2).is_leader(); ++t) {
+    for (int t = 0; t < ticks; ++t) {
         g.m(2).tick();
         g.m(3).tick();
         g.drive(2);
         g.drive(3);
         g.exchange(without_1, true);
     }
+}
+
+TEST(raft_machine_unreachable, followers_of_a_dead_leader_campaign_within_ticks_in_id_order) {
+    auto g = group::of(3);
+    g.elect(1);
+    g.m(2).peer_unreachable(N(1));
+    g.m(3).peer_unreachable(N(1));
+    g.m(3).peer_unreachable(N(1));  // repeated reports change nothing
+    followers_tick_without_1(g, 2);
     EXPECT_TRUE(g.m(2).is_leader());
     EXPECT_EQ(g.m(3).role(), raft_role::follower);
     EXPECT_EQ(g.m(3).leader(), N(2));
@@ -100,7 +105,6 @@ TEST(raft_machine_unreachable, followers_of_a_dead_leader_campaign_within_ticks_
 TEST(raft_machine_unreachable, only_the_leader_counts_and_a_follower_in_its_lease_refuses) {
     auto g = group::of(3);
     g.elect(1);
-    auto without_1 = [](const raft_message& m) { return m.from != N(1) && m.to != N(1); };
     // A report about another follower changes nothing.
     g.m(2).peer_unreachable(N(3));
     for (int t = 0; t < 3; ++t) g.m(2).tick();
@@ -108,13 +112,7 @@ TEST(raft_machine_unreachable, only_the_leader_counts_and_a_follower_in_its_leas
     // Only replica 2 saw the leader go: its pre-vote is refused by replica 3, which heard from
     // the leader within its lease.
     g.m(2).peer_unreachable(N(1));
-    for (int t = 0; t < 3; ++t) {
-        g.m(2).tick();
-        g.m(3).tick();
-        g.drive(2);
-        g.drive(3);
-        g.exchange(without_1, true);
-    }
+    followers_tick_without_1(g, 3);
     EXPECT_FALSE(g.m(2).is_leader());
     EXPECT_FALSE(g.m(3).is_leader());
 }

@@ -5,12 +5,18 @@ topic replicated on all three, RF=3) against one broker (RF=1), in the same run.
 throughput: a fresh broker (RF=1) and a fresh 3-broker cluster (RF=3), each in new temporary
   data directories with fsync always; a topic of --partitions partitions; kafka_produce_bench
   (librdkafka, acks=all, 1 KiB records, unlimited rate) for --warmup then --duration seconds.
-  For each: MB/s acknowledged (the partitions' high watermarks at both ends of the window: the
-  tool's own MB/s counts records sent in the window, which librdkafka acknowledges later), p50
-  and p99 produce latency (the tool's), and CPU-seconds per GB acknowledged (utime+stime of
-  every broker process, /proc/PID/stat, over the same window); then RF3/RF1 ratios. Rounds
+  For each: MB/s acknowledged (acknowledgements that reached the tool inside the window; its
+  MB/s sent counts records sent in the window, which librdkafka acknowledges later), p50 and
+  p99 produce latency (the tool's), CPU-seconds per GB acknowledged (utime+stime of every
+  broker process, /proc/PID/stat, over the same window) and bytes of pages dirtied per byte
+  acknowledged (write_bytes of /proc/PID/io, all brokers: 1 per replica without write
+  amplification); then RF3/RF1 ratios. Rounds
   alternate which case runs first; the medians of the per-round ratios come last. At an
   unlimited rate the latencies are the client's queue; --latency-rate adds a fixed-rate run.
+partitions: the throughput workload at RF=3 with --compare-partitions 10,10000: the last count's
+  MB/s acknowledged as a fraction of the first's (target >= 0.9). librdkafka's sticky
+  partitioner keeps keyless records on one partition for 10 ms, so its batches stay large at any
+  partition count; --sticky-linger-ms 0 sends each record to a random partition instead.
 failover: a 3-broker cluster, one topic of 1 partition (RF=3), an idempotent acks=all
   confluent-kafka producer sending a small record every 5 ms. Each round SIGKILLs the
   partition's leader (from Metadata) and times the kill to the first successful delivery report
@@ -23,6 +29,7 @@ failover: a 3-broker cluster, one topic of 1 partition (RF=3), an idempotent ack
     make release
     /usr/bin/python3 perf/cluster_bench.py --part throughput --duration 15 --rounds 2
     /usr/bin/python3 perf/cluster_bench.py --part failover --rounds-failover 20
+    /usr/bin/python3 perf/cluster_bench.py --part partitions --rounds 2
     /usr/bin/python3 perf/cluster_bench.py --part throughput --latency-rate 20000
 
 On one machine the three replicas share the disk and the cores: only the ratios mean anything,
@@ -43,10 +50,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "kafka"))
 
-from confluent_kafka import Consumer, KafkaException, Producer  # noqa: E402
+from confluent_kafka import KafkaException, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from cluster_test import consume_all, create_topic, watermark  # noqa: E402
+from cluster_test import consume_all, create_topic  # noqa: E402
 import wharf_broker  # noqa: E402
 from wharf_broker import Broker  # noqa: E402
 from wharf_cluster import Cluster, Deliveries  # noqa: E402
@@ -62,7 +69,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    p.add_argument("--part", choices=["throughput", "failover", "all"], default="all")
+    p.add_argument("--part", choices=["throughput", "partitions", "failover", "all"],
+                   default="all", help="'all' is throughput and failover [default: all]")
     p.add_argument("--wharf", default=os.path.join(ROOT, "build/release/core/wharf"),
                    help="the broker binary [default: %(default)s]")
     p.add_argument("--produce-bench",
@@ -73,7 +81,14 @@ def parse_args():
                    "test harness's 256MiB per shard [default: 1GiB]")
     p.add_argument("--partitions", type=int, default=16,
                    help="partitions of the throughput topic [default: 16]")
+    p.add_argument("--compare-partitions", default="10,10000",
+                   help="partitions: RF=3 throughput at the last of these partition counts as a "
+                   "fraction of the first, target >= 0.9 [default: %(default)s]")
     p.add_argument("--record-bytes", type=int, default=1024, help="[default: 1024]")
+    p.add_argument("--sticky-linger-ms", type=int, default=None,
+                   help="the load generator's librdkafka sticky.partitioning.linger.ms: how long "
+                   "keyless records stay on one partition; 0 sends each record to a random "
+                   "partition (many small batches) [default: librdkafka's, 10]")
     p.add_argument("--duration", type=float, default=15, help="measured seconds per case "
                    "[default: 15]")
     p.add_argument("--warmup", type=float, default=5, help="seconds produced before the "
@@ -121,6 +136,18 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def dirtied_bytes(pid):
+    """write_bytes of /proc/PID/io: bytes of page-cache pages the process dirtied for the disk (a
+    page written again after a flush counts again). Its io_uring writes count here, though not
+    in wchar."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            k, v = line.split(":")
+            if k == "write_bytes":
+                return int(v)
+    raise Failed(f"/proc/{pid}/io has no write_bytes")
 
 
 def save_logs(a, name, brokers):
@@ -205,58 +232,54 @@ def wait_settled(c, topic, partitions, hold_s=2.0, timeout_s=WAIT_S, want=None):
 
 
 # --- throughput -------------------------------------------------------------------------------
-def acked_records(consumer, topic, partitions):
-    """Records acknowledged so far: the sum of the partitions' high watermarks (committed, so
-    acknowledged to acks=all), and the moment it stands for (the middle of the queries)."""
-    t0 = time.monotonic()
-    total = sum(watermark(consumer, topic, p, 10) for p in range(partitions))
-    return total, (t0 + time.monotonic()) / 2
+def sticky_flag(a):
+    return [] if a.sticky_linger_ms is None else ["--sticky-linger-ms", str(a.sticky_linger_ms)]
 
 
 def run_load(a, bootstrap, topic, pids):
-    """kafka_produce_bench against `bootstrap` for --warmup + --duration seconds. Its MB/s counts
-    the records *sent* in its window (acknowledged later; librdkafka buffers up to 1M records),
-    so the acknowledged rate is measured here, at the broker: the high watermarks and the
-    brokers' CPU at the end of the warm-up and at the end of the window. Returns the tool's JSON
-    plus acked_mb_per_s, gb, cpu_s, cpu_s_per_gb."""
+    """kafka_produce_bench against `bootstrap` for --warmup + --duration seconds. The tool counts
+    the acknowledgements that arrive inside its window (its MB/s counts records *sent* in it,
+    which librdkafka acknowledges later: it buffers up to 1M records); the brokers' CPU and
+    write counters are read here at the window's ends. (The window's ends were once the sum of
+    the partitions' high watermarks, one ListOffsets per partition: at 10,000 partitions the
+    queries took longer than the window and loaded the broker they measured.) Returns the
+    tool's JSON plus gb, cpu_s, cpu_s_per_gb and dirtied_per_acked."""
     cmd = [a.produce_bench, "--brokers", bootstrap, "--topic", topic, "--record-bytes",
            str(a.record_bytes), "--acks", "all", "--rate", "0", "--duration", str(a.duration),
-           "--warmup", str(a.warmup), "--json"]
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "cluster-bench-watermarks",
-                         "enable.auto.commit": False})
+           "--warmup", str(a.warmup), "--json", *sticky_flag(a)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         started = time.monotonic()
         time.sleep(a.warmup)
         cpu0 = sum(cpu_seconds(p) for p in pids)
-        hw0, t0 = acked_records(consumer, topic, a.partitions)
+        dirtied0 = sum(dirtied_bytes(p) for p in pids)
         time.sleep(max(0.0, started + a.warmup + a.duration - time.monotonic()))
         cpu1 = sum(cpu_seconds(p) for p in pids)
-        hw1, t1 = acked_records(consumer, topic, a.partitions)
+        dirtied1 = sum(dirtied_bytes(p) for p in pids)
         # The tool flushes what it buffered (up to 60 s) and prints its figures.
         out, err = proc.communicate(timeout=120)
-    except (subprocess.TimeoutExpired, OSError, AssertionError) as e:
+    except (subprocess.TimeoutExpired, OSError) as e:
         raise Failed(f"load generator: {e!r}") from None
     finally:
-        consumer.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
     if proc.returncode != 0:
         raise Failed(f"kafka_produce_bench exited {proc.returncode}:\n{out}{err}")
     r = json.loads(out.strip().splitlines()[-1])
-    r["window_s"] = t1 - t0
-    r["gb"] = (hw1 - hw0) * a.record_bytes / 1e9
-    r["acked_mb_per_s"] = r["gb"] * 1000 / r["window_s"]
+    r["window_s"] = a.duration
+    r["gb"] = r["acked_mb_per_s"] * a.duration / 1000
     r["cpu_s"] = cpu1 - cpu0
     r["cpu_s_per_gb"] = r["cpu_s"] / r["gb"] if r["gb"] > 0 else float("inf")
+    acked = r["gb"] * 1e9
+    r["dirtied_per_acked"] = (dirtied1 - dirtied0) / acked if acked > 0 else float("inf")
     return r
 
 
 def fixed_rate_latency(a, bootstrap, topic):
     cmd = [a.produce_bench, "--brokers", bootstrap, "--topic", topic, "--record-bytes",
            str(a.record_bytes), "--acks", "all", "--rate", str(a.latency_rate), "--duration",
-           str(a.duration), "--warmup", "2", "--json"]
+           str(a.duration), "--warmup", "2", "--json", *sticky_flag(a)]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.duration + 120)
     except subprocess.TimeoutExpired as e:
@@ -266,9 +289,10 @@ def fixed_rate_latency(a, bootstrap, topic):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def throughput_case(a, rf, round_no):
+def throughput_case(a, rf, round_no, partitions=None):
     label = f"round {round_no}"
     topic = f"bench-rf{rf}"
+    partitions = partitions or a.partitions
     if rf == 1:
         brokers = [Broker("--admin-addr", "", *FLAGS, smp=a.smp)]
         c = None
@@ -282,8 +306,8 @@ def throughput_case(a, rf, round_no):
             except AssertionError as e:
                 raise Failed(str(e)) from None
             bootstrap = brokers[0].bootstrap
-            create_topic(bootstrap, topic, a.partitions, 1)
-            wait_single_leaders(bootstrap, topic, a.partitions)
+            create_topic(bootstrap, topic, partitions, 1)
+            wait_single_leaders(bootstrap, topic, partitions)
         else:
             try:
                 c.start()
@@ -291,8 +315,8 @@ def throughput_case(a, rf, round_no):
             except AssertionError as e:
                 raise Failed(str(e)) from None
             bootstrap = c.bootstrap
-            create_topic(bootstrap, topic, a.partitions, 3)
-            leaders = wait_settled(c, topic, a.partitions)
+            create_topic(bootstrap, topic, partitions, 3)
+            leaders = wait_settled(c, topic, partitions)
             print(f"  {label} RF=3: leaders {sorted(set(leaders.values()))}; brokers in each "
                   f"node's Metadata: {brokers_seen(c)}", flush=True)
         r = run_load(a, bootstrap, topic, [b.proc.pid for b in brokers])
@@ -302,7 +326,8 @@ def throughput_case(a, rf, round_no):
         print(f"  {label} RF={rf}: {r['acked_mb_per_s']:7.1f} MB/s acknowledged (sent in the "
               f"window: {r['mb_per_s']:.1f} MB/s), p50 {r['p50_ms']:.1f} ms, p99 "
               f"{r['p99_ms']:.1f} ms, {r['cpu_s_per_gb']:.2f} CPU s/GB ({r['cpu_s']:.1f} CPU s "
-              f"of {len(brokers)} broker(s) over {r['window_s']:.1f} s, {r['gb']:.2f} GB)",
+              f"of {len(brokers)} broker(s) over {r['window_s']:.1f} s, {r['gb']:.2f} GB), "
+              f"{r['dirtied_per_acked']:.2f} bytes of pages dirtied per byte acknowledged",
               flush=True)
         if a.latency_rate:
             f = r["fixed_rate"] = fixed_rate_latency(a, bootstrap, topic)
@@ -311,7 +336,7 @@ def throughput_case(a, rf, round_no):
                   f"ms, p99.9 {f['p999_ms']:.2f} ms", flush=True)
         return r
     finally:
-        save_logs(a, f"throughput-round{round_no}-rf{rf}", brokers)
+        save_logs(a, f"throughput-round{round_no}-rf{rf}-p{partitions}", brokers)
         if c is not None:
             c.close()
         else:
@@ -361,6 +386,37 @@ def throughput(a):
     print(f"  {NOTE} At an unlimited rate the latencies are mostly librdkafka's queue "
           f"(up to 1M records buffered), not the broker's.", flush=True)
     return {"rounds": rounds, "median_rf3_over_rf1": medians}
+
+
+def partitions(a):
+    """RF=3 throughput with many partitions as a fraction of few (issue target >= 0.9): the
+    same workload on a fresh cluster per case, the order alternating between rounds."""
+    counts = [int(x) for x in a.compare_partitions.split(",")]
+    if len(counts) < 2 or min(counts) < 1:
+        raise Failed(f"--compare-partitions {a.compare_partitions}: give two or more counts")
+    print(f"partitions: RF=3, acks=all, {a.record_bytes} B records, unlimited rate, partitions "
+          f"{counts}, --smp {a.smp}, {a.warmup:g} s warm-up + {a.duration:g} s measured, "
+          f"{a.rounds} rounds" + (f", sticky.partitioning.linger.ms {a.sticky_linger_ms}"
+                                  if a.sticky_linger_ms is not None else ""), flush=True)
+    rounds = []
+    for i in range(a.rounds):
+        order = counts if i % 2 == 0 else counts[::-1]
+        got = {p: throughput_case(a, 3, i + 1, p) for p in order}
+        rounds.append(got)
+        print(f"  round {i + 1}: {counts[-1]} / {counts[0]} partitions "
+              f"{got[counts[-1]]['acked_mb_per_s'] / got[counts[0]]['acked_mb_per_s']:.3f}",
+              flush=True)
+    med = {p: statistics.median(r[p]["acked_mb_per_s"] for r in rounds) for p in counts}
+    ratio = statistics.median(r[counts[-1]]["acked_mb_per_s"] / r[counts[0]]["acked_mb_per_s"]
+                              for r in rounds)
+    for p in counts:
+        print(f"median RF=3, {p} partitions: {med[p]:.1f} MB/s, "
+              f"{statistics.median(r[p]['cpu_s_per_gb'] for r in rounds):.2f} CPU s/GB, "
+              f"{statistics.median(r[p]['dirtied_per_acked'] for r in rounds):.2f} bytes "
+              f"dirtied per byte acknowledged")
+    print(f"{counts[-1]} / {counts[0]} partitions (median of {len(rounds)} per-round ratios): "
+          f"{ratio:.3f} (target >= 0.9) {'met' if ratio >= 0.9 else 'NOT met'}")
+    return {"rounds": [{str(p): r[p] for p in r} for r in rounds], "ratio": ratio}
 
 
 # --- failover ---------------------------------------------------------------------------------
@@ -574,6 +630,8 @@ def main():
     try:
         if a.part in ("throughput", "all"):
             result["throughput"] = throughput(a)
+        if a.part == "partitions":
+            result["partitions"] = partitions(a)
         if a.part in ("failover", "all"):
             result["failover"] = failover(a)
     except Failed as e:

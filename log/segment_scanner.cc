@@ -20,14 +20,22 @@ task<status> segment_scanner::fill(size_t n) {
     if (_pos >= _buf_pos && _pos + n <= _buf_pos + _buf_len) co_return status{};
     // Keep the unread bytes, then read enough for n and at least a chunk more.
     size_t keep = 0;
+    const std::byte* unread = nullptr;
     if (_pos >= _buf_pos && _pos < _buf_pos + _buf_len) {
         keep = static_cast<size_t>(_buf_pos + _buf_len - _pos);
-        std::memmove(_buf.data(), _buf.data() + (_pos - _buf_pos), keep);
+        unread = _buf.get() + (_pos - _buf_pos);
     }
     uint64_t want = std::min<uint64_t>(std::max(n, _chunk_bytes), _file_bytes - _pos);
-    if (_buf.size() < want) _buf.resize(want);
+    if (_buf_capacity < want) {
+        auto bigger = std::make_unique_for_overwrite<std::byte[]>(static_cast<size_t>(want));
+        if (keep > 0) std::memcpy(bigger.get(), unread, keep);
+        _buf = std::move(bigger);
+        _buf_capacity = static_cast<size_t>(want);
+    } else if (keep > 0) {
+        std::memmove(_buf.get(), unread, keep);
+    }
     size_t to_read = static_cast<size_t>(want) - keep;
-    auto got = co_await _file.read_at(_buf.data() + keep, to_read, _pos + keep);
+    auto got = co_await _file.read_at(_buf.get() + keep, to_read, _pos + keep);
     if (!got) co_return got.error();
     if (*got != to_read) co_return log_errc::io_error;  // the file shrank under us
     _buf_pos = _pos;
@@ -46,7 +54,7 @@ task<result<std::optional<scanned_entry>>> segment_scanner::next() {
         co_return out(std::nullopt);
     }
     if (auto s = co_await fill(entry_header_bytes); !s) co_return s.error();
-    auto head = std::span<const std::byte>(_buf).subspan(_pos - _buf_pos).first<entry_header_bytes>();
+    auto head = buffered(entry_header_bytes).first<entry_header_bytes>();
     if (!entry_header_plausible(head)) {
         _end = scan_end::bad_entry;
         co_return out(std::nullopt);
@@ -57,7 +65,7 @@ task<result<std::optional<scanned_entry>>> segment_scanner::next() {
         co_return out(std::nullopt);
     }
     if (auto s = co_await fill(h.entry_bytes()); !s) co_return s.error();
-    auto whole = std::span<const std::byte>(_buf).subspan(_pos - _buf_pos, h.entry_bytes());
+    auto whole = buffered(h.entry_bytes());
     if (!verify_entry(whole)) {
         _end = scan_end::bad_entry;
         co_return out(std::nullopt);

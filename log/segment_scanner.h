@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -55,6 +56,10 @@ public:
     scan_end end() const noexcept { return _end; }
 
 private:
+    // The n buffered bytes at _pos. REQUIRES: fill(n) succeeded since _pos last moved.
+    std::span<const std::byte> buffered(size_t n) const noexcept {
+        return {_buf.get() + (_pos - _buf_pos), n};
+    }
     // Makes [_pos, _pos + n) available in _buf. REQUIRES: _pos + n <= _file_bytes.
     task<status> fill(size_t n);
 
@@ -62,8 +67,11 @@ private:
     uint64_t _file_bytes;
     size_t _chunk_bytes;
     uint64_t _pos = 0;
-    // _buf holds file bytes [_buf_pos, _buf_pos + _buf_len).
-    std::vector<std::byte> _buf;
+    // _buf holds file bytes [_buf_pos, _buf_pos + _buf_len) in its first _buf_len of
+    // _buf_capacity bytes. Not a vector: growing one zero-fills bytes that the read overwrites
+    // at once (up to a megabyte per read of a leader sending entries).
+    std::unique_ptr<std::byte[]> _buf;
+    size_t _buf_capacity = 0;
     uint64_t _buf_pos = 0;
     size_t _buf_len = 0;
     scan_end _end = scan_end::clean;

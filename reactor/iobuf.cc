@@ -7,6 +7,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "reactor/large_pages.h"
+
 namespace wharf {
 
 namespace {
@@ -45,9 +47,16 @@ size_t round_up(size_t n, size_t to) noexcept {
     return (n + to - 1) / to * to;
 }
 
-// A chunk of exactly alloc_bytes (header included) with one reference, owned by this shard.
+// A chunk of alloc_bytes (header included) with one reference, owned by this shard. Large ones
+// are mappings of their own (large_pages.h: why), rounded up to whole pages, and may come with
+// more room than asked.
 iobuf_chunk* allocate_chunk(size_t alloc_bytes) {
-    void* mem = ::operator new (alloc_bytes, std::align_val_t{chunk_alignment});
+    void* mem = nullptr;
+    if (alloc_bytes >= large_pages::threshold) {
+        mem = large_pages::allocate(round_up(alloc_bytes, large_chunk_rounding), &alloc_bytes);
+    } else {
+        mem = ::operator new (alloc_bytes, std::align_val_t{chunk_alignment});
+    }
     auto* c = ::new (mem) iobuf_chunk;
     c->refs.store(1, std::memory_order_relaxed);
     c->owner = this_shard();
@@ -76,7 +85,11 @@ void free_chunk(iobuf_chunk* c) noexcept {
     size_t alloc_bytes = iobuf_chunk::header_bytes + c->capacity;
     allocated_counter(c->owner).fetch_sub(alloc_bytes, std::memory_order_relaxed);
     c->~iobuf_chunk();
-    ::operator delete (static_cast<void*>(c), alloc_bytes, std::align_val_t{chunk_alignment});
+    if (alloc_bytes >= large_pages::threshold) {
+        large_pages::free(c, alloc_bytes);
+    } else {
+        ::operator delete (static_cast<void*>(c), alloc_bytes, std::align_val_t{chunk_alignment});
+    }
 }
 
 // A new reference to a chunk that the caller already holds one to, so relaxed is enough: the

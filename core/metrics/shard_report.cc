@@ -10,6 +10,7 @@
 #include "core/metrics/kafka_metrics.h"
 #include "core/shard_services.h"
 #include "reactor/cross_shard.h"
+#include "reactor/iobuf.h"
 #include "reactor/reactor.h"
 #include "reactor/shard.h"
 #include "reactor/smp.h"
@@ -190,6 +191,11 @@ void memory_families(metric_families& out, const shard_services* svc, size_t req
                  static_cast<double>(svc->log->index_memory_bytes()));
     }
     out.push_back(std::move(used));
+    out.push_back(shard_gauge("wharf_memory_buffer_bytes",
+                              "Bytes held in the I/O buffers the shard allocated, whatever holds "
+                              "them (requests, the tail cache, replication); overlaps the uses "
+                              "above",
+                              static_cast<double>(iobuf_allocated_bytes())));
 }
 
 // One walk of the coordinator's groups: the families by state and by members, and each

@@ -212,10 +212,8 @@ task<bool> connection::answer() {
     http_parser_url u;
     http_parser_url_init(&u);
     response resp;
-    if (req.verb == method::other) {
-        resp = response::text(405, "only GET, HEAD, PUT and POST are served\n");
-    } else if (http_parser_parse_url(_url.data(), _url.size(), 0, &u) != 0 ||
-               (u.field_set & (1 << UF_PATH)) == 0) {
+    if (http_parser_parse_url(_url.data(), _url.size(), 0, &u) != 0 ||
+        (u.field_set & (1 << UF_PATH)) == 0) {
         ++_ctx.stats.bad_requests;
         resp = response::text(400, "malformed request target\n");
         req.keep_alive = false;
@@ -224,34 +222,68 @@ task<bool> connection::answer() {
         if ((u.field_set & (1 << UF_QUERY)) != 0) {
             req.query = _url.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
         }
-        resp = co_await route(req);
+        if (req.verb == method::other) {
+            resp = allowed_methods(req.path).empty()
+                       ? response::text(404, fmt::format("no such path: {}\n", req.path))
+                       : response::text(405, "only GET, HEAD, PUT and POST are served\n");
+        } else {
+            resp = co_await route(req);
+        }
+        if (resp.status == 405) resp.allow = allowed_methods(req.path);
     }
     bool sent = co_await send_response(resp, req.verb == method::head, req.keep_alive);
     co_return sent&& req.keep_alive;
 }
 
+namespace {
+
+// The handler of the longest prefix in `table` that starts `path`, or null.
+const handler* longest_prefix(const std::map<std::string, handler, std::less<>>& table,
+                              std::string_view path) {
+    const handler* h = nullptr;
+    size_t matched = 0;
+    for (const auto& [prefix, action] : table) {
+        if (path.starts_with(prefix) && prefix.size() > matched) {
+            h = &action;
+            matched = prefix.size();
+        }
+    }
+    return h;
+}
+
+}  // namespace
+
+std::string connection::allowed_methods(std::string_view path) const {
+    std::string out;
+    auto add = [&out](std::string_view m) {
+        if (!out.empty()) out += ", ";
+        out += m;
+    };
+    if (_ctx.routes.find(path) != _ctx.routes.end()) {
+        add("GET");
+        add("HEAD");
+    }
+    if (longest_prefix(_ctx.put_routes, path) != nullptr) add("PUT");
+    if (longest_prefix(_ctx.post_routes, path) != nullptr) add("POST");
+    return out;
+}
+
 task<response> connection::route(const request& req) {
     const handler* h = nullptr;
     if (req.verb == method::put || req.verb == method::post) {
-        // The longest registered prefix of the path.
-        const auto& table = req.verb == method::put ? _ctx.put_routes : _ctx.post_routes;
-        size_t matched = 0;
-        for (const auto& [prefix, action] : table) {
-            if (req.path.starts_with(prefix) && prefix.size() > matched) {
-                h = &action;
-                matched = prefix.size();
-            }
-        }
-        if (h == nullptr) {
-            co_return response::text(
-                405, fmt::format("{} takes no {}\n", req.path,
-                                 req.verb == method::put ? "PUT" : "POST"));
-        }
+        h = longest_prefix(req.verb == method::put ? _ctx.put_routes : _ctx.post_routes, req.path);
     } else if (auto it = _ctx.routes.find(req.path); it != _ctx.routes.end()) {
         h = &it->second;
     }
     if (h == nullptr) {
-        co_return response::text(404, fmt::format("no such path: {}\n", req.path));
+        if (allowed_methods(req.path).empty()) {
+            co_return response::text(404, fmt::format("no such path: {}\n", req.path));
+        }
+        std::string_view verb = req.verb == method::put    ? "PUT"
+                                : req.verb == method::post ? "POST"
+                                : req.verb == method::head ? "HEAD"
+                                                           : "GET";
+        co_return response::text(405, fmt::format("{} takes no {}\n", req.path, verb));
     }
     bool failed = false;
     response resp;
@@ -279,7 +311,7 @@ task<bool> connection::send_response(const response& resp, bool head_only, bool 
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
         "Cache-Control: no-store\r\n",
         resp.status, reason_phrase(resp.status), resp.content_type, resp.body.size());
-    if (resp.status == 405) out += "Allow: GET, HEAD\r\n";
+    if (resp.status == 405) out += fmt::format("Allow: {}\r\n", resp.allow);
     out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
     // Head and body leave in one sendmsg: no copy of the body (/metrics is large), and no
     // write-write-read pattern for Nagle and delayed ACKs to stall.

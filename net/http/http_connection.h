@@ -74,6 +74,8 @@ private:
     bool parse();
     task<bool> answer();
     task<response> route(const request& req);
+    // The methods some route serves `path` with ("GET, HEAD, POST"): a 405's Allow header.
+    std::string allowed_methods(std::string_view path) const;
     task<bool> send_response(const response& resp, bool head_only, bool keep_alive);
     // Sends every byte of iov (which it consumes), continuing after short sends.
     task<bool> send_all(std::span<iovec> iov);

@@ -5,9 +5,10 @@
 //
 // What it is. GET and HEAD on exact paths registered with route(), PUT and POST on path
 // prefixes registered with route_put_prefix() and route_post_prefix() (an operation on the
-// resource the rest of the path names);
-// anything else is 405 (other methods) or 404 (other paths). Parsing is http-parser's; the connection (http_connection.h)
-// holds the design of one connection: keep-alive, pipelining, bounds, timeouts.
+// resource the rest of the path names); anything else is 405 with an Allow header naming the
+// methods the path does take, or 404 for a path that none takes. Parsing is http-parser's; the
+// connection (http_connection.h) holds the design of one connection: keep-alive, pipelining,
+// bounds, timeouts.
 //
 // Which shard. One listening socket on the shard that called listen(); the server and its
 // connections live there, and every member function must be called there. Routes run there too:

@@ -30,6 +30,8 @@ struct response {
     int status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    // The Allow header of a 405: the methods the path takes (set by the server).
+    std::string allow;
 
     static response text(int status, std::string body);
     static response json(int status, std::string body);

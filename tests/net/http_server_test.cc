@@ -166,10 +166,12 @@ TEST(http_server, put_goes_to_the_longest_registered_prefix_and_nowhere_else) {
         r = read_response(c, c_in);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->headers["allow"], "GET, HEAD");
         ASSERT_TRUE(c.send_raw(get("/v1/things/7/go")));
         r = read_response(c, c_in);
         ASSERT_TRUE(r);
-        EXPECT_EQ(r->status, 404);
+        EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->headers["allow"], "PUT");
     });
     EXPECT_EQ(rc, 0);
 }
@@ -196,10 +198,27 @@ TEST(http_server, post_goes_to_post_prefixes_and_put_to_put_prefixes) {
         r = read_response(c, c_in);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->headers["allow"], "POST");  // what the path does take
         ASSERT_TRUE(c.send_raw("POST /v1/brokers/1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
         r = read_response(c, c_in);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->headers["allow"], "PUT");
+        // A path no method serves is unknown, whatever the method.
+        ASSERT_TRUE(c.send_raw("POST /v1/other/1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 404);
+        ASSERT_TRUE(c.send_raw(get("/v1/raft/1/transfer_leadership")));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->headers["allow"], "POST");
+        ASSERT_TRUE(c.send_raw("DELETE /v1/raft/1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->headers["allow"], "POST");
     });
     EXPECT_EQ(rc, 0);
 }

@@ -288,6 +288,7 @@ task<status> consensus::act(raft_ready r) {
     if (_log.next_index() - 1 == _machine->log().last_index()) _caught_up.notify_all();
     for (auto& m : r.messages) {
         ++_stats.messages_sent;
+        m.group = _cfg.group;
         _transport->send(std::move(m));
     }
     for (const auto& plan : r.appends) {
@@ -383,7 +384,7 @@ task<void> consensus::send_append(append_plan plan, gate::holder hold) {
             ++_stats.messages_sent;
             append_request req{plan.term, plan.prev_index, plan.prev_term, plan.leader_commit,
                                std::move(*from_memory)};
-            _transport->send(raft_message{_cfg.self, plan.to, std::move(req)});
+            _transport->send(raft_message{_cfg.self, plan.to, std::move(req), _cfg.group});
         }
         _machine->on_append_sent(plan, last, bytes);
         pump();
@@ -417,7 +418,7 @@ task<void> consensus::send_append(append_plan plan, gate::holder hold) {
     // commit index and liveness).
     if (!_stopping && !req.entries.empty()) {
         ++_stats.messages_sent;
-        _transport->send(raft_message{_cfg.self, plan.to, std::move(req)});
+        _transport->send(raft_message{_cfg.self, plan.to, std::move(req), _cfg.group});
     }
     _machine->on_append_sent(plan, last, bytes);
     pump();

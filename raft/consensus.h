@@ -49,6 +49,9 @@ namespace wharf {
 
 struct group_config {
     node_id self{0};
+    // Which of its shard's groups this is: stamped on every message it sends, so that the
+    // receiving shard hands the message to the same group (raft_message::group).
+    raft_group_id group{0};
     // The group's initial membership (machine_config::voters): once a membership change has
     // been made, the replica's persisted history rules (config_state.h).
     std::vector<node_id> voters;

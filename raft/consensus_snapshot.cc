@@ -28,7 +28,7 @@ task<void> consensus::send_snapshot(snapshot_plan plan, gate::holder hold) {
         ++_stats.snapshots_sent;
         install_snapshot msg{plan.term, snap->index, snap->term, plan.leader_commit,
                              iobuf::copy_of(snap->data.data(), snap->data.size()), plan.config};
-        _transport->send(raft_message{_cfg.self, plan.to, std::move(msg)});
+        _transport->send(raft_message{_cfg.self, plan.to, std::move(msg), _cfg.group});
     }
     _machine->on_snapshot_sent(plan, snap->index);
     pump();

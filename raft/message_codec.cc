@@ -338,9 +338,9 @@ iobuf encode_raft_message(const raft_message& m) {
     WHARF_ASSERT(valid, "encoding a raft message (type {}) that breaks the codec's rules",
                  m.body.index() + 1);
     writer w;
-    w.put(raft_codec_version);
+    w.put(m.group.value() == 0 ? raft_codec_version_without_groups : raft_codec_version);
     w.put(static_cast<uint8_t>(m.body.index() + 1));
-    w.put(uint16_t{0});
+    w.put(m.group.value());
     w.put(m.from.value());
     w.put(m.to.value());
     shared_payloads shared;
@@ -367,14 +367,21 @@ result<raft_message> decode_raft_message(const iobuf& in) {
     reader r(in);
     uint8_t version = 0;
     if (!r.get(version)) return raft_errc::malformed_message;
-    if (version != raft_codec_version) return raft_errc::unsupported_message_version;
+    if (version != raft_codec_version && version != raft_codec_version_without_groups) {
+        return raft_errc::unsupported_message_version;
+    }
     uint8_t type = 0;
-    uint16_t reserved = 0;
+    uint16_t group = 0;
     raft_message m;
-    if (!r.get(type) || !r.get(reserved) || !r.get_id(m.from) || !r.get_id(m.to)) {
+    if (!r.get(type) || !r.get(group) || !r.get_id(m.from) || !r.get_id(m.to)) {
         return raft_errc::malformed_message;
     }
-    if (reserved != 0 || !get_typed_body(r, type, m.body) || r.remaining() != 0) {
+    // Version 2 reserved the field as zero; a group is written as version 3.
+    if (version == raft_codec_version_without_groups ? group != 0 : group == 0) {
+        return raft_errc::malformed_message;
+    }
+    m.group = raft_group_id(group);
+    if (!get_typed_body(r, type, m.body) || r.remaining() != 0) {
         return raft_errc::malformed_message;
     }
     auto valid = validate_raft_message(m);

@@ -11,7 +11,8 @@
 //        0    1 version        raft_codec_version
 //        1    1 type           1 vote_request, 2 vote_reply, 3 append_request, 4 append_reply,
 //                              5 timeout_now, 6 install_snapshot (the variant's index + 1)
-//        2    2 reserved       zero
+//        2    2 group          the raft group on the shard (raft_message::group); version 2
+//                              has no groups and requires zero here
 //        4    4 from           node id
 //        8    4 to             node id
 //       12      body, by type; every byte of the input belongs to the message (no trailing bytes)
@@ -53,7 +54,10 @@
 namespace wharf {
 
 // 2: install_snapshot carries the membership.
-inline constexpr uint8_t raft_codec_version = 2;
+// 3: the group field (a shard holds one group per replica set). Messages of group 0 are still
+//    written as version 2, which brokers from before groups read.
+inline constexpr uint8_t raft_codec_version = 3;
+inline constexpr uint8_t raft_codec_version_without_groups = 2;
 
 // The most entries one append request carries; a leader that has more to send splits them
 // over several requests (whoever reads an append_plan's entries out of the log must stop at

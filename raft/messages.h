@@ -100,6 +100,8 @@ struct raft_message {
     std::variant<vote_request, vote_reply, append_request, append_reply, timeout_now,
                  install_snapshot>
         body;
+    // The sender's and receiver's group on their shard (consensus stamps its own).
+    raft_group_id group{0};
 
     term_id term() const noexcept {
         return std::visit([](const auto& b) { return b.term; }, body);

@@ -20,6 +20,10 @@ using kafka_offset = strong_type<int64_t, struct kafka_offset_tag>;
 // Position of an entry in a shard's raft log; never mixed with a Kafka offset.
 using raft_index = strong_type<int64_t, struct raft_index_tag>;
 using term_id = strong_type<int64_t, struct term_id_tag>;
+// One of a shard's raft groups (DESIGN.md section 5: a group is keyed by shard and replica set).
+// 0 is the group that spans every broker (and holds the metadata log on shard 0); the controller
+// numbers the groups of smaller replica sets from 1 on.
+using raft_group_id = strong_type<uint16_t, struct raft_group_id_tag>;
 // Byte position within a file.
 using byte_position = strong_type<uint64_t, struct byte_position_tag>;
 // Milliseconds since the Unix epoch, as Kafka timestamps are.

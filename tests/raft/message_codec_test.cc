@@ -133,6 +133,12 @@ std::vector<raft_message> samples() {
     v.push_back(message(node_id(1), node_id(3),
                         install_snapshot{term_id(7), raft_index(1000), term_id(6),
                                          raft_index(1200), bytes_of(5000, 's')}));
+    // Groups beyond 0 (version 3), up to the largest id.
+    for (uint16_t g : {1, 0x1234, 0xffff}) {
+        raft_message grouped = message(node_id(4), node_id(5), sample_append());
+        grouped.group = raft_group_id(g);
+        v.push_back(std::move(grouped));
+    }
     v.push_back(message(node_id(1), node_id(3),
                         install_snapshot{term_id(7), raft_index(1), term_id(0), raft_index(0), {}}));
     v.push_back(message(node_id(1), node_id(3),
@@ -213,6 +219,18 @@ TEST(raft_message_codec, layout) {
     EXPECT_EQ(char(e[at + 25]), 'p');      // the payload
 }
 
+TEST(raft_message_codec, group_layout) {
+    raft_message m = message(node_id(3), node_id(4), timeout_now{term_id(1)});
+    m.group = raft_group_id(0x0102);
+    auto b = to_bytes(encode_raft_message(m));
+    ASSERT_GE(b.size(), 4u);
+    EXPECT_EQ(uint8_t(b[0]), 3);  // version 3: the message names a group
+    EXPECT_EQ(uint8_t(b[2]), 0x02);
+    EXPECT_EQ(uint8_t(b[3]), 0x01);
+    m.group = raft_group_id(0);
+    EXPECT_EQ(uint8_t(to_bytes(encode_raft_message(m))[0]), 2);  // group 0 as before groups
+}
+
 TEST(raft_message_codec, every_truncation_and_trailing_byte_fails) {
     for (const raft_message& m : samples()) {
         auto b = to_bytes(encode_raft_message(m));
@@ -236,10 +254,12 @@ TEST(raft_message_codec, unknown_version_type_flags_and_reserved) {
     };
     EXPECT_EQ(with(0, 0), make_error_code(raft_errc::unsupported_message_version));
     EXPECT_EQ(with(0, 1), make_error_code(raft_errc::unsupported_message_version));
-    EXPECT_EQ(with(0, 3), make_error_code(raft_errc::unsupported_message_version));
+    EXPECT_EQ(with(0, 4), make_error_code(raft_errc::unsupported_message_version));
+    // Version 3 names a group other than 0; group 0 is written as version 2.
+    EXPECT_EQ(with(0, 3), malformed());
     for (uint8_t type : {0, 6, 255}) EXPECT_EQ(with(1, type), malformed()) << int(type);
-    EXPECT_EQ(with(2, 1), malformed());                // reserved
-    EXPECT_EQ(with(3, 0x80), malformed());             // reserved
+    EXPECT_EQ(with(2, 1), malformed());                // version 2 reserves the group field
+    EXPECT_EQ(with(3, 0x80), malformed());             // version 2 reserves the group field
     EXPECT_EQ(with(good.size() - 1, 4), malformed());  // an unknown flag bit
     EXPECT_EQ(with(7, 0x80), malformed());             // a negative from
 }

@@ -14,6 +14,7 @@ namespace wharf::test {
 inline testing::AssertionResult same(const raft_message& a, const raft_message& b) {
     auto fail = [](const char* what) { return testing::AssertionFailure() << what << " differs"; };
     if (a.from != b.from || a.to != b.to) return fail("from/to");
+    if (a.group != b.group) return fail("group");
     if (a.body.index() != b.body.index()) return fail("type");
     if (auto* x = std::get_if<vote_request>(&a.body)) {
         auto& y = std::get<vote_request>(b.body);

@@ -169,7 +169,10 @@ task<bool> start_metadata(const broker_config& cfg) {
             std::vector<partition_id> mine;
             for (const topic_metadata* t : metadata_snapshot()->topics()) {
                 for (const auto& a : t->partitions) {
-                    if (a.shard == this_shard()) mine.push_back(a.log_partition);
+                    // Group 0's; the other groups rebuild at their first produce.
+                    if (a.shard == this_shard() && a.group == raft_group_id(0)) {
+                        mine.push_back(a.log_partition);
+                    }
                 }
             }
             co_await kafka::rebuild_producer_state(std::move(mine));

@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/cluster/cluster_rpc.h"
 #include "core/cluster/group_membership.h"
@@ -20,6 +21,23 @@ namespace wharf {
 namespace {
 thread_local std::unique_ptr<shard_services> t_services;
 
+// One retention pass over one group's log.
+task<void> apply_retention(group_ref g) {
+    if (!g) co_return;
+    // Retention's control entries are raft entries: the leader writes them and followers
+    // get them through replication.
+    auto term = co_await g.raft->ready_to_append();
+    // A follower's start offsets move with the control entries it replicates; it only
+    // deletes the segments they left behind.
+    status r;
+    if (term) {
+        r = co_await g.log->apply_retention(*term);
+    } else {
+        r = co_await g.log->delete_dead_segments();
+    }
+    if (!r) shard_logger().warn("retention failed: {}", r.error().message());
+}
+
 // Applies retention every `interval`, like Kafka's log retention thread, until the shard stops.
 // It sleeps in steps of at most 100 ms so that a stop never waits for a long sleep.
 task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
@@ -32,19 +50,15 @@ task<void> retention_loop(shard_services& s, std::chrono::milliseconds interval,
             if (!co_await sleep_for(std::min<milliseconds>(left, milliseconds(100)))) co_return;
         }
         if (s.stopping) break;
-        // Retention's control entries are raft entries: the leader writes them and followers
-        // get them through replication.
-        auto term = co_await s.raft->ready_to_append();
-        // A follower's start offsets move with the control entries it replicates; it only
-        // deletes the segments they left behind.
-        status r;
-        if (term) {
-            r = co_await s.log->apply_retention(*term);
-        } else {
-            r = co_await s.log->delete_dead_segments();
+        co_await apply_retention(s.group(raft_group_id(0)));
+        // The groups opened so far (opening one does not touch a map node another points to).
+        std::vector<raft_group_id> ids;
+        for (const auto& [id, g] : s.groups) ids.push_back(id);
+        for (raft_group_id id : ids) {
+            if (s.stopping) break;
+            co_await apply_retention(s.group(id));
         }
         ++s.retention_passes;
-        if (!r) shard_logger().warn("retention failed: {}", r.error().message());
     }
 }
 
@@ -63,14 +77,111 @@ void report_silent_learners(const membership_facts& f, std::set<node_id>& report
     }
 }
 
+// The group settings of a raft group spanning `voters` (group k of shard 0 prefers the
+// (k mod N)-th seed, a group of a fixed replica set its first replica).
+group_config group_settings(const broker_config& cfg, raft_group_id id,
+                            const std::vector<int32_t>& voters,
+                            std::optional<int32_t> preferred) {
+    group_config gc{.self = node_id(cfg.cluster.node_id), .group = id};
+    for (int32_t v : voters) gc.voters.push_back(node_id(v));
+    if (cfg.cluster.leader_balancing && preferred) gc.preferred_leader = node_id(*preferred);
+    return gc;
+}
+
+// Opens the groups of fixed replica sets that the table names with this broker among their
+// replicas and that the shard does not have yet: their logs (recovering what an earlier run
+// left) and their raft groups over the shard's transport. A group that fails to open is
+// reported once (`failed`) and tried again at the next check.
+task<void> open_groups(shard_services& s, const broker_config& cfg,
+                       const topic_table_snapshot& table, std::set<raft_group_id>& failed) {
+    const int32_t self = cfg.cluster.node_id;
+    for (const auto& [id, replicas] : table.groups()) {
+        if (s.stopping) co_return;
+        if (s.groups.contains(id) ||
+            std::find(replicas.begin(), replicas.end(), self) == replicas.end()) {
+            continue;
+        }
+        auto g = std::make_unique<data_group>();
+        g->id = id;
+        g->replicas = replicas;
+        log_config lc = cfg.shard_log_config(this_shard().value());
+        lc.group = id;
+        lc.repair_corruption = replicas.size() > 1;
+        std::string detail;
+        auto log = co_await shard_log::open(lc, &detail);
+        if (!log) {
+            if (failed.insert(id).second) {
+                shard_logger().error("raft group {}: opening its log failed: {}", id,
+                                     detail.empty() ? log.error().message() : detail);
+            }
+            continue;
+        }
+        g->log = std::move(*log);
+        auto raft = co_await consensus::start(group_settings(cfg, id, replicas, replicas.front()),
+                                              *g->log, s.transport.get());
+        if (!raft || s.stopping) {
+            if (raft) co_await (*raft)->stop();
+            if (!raft && failed.insert(id).second) {
+                shard_logger().error("raft group {}: starting it failed: {}", id,
+                                     raft.error().message());
+            }
+            auto closed = co_await g->log->close();
+            (void)closed;
+            continue;
+        }
+        g->raft = std::move(*raft);
+        // Its partitions' settings, from the table as it is now (publish_topic_table configures
+        // the groups already open; nothing suspends from here until the group is).
+        for (const topic_metadata* t : metadata_snapshot()->topics()) {
+            auto pc = t->config.to_partition_config();
+            for (const auto& a : t->partitions) {
+                if (a.shard == this_shard() && a.group == id) {
+                    g->log->configure_partition(a.log_partition, pc);
+                }
+            }
+        }
+        shard_logger().info("raft group {} (replicas {}) opened: {}", id,
+                            fmt::join(replicas, ","), g->log->directory());
+        s.groups.emplace(id, std::move(g));
+        failed.erase(id);
+    }
+}
+
+// Tells every peer outside a group this shard leads that it leads it, every
+// group_leaders_interval (group_leaders.h).
+task<void> group_leaders_loop(shard_services& s, int32_t self, gate::holder) {
+    while (!s.stopping) {
+        if (!co_await sleep_for(group_leaders_interval)) co_return;
+        if (s.stopping) break;
+        std::vector<const data_group*> led;
+        for (const auto& [id, g] : s.groups) {
+            if (g->raft->is_leader()) led.push_back(g.get());
+        }
+        if (led.empty()) continue;
+        for (node_id peer : s.transport->peers()) {
+            std::vector<rpc::group_leadership> told;
+            for (const data_group* g : led) {
+                if (std::find(g->replicas.begin(), g->replicas.end(), peer.value()) !=
+                    g->replicas.end()) {
+                    continue;  // a replica knows its leader from raft
+                }
+                told.push_back({g->id, g->raft->term(), node_id(self)});
+            }
+            if (!told.empty()) s.transport->send_leaders(peer, rpc::encode_group_leaders(told));
+        }
+    }
+}
+
 // A cluster's shard follows the brokers the controller's table names (group_membership.h): its
 // transport connects to every registered broker, and while its group leads it moves the group's
 // membership toward the replica set, one change at a time.
-task<void> membership_loop(shard_services& s, const cluster_config& c, gate::holder) {
+task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::holder) {
+    const cluster_config& c = cfg.cluster;
     const std::vector<int32_t> seeds = c.voters();
     uint64_t peers_version = 0;
     uint64_t heard_version = 0;
     std::set<node_id> silent_reported;
+    std::set<raft_group_id> groups_failed;
     while (!s.stopping) {
         if (!co_await sleep_for(membership_check_interval)) co_return;
         if (s.stopping) break;
@@ -93,6 +204,7 @@ task<void> membership_loop(shard_services& s, const cluster_config& c, gate::hol
                 shard_logger().warn("cluster: a registered broker's address is unusable: {}", why);
             }
         }
+        co_await open_groups(s, cfg, *table, groups_failed);
         if (!s.raft->is_leader()) continue;
         const consensus& group = *s.raft;
         membership_facts facts{.current = group.membership(),
@@ -120,6 +232,13 @@ task<void> membership_loop(shard_services& s, const cluster_config& c, gate::hol
 
 shard_services* local_services() noexcept { return t_services.get(); }
 
+group_ref shard_services::group(raft_group_id id) const noexcept {
+    if (id == raft_group_id(0)) return {log.get(), raft.get()};
+    auto it = groups.find(id);
+    if (it == groups.end()) return {};
+    return {it->second->log.get(), it->second->raft.get()};
+}
+
 void note_heard_broker(int32_t node, host_port rpc) {
     shard_services* s = t_services.get();
     if (s == nullptr) return;
@@ -136,8 +255,9 @@ namespace {
 task<result<std::unique_ptr<consensus>>> start_group(const broker_config& cfg,
                                                      shard_services& s, std::string* detail) {
     const cluster_config& c = cfg.cluster;
-    group_config gc{.self = node_id(c.node_id)};
-    for (int32_t v : c.voters()) gc.voters.push_back(node_id(v));
+    std::optional<int32_t> preferred;
+    if (c.is_cluster()) preferred = c.preferred_leader(this_shard().value());
+    group_config gc = group_settings(cfg, raft_group_id(0), c.voters(), preferred);
     if (!c.is_cluster()) co_return co_await consensus::start(gc, *s.log);
     auto tc = transport_config(cfg, this_shard().value(), detail);
     if (!tc) co_return tc.error();
@@ -147,7 +267,6 @@ task<result<std::unique_ptr<consensus>>> start_group(const broker_config& cfg,
     // Shard 0's connections carry this broker's hello (its Kafka address): every peer gets
     // one, including those that shard 0's group never messages.
     if (this_shard() == shard_id(0)) s.transport->keep_connected();
-    if (c.leader_balancing) gc.preferred_leader = node_id(c.preferred_leader(this_shard().value()));
     co_return co_await consensus::start(gc, *s.log, s.transport.get());
 }
 
@@ -173,22 +292,33 @@ task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
         co_return raft.error();
     }
     services->raft = std::move(*raft);
+    shard_services* self = services.get();
     if (services->transport) {
-        consensus* group = services->raft.get();
-        services->transport->set_unreachable_handler(
-            [group](node_id node) { group->peer_unreachable(node); });
+        services->transport->set_unreachable_handler([self](node_id node) {
+            self->raft->peer_unreachable(node);
+            for (auto& [id, g] : self->groups) g->raft->peer_unreachable(node);
+        });
     }
     if (rpc != nullptr) {
         services->rpc = rpc;
-        consensus* group = services->raft.get();
-        rpc->local().set_handler([group](raft_message m) { group->receive(std::move(m)); });
+        // A message for a group not opened here (yet) is dropped: raft resends.
+        rpc->local().set_handler([self](raft_message m) {
+            if (auto g = self->group(m.group)) g.raft->receive(std::move(m));
+        });
+        rpc->local().set_leaders_handler(
+            [self](node_id from, std::vector<rpc::group_leadership> leaders) {
+                self->remote.note(from, leaders, std::chrono::steady_clock::now());
+            });
     }
     t_services = std::move(services);
     spawn(retention_loop(*t_services, cfg.retention_check_interval, t_services->background.hold()),
           "retention");
     if (cfg.cluster.is_cluster()) {
-        spawn(membership_loop(*t_services, cfg.cluster, t_services->background.hold()),
+        spawn(membership_loop(*t_services, cfg, t_services->background.hold()),
               "group membership");
+        spawn(group_leaders_loop(*t_services, cfg.cluster.node_id,
+                                 t_services->background.hold()),
+              "group leaders");
     }
     co_return status{};
 }
@@ -199,12 +329,26 @@ task<status> stop_shard() {
     services->stopping = true;
     co_await services->background.close();
     // Peers' messages stop reaching the group before it goes.
-    if (services->rpc != nullptr) services->rpc->local().set_handler({});
+    if (services->rpc != nullptr) {
+        services->rpc->local().set_handler({});
+        services->rpc->local().set_leaders_handler({});
+    }
+    for (auto& [id, g] : services->groups) co_await g->raft->stop();
     co_await services->raft->stop();
     if (services->transport) co_await services->transport->stop();
-    auto closed = co_await services->log->close();
-    if (!closed) {
-        shard_logger().error("closing the log failed: {}", closed.error().message());
+    status closed;
+    for (auto& [id, g] : services->groups) {
+        auto c = co_await g->log->close();
+        if (!c) {
+            shard_logger().error("closing raft group {}'s log failed: {}", id,
+                                 c.error().message());
+            closed = c;
+        }
+    }
+    auto c = co_await services->log->close();
+    if (!c) {
+        shard_logger().error("closing the log failed: {}", c.error().message());
+        closed = c;
     }
     co_return closed;
 }
@@ -217,7 +361,9 @@ std::string describe_shard() {
                        "commit index {}",
                        log.directory(), log.segment_count(), log.first_index(), log.last_index(),
                        s->raft->term(), s->raft->is_leader() ? "leader" : "follower",
-                       s->raft->commit_index());
+                       s->raft->commit_index()) +
+           (s->groups.empty() ? std::string()
+                              : fmt::format("; {} groups of fixed replica sets", s->groups.size()));
 }
 
 }  // namespace wharf

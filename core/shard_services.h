@@ -8,7 +8,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "core/cluster/group_leaders.h"
 #include "core/config/broker_config.h"
 #include "core/raft_transport/listener.h"
 #include "core/raft_transport/peer_transport.h"
@@ -20,7 +22,26 @@
 
 namespace wharf {
 
+// A raft group of a fixed replica set on this shard (a topic whose replication factor is below
+// the broker count: topic_table_snapshot::groups) and the log it replicates, in
+// <data-dir>/shard-<k>-group-<g>/. Its membership is the replica set, fixed.
+struct data_group {
+    raft_group_id id{0};
+    std::vector<int32_t> replicas;
+    std::unique_ptr<shard_log> log;
+    std::unique_ptr<consensus> raft;
+};
+
+// One of the shard's groups, as partitions reach it: both null for a group not here (yet).
+struct group_ref {
+    shard_log* log = nullptr;
+    consensus* raft = nullptr;
+    explicit operator bool() const noexcept { return raft != nullptr; }
+};
+
 struct shard_services {
+    // Group 0: the group of every broker, holding the metadata log on shard 0 and the
+    // partitions of topics replicated on every broker.
     std::unique_ptr<shard_log> log;
     // In a cluster: the connections to the same shard of every peer (null for a single broker).
     std::unique_ptr<raft_rpc::peer_transport> transport;
@@ -37,6 +58,15 @@ struct shard_services {
     // through them).
     std::map<int32_t, host_port> heard;
     uint64_t heard_version = 0;
+    // The groups of fixed replica sets that include this broker, opened as the controller's
+    // table names them (open_groups in shard_services.cc); they share `transport`.
+    std::map<raft_group_id, std::unique_ptr<data_group>> groups;
+    // The leaders of the table's groups that do not include this broker, as they told it
+    // (core/cluster/group_leaders.h).
+    remote_leaders remote;
+
+    // Group 0 or one of `groups`; empty when the group is not on this shard (yet).
+    group_ref group(raft_group_id id) const noexcept;
 };
 
 // The calling shard's services, or null before start_shard / after stop_shard.

@@ -46,9 +46,11 @@ using disk_fault_fn = std::function<std::error_code(disk_op op, uint64_t bytes)>
 inline constexpr uint64_t max_segment_file_bytes = uint64_t{1} << 32;
 
 struct log_config {
-    // The broker's --data-dir; the shard's files live in <data_dir>/shard-<shard>/.
+    // The broker's --data-dir; the shard's files live in <data_dir>/shard-<shard>/, those of
+    // its raft group g > 0 (a fixed replica set) in <data_dir>/shard-<shard>-group-<g>/.
     std::string data_dir;
     shard_id shard{0};
+    raft_group_id group{0};
     // A segment is closed and a new one started once it holds this many bytes.
     uint64_t segment_bytes = uint64_t{512} << 20;
     // ... or once it is this old (and not empty).

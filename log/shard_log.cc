@@ -58,7 +58,10 @@ stamped_batch stamp(iobuf batch, const validated_batch& v, kafka_offset base, in
 shard_log::shard_log(log_config cfg)
     : _cfg(std::move(cfg)),
       _owner(this_shard()),
-      _dir(fmt::format("{}/shard-{}", _cfg.data_dir, _cfg.shard.value())),
+      _dir(_cfg.group.value() == 0
+               ? fmt::format("{}/shard-{}", _cfg.data_dir, _cfg.shard.value())
+               : fmt::format("{}/shard-{}-group-{}", _cfg.data_dir, _cfg.shard.value(),
+                             _cfg.group.value())),
       _cache(_cfg.tail_cache_bytes) {}
 
 shard_log::~shard_log() = default;

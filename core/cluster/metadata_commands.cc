@@ -11,6 +11,7 @@ namespace {
 class writer {
 public:
     void u8(uint8_t v) { _out.push_back(std::byte{v}); }
+    void u16(uint16_t v) { put(v); }
     void u32(uint32_t v) { put(v); }
     void i32(int32_t v) { put(static_cast<uint32_t>(v)); }
     void i64(int64_t v) { put(static_cast<uint64_t>(v)); }
@@ -28,6 +29,15 @@ public:
             i32(a.partition);
             u32(a.shard.value());
             u32(a.log_partition.value());
+            u16(a.group.value());
+        }
+    }
+    void groups(const std::vector<replica_group>& v) {
+        u32(static_cast<uint32_t>(v.size()));
+        for (const auto& g : v) {
+            u16(g.id.value());
+            u32(static_cast<uint32_t>(g.replicas.size()));
+            for (int32_t n : g.replicas) i32(n);
         }
     }
     void map(const config_map& m) {
@@ -59,12 +69,13 @@ private:
 // decoder reads a whole command and checks once, without a branch per field.
 class reader {
 public:
-    explicit reader(std::span<const std::byte> in) : _in(in) {}
+    reader(std::span<const std::byte> in, uint8_t version) : _in(in), _version(version) {}
 
     bool ok() const noexcept { return _ok; }
     bool at_end() const noexcept { return _in.empty(); }
 
     uint8_t u8() { return static_cast<uint8_t>(get<1>()); }
+    uint16_t u16() { return static_cast<uint16_t>(get<2>()); }
     uint32_t u32() { return static_cast<uint32_t>(get<4>()); }
     int32_t i32() { return static_cast<int32_t>(u32()); }
     int64_t i64() { return static_cast<int64_t>(get<8>()); }
@@ -90,11 +101,24 @@ public:
         return _ok ? n : 0;
     }
     std::vector<partition_assignment> assignments() {
-        std::vector<partition_assignment> v(count(12));
+        const bool grouped = _version >= 2;
+        std::vector<partition_assignment> v(count(grouped ? 14 : 12));
         for (auto& a : v) {
             a.partition = i32();
             a.shard = shard_id(u32());
             a.log_partition = partition_id(u32());
+            if (grouped) a.group = raft_group_id(u16());
+        }
+        return v;
+    }
+    // Absent before version 2.
+    std::vector<replica_group> groups() {
+        if (_version < 2) return {};
+        std::vector<replica_group> v(count(6));
+        for (auto& g : v) {
+            g.id = raft_group_id(u16());
+            g.replicas.resize(count(4));
+            for (auto& n : g.replicas) n = i32();
         }
         return v;
     }
@@ -139,6 +163,7 @@ private:
     }
 
     std::span<const std::byte> _in;
+    uint8_t _version;
     bool _ok = true;
 };
 
@@ -147,6 +172,7 @@ void write_fields(writer& w, const create_topic_cmd& c) {
     w.id(c.id);
     w.assignments(c.partitions);
     w.map(c.configs);
+    w.groups(c.groups);
 }
 void write_fields(writer& w, const delete_topic_cmd& c) {
     w.id(c.id);
@@ -154,6 +180,7 @@ void write_fields(writer& w, const delete_topic_cmd& c) {
 void write_fields(writer& w, const create_partitions_cmd& c) {
     w.id(c.id);
     w.assignments(c.partitions);
+    w.groups(c.groups);
 }
 void write_fields(writer& w, const alter_topic_configs_cmd& c) {
     w.id(c.id);
@@ -181,6 +208,7 @@ metadata_command read_fields(reader& r, uint8_t type) {
             c.id = r.id();
             c.partitions = r.assignments();
             c.configs = r.map();
+            c.groups = r.groups();
             return c;
         }
         case 1:
@@ -189,6 +217,7 @@ metadata_command read_fields(reader& r, uint8_t type) {
             create_partitions_cmd c;
             c.id = r.id();
             c.partitions = r.assignments();
+            c.groups = r.groups();
             return c;
         }
         case 3: {
@@ -230,10 +259,10 @@ std::vector<std::byte> encode(const metadata_command& cmd) {
 }
 
 result<metadata_command> decode(std::span<const std::byte> bytes) {
-    reader r(bytes);
-    uint8_t version = r.u8();
-    uint8_t type = r.u8();
-    if (!r.ok()) return cluster_errc::corrupt_command;
+    if (bytes.size() < 2) return cluster_errc::corrupt_command;
+    const auto version = std::to_integer<uint8_t>(bytes[0]);
+    const auto type = std::to_integer<uint8_t>(bytes[1]);
+    reader r(bytes.subspan(2), version);
     if (version == 0) return cluster_errc::corrupt_command;
     if (version > metadata_command_version) return cluster_errc::unsupported_command_version;
     if (type >= std::variant_size_v<metadata_command>) return cluster_errc::corrupt_command;

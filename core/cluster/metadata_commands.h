@@ -33,7 +33,20 @@ struct partition_assignment {
     // The shard log's partition id: unique in the broker and never reused, even after the topic
     // is deleted. 0 is reserved for the metadata log itself (reserved_metadata_log_partition).
     partition_id log_partition{0};
+    // The raft group on `shard` that replicates it: 0, the group of every broker, or a group of
+    // a fixed replica set that a command defined (replica_group).
+    raft_group_id group{0};
     bool operator==(const partition_assignment&) const = default;
+};
+
+// A raft group of a fixed replica set (a topic whose replication factor is below the broker
+// count), defined by the command that first places a partition in it. It exists on every shard
+// of each of its replicas (DESIGN.md section 5: a group is keyed by shard and replica set).
+struct replica_group {
+    raft_group_id id{0};
+    // Distinct node ids; the first is the group's preferred leader.
+    std::vector<int32_t> replicas;
+    bool operator==(const replica_group&) const = default;
 };
 
 inline constexpr partition_id reserved_metadata_log_partition{0};
@@ -43,6 +56,7 @@ struct create_topic_cmd {
     topic_id id;
     std::vector<partition_assignment> partitions;  // partition numbers 0..n-1 in order
     config_map configs;                            // overrides only
+    std::vector<replica_group> groups;             // the groups it defines (version 2)
     bool operator==(const create_topic_cmd&) const = default;
 };
 
@@ -54,6 +68,7 @@ struct delete_topic_cmd {
 struct create_partitions_cmd {
     topic_id id;
     std::vector<partition_assignment> partitions;  // the new ones, continuing the numbering
+    std::vector<replica_group> groups;             // the groups it defines (version 2)
     bool operator==(const create_partitions_cmd&) const = default;
 };
 
@@ -98,8 +113,11 @@ using metadata_command =
                  decommission_broker_cmd>;
 
 // The encoding version this broker writes; decode refuses a larger one
-// (unsupported_command_version).
-inline constexpr uint8_t metadata_command_version = 1;
+// (unsupported_command_version) and reads the older ones.
+//   2: partition_assignment::group (u16 after log_partition), and create_topic_cmd's and
+//      create_partitions_cmd's groups (after their other fields: u32 count, then per group
+//      u16 id and the replicas as a vector of i32).
+inline constexpr uint8_t metadata_command_version = 2;
 
 std::vector<std::byte> encode(const metadata_command& cmd);
 

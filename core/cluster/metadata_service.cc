@@ -70,21 +70,24 @@ task<void> publish_topic_table(std::shared_ptr<const topic_table_snapshot> next)
         }
         auto pc = t->config.to_partition_config();
         for (const auto& a : t->partitions) {
-            if (a.shard == this_shard()) s->log->configure_partition(a.log_partition, pc);
+            if (a.shard != this_shard()) continue;
+            // A group not open yet configures its partitions when it opens (shard_services.cc).
+            if (auto g = s->group(a.group)) g.log->configure_partition(a.log_partition, pc);
         }
     }
     // Dropping a deleted topic's data is a control entry, a raft entry: the group's leader
     // writes it and followers get it through replication.
-    if (!s->raft->is_leader()) co_return;
     for (const topic_metadata* t : prev->topics()) {
         if (next->find(t->id) != nullptr) continue;
         for (const auto& a : t->partitions) {
-            if (a.shard != this_shard() || !s->log->has_partition(a.log_partition)) continue;
-            auto term = co_await s->raft->ready_to_append();
-            if (!term) co_return;
-            auto end = s->log->end_offset(a.log_partition);
+            if (a.shard != this_shard()) continue;
+            group_ref g = s->group(a.group);
+            if (!g || !g.raft->is_leader() || !g.log->has_partition(a.log_partition)) continue;
+            auto term = co_await g.raft->ready_to_append();
+            if (!term) continue;
+            auto end = g.log->end_offset(a.log_partition);
             if (!end) continue;
-            auto r = co_await s->log->set_start_offset(a.log_partition, *end, *term);
+            auto r = co_await g.log->set_start_offset(a.log_partition, *end, *term);
             if (!r) {
                 shard_logger().warn("dropping the data of deleted topic {} partition {}: {}",
                                     t->name, a.partition, r.error().message());
@@ -270,6 +273,21 @@ task<topic_check> metadata_service::decommission_broker(int32_t node) {
         co_return topic_error{cluster_errc::invalid_request,
                               fmt::format("broker {} is the last broker of the cluster", node)};
     }
+    // Replicas of fixed replica sets are not moved yet: decommissioning would leave them short.
+    for (const topic_metadata* t : _table.topics()) {
+        for (const auto& a : t->partitions) {
+            auto replicas = _table.state().replicas_of(a.group, _cfg.cluster.voters());
+            if (a.group != raft_group_id(0) &&
+                std::find(replicas.begin(), replicas.end(), node) != replicas.end()) {
+                co_return topic_error{
+                    cluster_errc::invalid_request,
+                    fmt::format("broker {} holds a replica of {}-{} (raft group {}); moving "
+                                "replicas of topics whose replication factor is below the broker "
+                                "count is not supported yet: delete the topic first",
+                                node, t->name, a.partition, a.group)};
+            }
+        }
+    }
     metadata_command cmd = decommission_broker_cmd{.node = node};
     auto refused = co_await commit(std::move(cmd));
     if (!refused) {
@@ -364,10 +382,16 @@ task<create_topic_outcome> metadata_service::create_topic(std::string name, int3
     if (out.error) co_return out;
     out.error = _table.validate_create(name, partitions, replication_factor, configs);
     if (out.error) co_return out;
+    // Internal topics (__consumer_offsets) live in group 0, where the group coordinators run.
+    placement placed = _table.place_replicated(0, partitions, smp::count(),
+                                               is_internal_topic_name(name) ? -1
+                                                                           : replication_factor,
+                                               _table.state().replica_set(_cfg.cluster.voters()));
     create_topic_cmd cmd{.name = name,
                          .id = random_topic_id(),
-                         .partitions = _table.place(0, partitions, smp::count()),
-                         .configs = configs};
+                         .partitions = std::move(placed.partitions),
+                         .configs = configs,
+                         .groups = std::move(placed.groups)};
     if (validate_only) {
         topic_metadata t;
         t.name = cmd.name;
@@ -406,8 +430,13 @@ task<topic_check> metadata_service::create_partitions(std::string name, int32_t 
     if (validate_only) co_return std::nullopt;
     const topic_metadata* t = _table.find(name);
     auto current = static_cast<int32_t>(t->partitions.size());
-    metadata_command cmd = create_partitions_cmd{
-        .id = t->id, .partitions = _table.place(current, new_total - current, smp::count())};
+    // New partitions keep the topic's replication factor.
+    placement placed = _table.place_replicated(
+        current, new_total - current, smp::count(), _table.state().replication_factor_of(*t),
+        _table.state().replica_set(_cfg.cluster.voters()));
+    metadata_command cmd = create_partitions_cmd{.id = t->id,
+                                                 .partitions = std::move(placed.partitions),
+                                                 .groups = std::move(placed.groups)};
     co_return co_await commit(std::move(cmd));
 }
 

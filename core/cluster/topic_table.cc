@@ -109,13 +109,6 @@ topic_check topic_table::validate_create(std::string_view name, int32_t partitio
                         "factor of {} cannot be reached because only {} broker(s) are registered.",
                         replication_factor, replication_factor, brokers)};
     }
-    if (replication_factor != -1 && replication_factor != brokers) {
-        return topic_error{
-            cluster_errc::invalid_replication_factor,
-            fmt::format("Replication factor {} is not supported: every partition is replicated "
-                        "on all {} brokers of this cluster (use {} or -1).",
-                        replication_factor, brokers, brokers)};
-    }
     return validate_topic_configs(configs);
 }
 
@@ -163,26 +156,100 @@ topic_check topic_table::validate_delete(std::string_view name) const {
 
 std::vector<partition_assignment> topic_table::place(int32_t first_partition, int32_t count,
                                                      uint32_t shard_count) const {
+    return place_replicated(first_partition, count, shard_count, -1, {}).partitions;
+}
+
+placement topic_table::place_replicated(int32_t first_partition, int32_t count,
+                                        uint32_t shard_count, int32_t replication_factor,
+                                        const std::vector<int32_t>& brokers) const {
     WHARF_ASSERT(count > 0 && count <= max_partitions_per_topic && shard_count > 0,
                  "place({}, {}, {}) out of range", first_partition, count, shard_count);
+    const auto n = static_cast<int32_t>(brokers.size());
+    WHARF_ASSERT(replication_factor == -1 || (replication_factor > 0 && replication_factor <= n),
+                 "replication factor {} with {} brokers", replication_factor, n);
+    const bool every_broker = replication_factor == -1 || replication_factor == n;
+
+    // The candidate groups: group 0, or the rotations of `brokers`.
+    struct candidate {
+        raft_group_id id;
+        std::vector<int32_t> replicas;
+        uint64_t partitions = 0;          // placed in it so far
+        std::vector<uint64_t> per_shard;  // ... on each shard
+        bool is_new = false;
+        bool emitted = false;
+    };
+    std::vector<candidate> candidates;
+    raft_group_id next_id(_state._groups.empty() ? 1 : _state._groups.rbegin()->first.value() + 1);
+    if (every_broker) {
+        candidates.push_back({.id = raft_group_id(0)});
+    } else {
+        for (int32_t i = 0; i < n; ++i) {
+            candidate c;
+            for (int32_t r = 0; r < replication_factor; ++r) {
+                c.replicas.push_back(brokers[size_t((i + r) % n)]);
+            }
+            c.id = next_id;
+            c.is_new = true;
+            for (const auto& [id, replicas] : _state._groups) {
+                if (replicas == c.replicas) {
+                    c.id = id;
+                    c.is_new = false;
+                    break;
+                }
+            }
+            if (c.is_new) {
+                WHARF_ASSERT(next_id.value() < std::numeric_limits<uint16_t>::max(),
+                             "raft group ids exhausted");
+                next_id = raft_group_id(next_id.value() + 1);
+            }
+            candidates.push_back(std::move(c));
+        }
+    }
+    for (auto& c : candidates) c.per_shard.assign(shard_count, 0);
     std::vector<uint64_t> load(shard_count, 0);
     for (const auto& [name, t] : _state._topics) {
         for (const auto& a : t.partitions) {
             // Shards beyond today's count (the broker restarted with fewer) take nothing new.
             if (a.shard.value() < shard_count) ++load[a.shard.value()];
+            for (auto& c : candidates) {
+                if (c.id != a.group) continue;
+                ++c.partitions;
+                if (a.shard.value() < shard_count) ++c.per_shard[a.shard.value()];
+            }
         }
     }
-    std::vector<partition_assignment> out;
-    out.reserve(size_t(count));
+    placement out;
+    out.partitions.reserve(size_t(count));
     partition_id next = _state._next_log_partition;
     for (int32_t i = 0; i < count; ++i) {
-        // min_element returns the first of equal minima: the lowest shard wins ties.
-        auto least = std::min_element(load.begin(), load.end()) - load.begin();
-        ++load[size_t(least)];
-        out.push_back({.partition = first_partition + i,
-                       .shard = shard_id(uint32_t(least)),
-                       .log_partition = next++});
+        // min_element returns the first of equal minima: the lowest index wins ties.
+        auto& c = *std::min_element(
+            candidates.begin(), candidates.end(),
+            [](const candidate& x, const candidate& y) { return x.partitions < y.partitions; });
+        // Group 0 balances the shards over every partition; a rotation first over its own.
+        size_t shard = 0;
+        for (size_t k = 1; k < shard_count; ++k) {
+            auto key = [&](size_t s) {
+                return every_broker ? std::pair{load[s], uint64_t{0}}
+                                    : std::pair{c.per_shard[s], load[s]};
+            };
+            if (key(k) < key(shard)) shard = k;
+        }
+        ++load[shard];
+        ++c.per_shard[shard];
+        ++c.partitions;
+        if (c.is_new && !c.emitted) {
+            out.groups.push_back({.id = c.id, .replicas = c.replicas});
+            c.emitted = true;
+        }
+        out.partitions.push_back({.partition = first_partition + i,
+                                  .shard = shard_id(uint32_t(shard)),
+                                  .log_partition = next++,
+                                  .group = c.id});
     }
+    // Defined in id order, as check_groups wants them.
+    std::sort(out.groups.begin(), out.groups.end(),
+              [](const replica_group& x, const replica_group& y) { return x.id < y.id; });
     return out;
 }
 
@@ -241,6 +308,43 @@ topic_check topic_table::take_assignments(const std::vector<partition_assignment
     return std::nullopt;
 }
 
+topic_check topic_table::check_groups(const std::vector<replica_group>& groups,
+                                      const std::vector<partition_assignment>& parts) const {
+    raft_group_id last = _state._groups.empty() ? raft_group_id(0) : _state._groups.rbegin()->first;
+    for (const auto& g : groups) {
+        if (g.id <= last) {
+            return stale(fmt::format("raft group {} is defined already or out of order", g.id));
+        }
+        last = g.id;
+        std::vector<int32_t> sorted = g.replicas;
+        std::sort(sorted.begin(), sorted.end());
+        if (sorted.empty() || sorted.front() < 0 ||
+            std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+            return stale(fmt::format("raft group {} has no valid replica set", g.id));
+        }
+        for (int32_t node : sorted) {
+            if (_state.decommissioned(node)) {
+                return stale(fmt::format("raft group {} names broker {}, decommissioned", g.id,
+                                         node));
+            }
+        }
+    }
+    for (const auto& a : parts) {
+        if (a.group == raft_group_id(0) || _state._groups.contains(a.group)) continue;
+        bool defined = std::any_of(groups.begin(), groups.end(),
+                                   [&](const replica_group& g) { return g.id == a.group; });
+        if (!defined) {
+            return stale(fmt::format("partition {} is placed in raft group {}, never defined",
+                                     a.partition, a.group));
+        }
+    }
+    return std::nullopt;
+}
+
+void topic_table::define_groups(const std::vector<replica_group>& groups) {
+    for (const auto& g : groups) _state._groups.emplace(g.id, g.replicas);
+}
+
 topic_check topic_table::apply_create(const create_topic_cmd& c) {
     if (auto err = validate_create(
             c.name, int32_t(std::min<size_t>(c.partitions.size(), max_partitions_per_topic)), -1,
@@ -250,7 +354,9 @@ topic_check topic_table::apply_create(const create_topic_cmd& c) {
     if (c.id.is_zero() || _state._names_by_id.contains(c.id)) {
         return stale(fmt::format("topic id {} is zero or in use", to_string(c.id)));
     }
+    if (auto err = check_groups(c.groups, c.partitions)) return err;
     if (auto err = take_assignments(c.partitions, 0)) return err;
+    define_groups(c.groups);
     topic_metadata t{.name = c.name,
                      .id = c.id,
                      .internal = is_internal_topic_name(c.name),
@@ -278,7 +384,9 @@ topic_check topic_table::apply_create_partitions(const create_partitions_cmd& c)
     auto it = _state._names_by_id.find(c.id);
     if (it == _state._names_by_id.end()) return unknown_topic_id(c.id);
     auto& t = _state._topics.at(it->second);
+    if (auto err = check_groups(c.groups, c.partitions)) return err;
     if (auto err = take_assignments(c.partitions, int32_t(t.partitions.size()))) return err;
+    define_groups(c.groups);
     t.partitions.insert(t.partitions.end(), c.partitions.begin(), c.partitions.end());
     return std::nullopt;
 }
@@ -353,6 +461,19 @@ std::vector<int32_t> topic_table_snapshot::replica_set(const std::vector<int32_t
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+}
+
+std::vector<int32_t> topic_table_snapshot::replicas_of(raft_group_id group,
+                                                      const std::vector<int32_t>& seeds) const {
+    if (group == raft_group_id(0)) return replica_set(seeds);
+    auto it = _groups.find(group);
+    return it == _groups.end() ? std::vector<int32_t>{} : it->second;
+}
+
+int32_t topic_table_snapshot::replication_factor_of(const topic_metadata& t) const noexcept {
+    if (t.partitions.empty() || t.partitions.front().group == raft_group_id(0)) return -1;
+    auto it = _groups.find(t.partitions.front().group);
+    return it == _groups.end() ? -1 : static_cast<int32_t>(it->second.size());
 }
 
 int32_t topic_table_snapshot::broker_count() const noexcept {

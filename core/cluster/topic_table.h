@@ -90,6 +90,18 @@ public:
         return _decommissioned;
     }
     bool decommissioned(int32_t node) const noexcept;
+
+    // The groups of fixed replica sets that commands defined (replica_group), by id; each id is
+    // defined once and never reused, and a group stays when its topics are deleted.
+    const std::map<raft_group_id, std::vector<int32_t>>& groups() const noexcept {
+        return _groups;
+    }
+    // The replicas of a partition's group, preferred leader first: group 0's are
+    // replica_set(seeds) (ascending); empty for a group no command defined.
+    std::vector<int32_t> replicas_of(raft_group_id group, const std::vector<int32_t>& seeds) const;
+    // The replication factor `t` was placed with: its first partition's group's size, or -1
+    // for group 0 (every broker, however many that is now).
+    int32_t replication_factor_of(const topic_metadata& t) const noexcept;
     // The brokers every raft group should span: the seeds and the registered brokers, less the
     // decommissioned ones; ascending.
     std::vector<int32_t> replica_set(const std::vector<int32_t>& seeds) const;
@@ -111,6 +123,13 @@ private:
     partition_id _next_log_partition{1};
     std::map<int32_t, broker_registration> _registered;
     std::vector<int32_t> _decommissioned;  // ascending
+    std::map<raft_group_id, std::vector<int32_t>> _groups;
+};
+
+// Where place_replicated puts new partitions, and the groups it needs that do not exist yet.
+struct placement {
+    std::vector<partition_assignment> partitions;
+    std::vector<replica_group> groups;
 };
 
 // The state machine. Lives on shard 0; see the file comment.
@@ -140,6 +159,18 @@ public:
     // REQUIRES: 0 < count <= max_partitions_per_topic, shard_count > 0.
     std::vector<partition_assignment> place(int32_t first_partition, int32_t count,
                                             uint32_t shard_count) const;
+    // Places partitions with `replication_factor` replicas among `brokers` (the cluster's,
+    // replica_set()). A factor of -1, or the number of brokers, places them in group 0 as
+    // place() does. A smaller one places each in a group of a fixed replica set: the N
+    // rotations of `brokers` (replicas brokers[i], brokers[i+1], ... wrapping around, the first
+    // preferred leader, so leaders spread), each the group that already has that replica set
+    // or a new one (ids after the largest defined). Each partition goes to the rotation
+    // holding the fewest partitions (ties to the lowest i), on the shard holding the fewest of
+    // that group's partitions (ties by place()'s rule).
+    // REQUIRES: as place(); 0 < replication_factor <= brokers.size() or -1.
+    placement place_replicated(int32_t first_partition, int32_t count, uint32_t shard_count,
+                               int32_t replication_factor,
+                               const std::vector<int32_t>& brokers) const;
 
     // Lookups, as on a snapshot.
     const topic_table_snapshot& state() const noexcept { return _state; }
@@ -163,6 +194,12 @@ private:
     // Checks that assignments continue partition numbering at first and use fresh, increasing
     // log_partition ids; on success advances the log_partition counter past them.
     topic_check take_assignments(const std::vector<partition_assignment>& parts, int32_t first);
+    // Checks that `groups` are new (ids above every defined one, increasing; replicas distinct,
+    // not negative, not decommissioned) and that every assignment names group 0, one of them or
+    // a defined one. Changes nothing.
+    topic_check check_groups(const std::vector<replica_group>& groups,
+                             const std::vector<partition_assignment>& parts) const;
+    void define_groups(const std::vector<replica_group>& groups);
 
     topic_table_snapshot _state;
 };

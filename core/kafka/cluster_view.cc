@@ -1,6 +1,7 @@
 #include "core/kafka/cluster_view.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 
@@ -32,6 +33,37 @@ struct view_builder {
 };
 thread_local std::unique_ptr<view_builder> t_builder;
 
+struct shard_leaders {
+    group_leader group0;
+    std::map<raft_group_id, group_leader> fixed;
+};
+
+group_leader leader_of_group(const consensus& raft) {
+    group_leader g;
+    if (auto leader = raft.leader()) g.leader = leader->value();
+    g.epoch = raft.leader_epoch();
+    return g;
+}
+
+// The calling shard's groups' leaders: its own groups' from raft, the others' the table names
+// from their notices.
+shard_leaders leaders_of_shard() {
+    shard_leaders out;
+    auto* s = local_services();
+    if (s == nullptr || s->raft == nullptr) return out;
+    out.group0 = leader_of_group(*s->raft);
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& [id, replicas] : metadata_snapshot()->groups()) {
+        if (auto g = s->group(id)) {
+            out.fixed[id] = leader_of_group(*g.raft);
+        } else if (auto r = s->remote.find(id, now)) {
+            out.fixed[id] = group_leader{.leader = r->leader.value(),
+                                         .epoch = static_cast<int32_t>(r->term.value())};
+        }
+    }
+    return out;
+}
+
 task<cluster_view> build_view(const view_builder& b) {
     const cluster_config& cc = b.cfg->cluster;
     cluster_view v;
@@ -57,19 +89,15 @@ task<cluster_view> build_view(const view_builder& b) {
     for (int32_t r : v.replicas) (up(r) ? v.live_replicas : v.offline_replicas).push_back(r);
     std::sort(v.brokers.begin(), v.brokers.end(),
               [](const broker_endpoint& x, const broker_endpoint& y) { return x.node_id < y.node_id; });
-    std::vector<task<group_leader>> leaders;
+    std::vector<task<shard_leaders>> leaders;
     for (unsigned k = 0; k < smp::count(); ++k) {
-        leaders.push_back(submit_to(shard_id(k), [] {
-            group_leader g;
-            auto* s = local_services();
-            if (s == nullptr || s->raft == nullptr) return g;
-            auto leader = s->raft->leader();
-            if (leader) g.leader = leader->value();
-            g.epoch = s->raft->leader_epoch();
-            return g;
-        }));
+        leaders.push_back(submit_to(shard_id(k), [] { return leaders_of_shard(); }));
     }
-    v.groups = co_await when_all(std::move(leaders));
+    auto per_shard = co_await when_all(std::move(leaders));
+    for (unsigned k = 0; k < per_shard.size(); ++k) {
+        v.groups.push_back(per_shard[k].group0);
+        for (const auto& [id, g] : per_shard[k].fixed) v.fixed_groups[{k, id.value()}] = g;
+    }
     v.controller_id = v.groups.empty() ? -1 : v.groups[0].leader;
     co_return v;
 }
@@ -109,8 +137,10 @@ const broker_endpoint* cluster_view::broker(int32_t node) const noexcept {
     return nullptr;
 }
 
-group_leader cluster_view::leader_of(shard_id k) const noexcept {
-    return k.value() < groups.size() ? groups[k.value()] : group_leader{};
+group_leader cluster_view::leader_of(shard_id k, raft_group_id g) const noexcept {
+    if (g == raft_group_id(0)) return k.value() < groups.size() ? groups[k.value()] : group_leader{};
+    auto it = fixed_groups.find({k.value(), g.value()});
+    return it == fixed_groups.end() ? group_leader{} : it->second;
 }
 
 const cluster_view& local_cluster_view() noexcept { return t_view; }

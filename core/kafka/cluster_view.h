@@ -13,7 +13,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config/broker_config.h"
@@ -49,16 +51,19 @@ struct cluster_view {
     std::vector<int32_t> replicas;
     std::vector<int32_t> live_replicas;
     std::vector<int32_t> offline_replicas;
-    // groups[k]: shard k's raft group.
+    // groups[k]: shard k's group 0 (the group of every broker).
     std::vector<group_leader> groups;
+    // The groups of fixed replica sets, by (shard, group): from raft where this broker is a
+    // replica, from the leaders' notices elsewhere (core/cluster/group_leaders.h).
+    std::map<std::pair<uint32_t, uint16_t>, group_leader> fixed_groups;
     // The controller: the leader of shard 0's group; -1 when unknown.
     int32_t controller_id = -1;
 
     bool operator==(const cluster_view&) const = default;
     // The broker with this node id, or null when it is not known (yet).
     const broker_endpoint* broker(int32_t node) const noexcept;
-    // The leader of shard k's group, or {} when unknown.
-    group_leader leader_of(shard_id k) const noexcept;
+    // The leader of shard k's group `g`, or {} when unknown.
+    group_leader leader_of(shard_id k, raft_group_id g = raft_group_id(0)) const noexcept;
 };
 
 inline constexpr std::chrono::milliseconds cluster_view_refresh_interval{100};

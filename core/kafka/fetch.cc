@@ -103,6 +103,7 @@ task<fetch_response> handle_fetch(request_context& ctx, fetch_request req) {
                 pp.routed = true;
                 pp.shard = a->shard;
                 parts.emplace_back(a->shard, fetch_part{.log_partition = a->log_partition,
+                                                        .group = a->group,
                                                         .fetch_offset = p.fetch_offset,
                                                         .max_bytes = p.partition_max_bytes,
                                                         .current_leader_epoch =

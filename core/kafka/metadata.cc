@@ -13,7 +13,8 @@ namespace {
 
 using response_topic = metadata_response::metadata_response_topic;
 
-response_topic describe(const topic_metadata& t, const cluster_view& view) {
+response_topic describe(const topic_metadata& t, const cluster_view& view,
+                        const topic_table_snapshot& table) {
     response_topic out;
     out.error_code = 0;
     out.name = t.name;
@@ -21,7 +22,7 @@ response_topic describe(const topic_metadata& t, const cluster_view& view) {
     out.is_internal = t.internal;
     for (const auto& a : t.partitions) {
         auto& p = out.partitions.emplace_back();
-        group_leader g = view.leader_of(a.shard);
+        group_leader g = view.leader_of(a.shard, a.group);
         // A group between leaders (an election in progress), or led by a broker this one cannot
         // reach right now, answers LEADER_NOT_AVAILABLE, as Kafka does for a partition without
         // a live leader; clients retry.
@@ -30,9 +31,17 @@ response_topic describe(const topic_metadata& t, const cluster_view& view) {
         p.partition_index = a.partition;
         p.leader_id = g.leader;
         p.leader_epoch = g.epoch;
-        p.replica_nodes = view.replicas;
-        p.isr_nodes = view.live_replicas;
-        p.offline_replicas = view.offline_replicas;
+        if (a.group == raft_group_id(0)) {
+            p.replica_nodes = view.replicas;
+            p.isr_nodes = view.live_replicas;
+            p.offline_replicas = view.offline_replicas;
+        } else {
+            // A fixed replica set (preferred leader first); in sync while up, as for group 0.
+            p.replica_nodes = table.replicas_of(a.group, {});
+            for (int32_t r : p.replica_nodes) {
+                (view.broker(r) != nullptr ? p.isr_nodes : p.offline_replicas).push_back(r);
+            }
+        }
     }
     return out;
 }
@@ -64,7 +73,7 @@ task<metadata_response> handle_metadata(request_context& ctx, metadata_request r
     if (all) {
         auto snapshot = metadata_snapshot();
         for (const topic_metadata* t : snapshot->topics()) {
-            resp.topics.push_back(describe(*t, view));
+            resp.topics.push_back(describe(*t, view, *snapshot));
         }
         co_return resp;
     }
@@ -75,7 +84,7 @@ task<metadata_response> handle_metadata(request_context& ctx, metadata_request r
             // v10+: by topic id.
             const topic_metadata* t = snapshot->find(topic_id{rt.topic_id.bytes});
             resp.topics.push_back(t != nullptr
-                                      ? describe(*t, view)
+                                      ? describe(*t, view, *snapshot)
                                       : topic_error(std::nullopt, rt.topic_id,
                                                     error_code::unknown_topic_id));
             continue;
@@ -99,7 +108,7 @@ task<metadata_response> handle_metadata(request_context& ctx, metadata_request r
                 continue;
             }
         }
-        resp.topics.push_back(t != nullptr ? describe(*t, view)
+        resp.topics.push_back(t != nullptr ? describe(*t, view, *snapshot)
                                            : topic_error(rt.name, {},
                                                          error_code::unknown_topic_or_partition));
     }

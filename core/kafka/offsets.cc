@@ -36,6 +36,7 @@ task<std::vector<offset_answer>> ask_owners(const Topics& topics, Name name, Ind
                 r.routed = true;
                 offset_query q = query(p);
                 q.log_partition = a->log_partition;
+                q.group = a->group;
                 items.emplace_back(a->shard, q);
             }
             plan.push_back(r);

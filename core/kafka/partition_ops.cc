@@ -87,11 +87,11 @@ task<record_hit> search_timestamp(shard_log& log, partition_id p, kafka_offset f
 // epoch begins (shard_log::end_offset_for_epoch), which may be this leader's first batch. Never
 // past the high watermark: a consumer sees nothing beyond it, and what lies beyond it is not
 // committed, so a later leader may replace it.
-task<result<epoch_end>> epoch_end_offset(shard_services& s, partition_id p, int32_t requested,
+task<result<epoch_end>> epoch_end_offset(shard_log& log, partition_id p, int32_t requested,
                                          int32_t current, kafka_offset hwm) {
     epoch_end end{current, hwm};
     if (requested < current) {
-        auto found = co_await s.log->end_offset_for_epoch(p, requested);
+        auto found = co_await log.end_offset_for_epoch(p, requested);
         if (!found) co_return found.error();
         end = *found;
     }
@@ -114,15 +114,20 @@ task<std::vector<fetch_part_result>> fetch_on_shard(std::vector<fetch_part> part
     for (size_t i = 0; i < parts.size(); ++i) {
         const fetch_part& p = parts[i];
         fetch_part_result& r = out[i];
-        r.leader_epoch = s.raft->leader_epoch();
-        if (auto leader = s.raft->leader()) r.leader_id = leader->value();
-        // Consumers read from leaders only (no follower fetching, KIP-392).
-        if (!s.raft->is_leader()) {
+        group_ref g = s.group(p.group);
+        if (!g) {
             r.error_code = code(error_code::not_leader_or_follower);
             continue;
         }
-        auto hwm = s.raft->high_watermark(p.log_partition);
-        auto start = s.log->start_offset(p.log_partition);
+        r.leader_epoch = g.raft->leader_epoch();
+        if (auto leader = g.raft->leader()) r.leader_id = leader->value();
+        // Consumers read from leaders only (no follower fetching, KIP-392).
+        if (!g.raft->is_leader()) {
+            r.error_code = code(error_code::not_leader_or_follower);
+            continue;
+        }
+        auto hwm = g.raft->high_watermark(p.log_partition);
+        auto start = g.log->start_offset(p.log_partition);
         if (!hwm || !start) {
             r.error_code = code(to_kafka_error(!hwm ? hwm.error() : start.error()));
             continue;
@@ -140,7 +145,7 @@ task<std::vector<fetch_part_result>> fetch_on_shard(std::vector<fetch_part> part
         // Kafka's Partition.fetchRecords: an epoch the consumer read that ended here before its
         // position means its log and this one diverged. (Its own epoch, or none, cannot.)
         if (p.last_fetched_epoch >= 0 && p.last_fetched_epoch < r.leader_epoch) {
-            auto end = co_await epoch_end_offset(s, p.log_partition, p.last_fetched_epoch,
+            auto end = co_await epoch_end_offset(*g.log, p.log_partition, p.last_fetched_epoch,
                                                  r.leader_epoch, *hwm);
             if (!end) {
                 r.error_code = code(to_kafka_error(end.error()));
@@ -161,7 +166,7 @@ task<std::vector<fetch_part_result>> fetch_on_shard(std::vector<fetch_part> part
         // the limits, so that a consumer always makes progress.
         if (budget == 0 && have_data) continue;
         size_t limit = std::min<size_t>(static_cast<size_t>(p.max_bytes), budget);
-        auto read = co_await s.log->read(p.log_partition, kafka_offset(p.fetch_offset),
+        auto read = co_await g.log->read(p.log_partition, kafka_offset(p.fetch_offset),
                                          std::max<size_t>(limit, 1));
         if (!read) {
             r.error_code = code(to_kafka_error(read.error()));
@@ -180,8 +185,13 @@ task<std::vector<offset_answer>> list_offsets_on_shard(std::vector<offset_query>
     for (size_t i = 0; i < queries.size(); ++i) {
         const offset_query& q = queries[i];
         offset_answer& a = out[i];
-        a.leader_epoch = s.raft->leader_epoch();
-        if (!s.raft->is_leader()) {
+        group_ref g = s.group(q.group);
+        if (!g) {
+            a.error_code = code(error_code::not_leader_or_follower);
+            continue;
+        }
+        a.leader_epoch = g.raft->leader_epoch();
+        if (!g.raft->is_leader()) {
             a.error_code = code(error_code::not_leader_or_follower);
             continue;
         }
@@ -189,8 +199,8 @@ task<std::vector<offset_answer>> list_offsets_on_shard(std::vector<offset_query>
             a.error_code = code(e);
             continue;
         }
-        auto hwm = s.raft->high_watermark(q.log_partition);
-        auto start = s.log->start_offset(q.log_partition);
+        auto hwm = g.raft->high_watermark(q.log_partition);
+        auto start = g.log->start_offset(q.log_partition);
         if (!hwm || !start) {
             a.error_code = code(to_kafka_error(!hwm ? hwm.error() : start.error()));
             continue;
@@ -202,23 +212,23 @@ task<std::vector<offset_answer>> list_offsets_on_shard(std::vector<offset_query>
         } else if (q.timestamp == -3) {
             // The batch holding the greatest timestamp: the first whose running maximum reaches
             // the partition's maximum. Offsets are batch-granular (its last record).
-            auto last = s.log->find_offset(q.log_partition, *hwm - 1);
+            auto last = g.log->find_offset(q.log_partition, *hwm - 1);
             if (!last || !*last || *hwm == *start) continue;
-            auto b = s.log->find_timestamp(q.log_partition, (*last)->max_timestamp);
+            auto b = g.log->find_timestamp(q.log_partition, (*last)->max_timestamp);
             if (b && *b) {
                 // The first record holding the maximum (KIP-734; Kafka 3.8+ reads the records).
                 auto hit =
-                    co_await search_timestamp(*s.log, q.log_partition, (*b)->base_offset,
+                    co_await search_timestamp(*g.log, q.log_partition, (*b)->base_offset,
                                               (*last)->max_timestamp.value(), start->value());
                 a.offset = hit.offset;
                 a.timestamp = hit.timestamp;
             }
         } else if (q.timestamp >= 0) {
-            auto b = s.log->find_timestamp(q.log_partition, timestamp_ms(q.timestamp));
+            auto b = g.log->find_timestamp(q.log_partition, timestamp_ms(q.timestamp));
             if (!b) {
                 a.error_code = code(to_kafka_error(b.error()));
             } else if (*b) {
-                auto hit = co_await search_timestamp(*s.log, q.log_partition, (*b)->base_offset,
+                auto hit = co_await search_timestamp(*g.log, q.log_partition, (*b)->base_offset,
                                                      q.timestamp, start->value());
                 a.offset = hit.offset;
                 a.timestamp = hit.timestamp;
@@ -237,7 +247,12 @@ task<std::vector<offset_answer>> delete_records_on_shard(std::vector<offset_quer
     for (size_t i = 0; i < queries.size(); ++i) {
         const offset_query& q = queries[i];
         offset_answer& a = out[i];
-        auto hwm = s.raft->high_watermark(q.log_partition);
+        group_ref g = s.group(q.group);
+        if (!g) {
+            a.error_code = code(error_code::not_leader_or_follower);
+            continue;
+        }
+        auto hwm = g.raft->high_watermark(q.log_partition);
         if (!hwm) {
             a.error_code = code(to_kafka_error(hwm.error()));
             continue;
@@ -248,17 +263,17 @@ task<std::vector<offset_answer>> delete_records_on_shard(std::vector<offset_quer
             continue;
         }
         // A control entry, a raft entry: written by the leader only.
-        auto term = co_await s.raft->ready_to_append();
+        auto term = co_await g.raft->ready_to_append();
         if (!term) {
             a.error_code = code(to_kafka_error(term.error()));
             continue;
         }
-        auto moved = co_await s.log->set_start_offset(q.log_partition, kafka_offset(target), *term);
+        auto moved = co_await g.log->set_start_offset(q.log_partition, kafka_offset(target), *term);
         if (!moved) {
             a.error_code = code(to_kafka_error(moved.error()));
             continue;
         }
-        auto start = s.log->start_offset(q.log_partition);
+        auto start = g.log->start_offset(q.log_partition);
         a.offset = start ? start->value() : -1;
     }
     co_return out;
@@ -271,8 +286,13 @@ task<std::vector<offset_answer>> end_offsets_for_epochs_on_shard(
     for (size_t i = 0; i < queries.size(); ++i) {
         const offset_query& q = queries[i];
         offset_answer& a = out[i];
-        int32_t current = s.raft->leader_epoch();
-        if (!s.raft->is_leader()) {
+        group_ref g = s.group(q.group);
+        if (!g) {
+            a.error_code = code(error_code::not_leader_or_follower);
+            continue;
+        }
+        int32_t current = g.raft->leader_epoch();
+        if (!g.raft->is_leader()) {
             a.error_code = code(error_code::not_leader_or_follower);
             continue;
         }
@@ -280,7 +300,7 @@ task<std::vector<offset_answer>> end_offsets_for_epochs_on_shard(
             a.error_code = code(e);
             continue;
         }
-        auto hwm = s.raft->high_watermark(q.log_partition);
+        auto hwm = g.raft->high_watermark(q.log_partition);
         if (!hwm) {
             a.error_code = code(to_kafka_error(hwm.error()));
             continue;
@@ -290,7 +310,7 @@ task<std::vector<offset_answer>> end_offsets_for_epochs_on_shard(
             // An epoch this leader never had: Kafka answers UNDEFINED (-1, -1).
             continue;
         }
-        auto end = co_await epoch_end_offset(s, q.log_partition, requested, current, *hwm);
+        auto end = co_await epoch_end_offset(*g.log, q.log_partition, requested, current, *hwm);
         if (!end) {
             a.error_code = code(to_kafka_error(end.error()));
             continue;

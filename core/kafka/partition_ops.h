@@ -21,6 +21,7 @@ namespace wharf::kafka {
 // --- Produce ---------------------------------------------------------------------------------
 struct produce_part {
     partition_id log_partition;
+    raft_group_id group{0};  // the partition's raft group on the shard
     iobuf records;
     int32_t max_message_bytes = 0;
     topic_compression compression = topic_compression::producer;
@@ -44,6 +45,7 @@ task<std::vector<produce_part_result>> produce_on_shard(std::vector<produce_part
 // --- Fetch -----------------------------------------------------------------------------------
 struct fetch_part {
     partition_id log_partition;
+    raft_group_id group{0};  // the partition's raft group on the shard
     int64_t fetch_offset = 0;
     int32_t max_bytes = 0;
     int32_t current_leader_epoch = -1;
@@ -78,6 +80,7 @@ task<std::vector<fetch_part_result>> fetch_on_shard(std::vector<fetch_part> part
 // --- ListOffsets, DeleteRecords, OffsetForLeaderEpoch ---------------------------------------
 struct offset_query {
     partition_id log_partition;
+    raft_group_id group{0};  // the partition's raft group on the shard
     int64_t timestamp = -1;  // -1 latest, -2 earliest, -3 max timestamp, else a time
     int32_t current_leader_epoch = -1;
 };

@@ -87,6 +87,7 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
             part_bytes.push_back(p.records ? p.records->size() : 0);
             parts.emplace_back(a.shard,
                                produce_part{.log_partition = a.log_partition,
+                                            .group = a.group,
                                             .records = p.records ? std::move(*p.records) : iobuf(),
                                             .max_message_bytes = md->config.max_message_bytes(),
                                             .compression = md->config.compression(),
@@ -94,8 +95,8 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
             routed.emplace_back(resp.responses.size() - 1, rt.partition_responses.size() - 1);
         }
     }
-    std::vector<shard_id> routed_shards;
-    for (const auto& part : parts) routed_shards.push_back(part.first);
+    std::vector<std::pair<shard_id, raft_group_id>> routed_groups;
+    for (const auto& part : parts) routed_groups.emplace_back(part.first, part.second.group);
     auto append = [](std::vector<produce_part> items) { return produce_on_shard(std::move(items)); };
     auto results = co_await scatter(std::move(parts), append);
     for (size_t i = 0; i < routed.size(); ++i) {
@@ -110,7 +111,8 @@ task<produce_response> handle_produce(request_context& ctx, produce_request req)
         rp.error_message = std::move(r.error_message);
         if (r.error_code == code(error_code::not_leader_or_follower)) {
             // v10+ (KIP-951): where the client should go instead.
-            add_leader_hint(local_cluster_view().leader_of(routed_shards[i]), rp.current_leader,
+            const auto& [shard, group] = routed_groups[i];
+            add_leader_hint(local_cluster_view().leader_of(shard, group), rp.current_leader,
                             resp.node_endpoints);
         }
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <unordered_map>
 
@@ -59,19 +60,25 @@ struct producers_term {
 // rebuild a gap is answered NOT_LEADER_OR_FOLLOWER instead (retriable, and true: nothing was
 // stored), which makes clients retry in order without a bump; after it, a gap is a gap.
 constexpr std::chrono::seconds out_of_order_grace{5};
-thread_local producers_term t_producers_term;
+// Per raft group of the shard: each has its own leader and terms.
+thread_local std::map<raft_group_id, producers_term> t_producers_terms;
 
-// Counts one accepted batch in t_producers_term.checked for its lifetime.
+producers_term& producers_term_of(raft_group_id group) {
+    return t_producers_terms[group];  // map nodes stay put: references outlive insertions
+}
+
+// Counts one accepted batch in its group's producers_term::checked for its lifetime.
 class checked_batch {
 public:
-    checked_batch() { ++t_producers_term.checked; }
+    explicit checked_batch(producers_term& pt) : _pt(pt) { ++_pt.checked; }
     ~checked_batch() {
-        if (--t_producers_term.checked == 0 && t_producers_term.drained.waiters() > 0) {
-            t_producers_term.drained.notify_all();
-        }
+        if (--_pt.checked == 0 && _pt.drained.waiters() > 0) _pt.drained.notify_all();
     }
     checked_batch(const checked_batch&) = delete;
     checked_batch& operator=(const checked_batch&) = delete;
+
+private:
+    producers_term& _pt;
 };
 
 // How far back from the end of each partition the start-up rebuild reads. A producer whose last
@@ -90,39 +97,40 @@ produce_part_result fail(error_code e, std::string message = {}) {
 
 task<void> rebuild_partition(shard_log& log, partition_id p, producer_state_manager& producers);
 
-// Rebuilds t_producers for the current term, once, however many produces wait for it.
-task<void> rebuild_for_term(shard_services& s) {
-    while (t_producers_term.term != s.raft->term()) {
-        if (t_producers_term.rebuilding) {
-            co_await t_producers_term.rebuilt.wait();
+// Rebuilds the producers of group `id`'s partitions for its current term, once, however many
+// produces wait for it.
+task<void> rebuild_for_term(group_ref g, raft_group_id id, producers_term& pt) {
+    while (pt.term != g.raft->term()) {
+        if (pt.rebuilding) {
+            co_await pt.rebuilt.wait();
             continue;
         }
-        t_producers_term.rebuilding = true;
-        while (t_producers_term.checked > 0) co_await t_producers_term.drained.wait();
+        pt.rebuilding = true;
+        while (pt.checked > 0) co_await pt.drained.wait();
         // The log must first hold every entry raft has, durably (reads see durable batches
         // only): a new leader may still be writing the last entries it received as a follower,
         // and a batch among them that is retried now would otherwise be taken for a new one and
         // stored twice (seen in fault_rounds as one value at two adjacent offsets).
-        auto ready = co_await s.raft->ready_to_read_everything();
+        auto ready = co_await g.raft->ready_to_read_everything();
         if (!ready) {
             // Not leading any more: the produce fails on its own (NOT_LEADER_OR_FOLLOWER).
-            t_producers_term.rebuilding = false;
-            t_producers_term.rebuilt.notify_all();
+            pt.rebuilding = false;
+            pt.rebuilt.notify_all();
             co_return;
         }
         term_id term = *ready;
         std::vector<partition_id> mine;
         for (const topic_metadata* t : metadata_snapshot()->topics()) {
             for (const auto& a : t->partitions) {
-                if (a.shard == this_shard()) mine.push_back(a.log_partition);
+                if (a.shard == this_shard() && a.group == id) mine.push_back(a.log_partition);
             }
         }
-        t_producers.clear();
-        for (partition_id p : mine) co_await rebuild_partition(*s.log, p, *producers_of(p));
-        t_producers_term.term = term;
-        t_producers_term.rebuilt_at = std::chrono::steady_clock::now();
-        t_producers_term.rebuilding = false;
-        t_producers_term.rebuilt.notify_all();
+        for (partition_id p : mine) t_producers.erase(p);
+        for (partition_id p : mine) co_await rebuild_partition(*g.log, p, *producers_of(p));
+        pt.term = term;
+        pt.rebuilt_at = std::chrono::steady_clock::now();
+        pt.rebuilding = false;
+        pt.rebuilt.notify_all();
     }
 }
 
@@ -150,8 +158,11 @@ task<void> wake_fetches_on_commit(consensus& raft, raft_index index, term_id ter
 
 task<produce_part_result> produce_one(produce_part part) {
     shard_services& s = *local_services();
-    if (t_producers_term.term != s.raft->term() && s.raft->is_leader()) {
-        co_await rebuild_for_term(s);
+    group_ref g = s.group(part.group);
+    if (!g) co_return fail(error_code::not_leader_or_follower);
+    producers_term& pt = producers_term_of(part.group);
+    if (pt.term != g.raft->term() && g.raft->is_leader()) {
+        co_await rebuild_for_term(g, part.group, pt);
     }
     if (part.records.size() == 0) {
         co_return fail(error_code::invalid_record,
@@ -185,7 +196,7 @@ task<produce_part_result> produce_one(produce_part part) {
     if (auto codec = stored_compression(part.compression);
         codec && *codec != header->compression()) {
         auto rewritten = recompress_batch(part.records.linearize(0, part.records.size()), *codec,
-                                          s.log->limits());
+                                          g.log->limits());
         if (!rewritten) co_return fail(to_kafka_error(rewritten.error()));
         // Kafka checks max.message.bytes again after recompression.
         if (part.max_message_bytes > 0 &&
@@ -199,8 +210,8 @@ task<produce_part_result> produce_one(produce_part part) {
     // its last term, which may lack batches the new leader has stored, and its answer
     // OUT_OF_ORDER_SEQUENCE_NUMBER to a retry would be fatal to the producer (librdkafka: "rewound
     // sequence number"). It answers NOT_LEADER_OR_FOLLOWER, as the append would.
-    if (auto can = s.raft->check_can_append(); !can) co_return fail(to_kafka_error(can.error()));
-    if (t_producers_term.term != s.raft->term()) co_return fail(error_code::not_leader_or_follower);
+    if (auto can = g.raft->check_can_append(); !can) co_return fail(to_kafka_error(can.error()));
+    if (pt.term != g.raft->term()) co_return fail(error_code::not_leader_or_follower);
     std::shared_ptr<producer_state_manager> keep = producers_of(part.log_partition);
     producer_state_manager& producers = *keep;
     auto pb = producer_batch::from(*header);
@@ -208,13 +219,13 @@ task<produce_part_result> produce_one(produce_part part) {
     if (check.outcome == produce_check_outcome::duplicate) {
         produce_part_result r;
         r.base_offset = check.duplicate_of.base_offset.value();
-        auto start = s.log->start_offset(part.log_partition);
+        auto start = g.log->start_offset(part.log_partition);
         r.log_start_offset = start ? start->value() : -1;
         co_return r;
     }
     if (check.outcome == produce_check_outcome::out_of_order_sequence) {
         const bool grace =
-            std::chrono::steady_clock::now() - t_producers_term.rebuilt_at < out_of_order_grace;
+            std::chrono::steady_clock::now() - pt.rebuilt_at < out_of_order_grace;
         log_out_of_order(part.log_partition, pb, producers,
                          grace ? "NOT_LEADER_OR_FOLLOWER (just after a change of leader)"
                                : "OUT_OF_ORDER_SEQUENCE_NUMBER",
@@ -229,19 +240,19 @@ task<produce_part_result> produce_one(produce_part part) {
         r.error_code = kafka_error_code(check.outcome);
         co_return r;
     }
-    checked_batch counted;
+    checked_batch counted(pt);
     // Queued in the log before this coroutine first suspends (consensus.h, shard_log.h).
     // acks=1 in a group of several answers at the leader's durable append; the batch becomes
     // visible to consumers when it commits, which then wakes their long polls. (A group of one
     // commits at its durable append: it simply waits.)
-    const bool early = !part.await_commit && s.raft->voter_count() > 1;
-    const term_id term = s.raft->term();
+    const bool early = !part.await_commit && g.raft->voter_count() > 1;
+    const term_id term = g.raft->term();
     auto until = early ? consensus::await_until::locally_durable
                        : consensus::await_until::committed;
     auto appended =
-        co_await s.raft->replicate_batch(part.log_partition, std::move(part.records), until);
+        co_await g.raft->replicate_batch(part.log_partition, std::move(part.records), until);
     if (appended && early) {
-        spawn(wake_fetches_on_commit(*s.raft, appended->index, term, part.log_partition),
+        spawn(wake_fetches_on_commit(*g.raft, appended->index, term, part.log_partition),
               "acks=1 commit watch");
     }
     if (!appended) {
@@ -260,7 +271,7 @@ task<produce_part_result> produce_one(produce_part part) {
     r.error_code = kafka_error_code(outcome);
     r.base_offset = appended->base_offset.value();
     if (appended->log_append_time) r.log_append_time_ms = appended->log_append_time->value();
-    auto start = s.log->start_offset(part.log_partition);
+    auto start = g.log->start_offset(part.log_partition);
     r.log_start_offset = start ? start->value() : -1;
     co_return r;
 }
@@ -302,7 +313,8 @@ task<void> rebuild_producer_state(std::vector<partition_id> partitions) {
     // replica of a cluster claims no term here: it may win an election while this runs, with
     // entries it received as a follower still being written, which this read would miss; the
     // first produce it leads rebuilds the state for its term (rebuild_for_term).
-    t_producers_term.term = s.raft->voter_count() == 1 ? s.raft->term() : term_id(-1);
+    producers_term_of(raft_group_id(0)).term =
+        s.raft->voter_count() == 1 ? s.raft->term() : term_id(-1);
     size_t producers = 0;
     for (partition_id p : partitions) {
         auto& m = *producers_of(p);
@@ -317,7 +329,7 @@ task<void> rebuild_producer_state(std::vector<partition_id> partitions) {
 
 void forget_producer_state() {
     t_producers.clear();
-    t_producers_term.term = term_id(-1);
+    for (auto& [group, pt] : t_producers_terms) pt.term = term_id(-1);
 }
 
 }  // namespace wharf::kafka

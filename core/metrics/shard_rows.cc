@@ -22,11 +22,11 @@ std::vector<partition_row> local_partitions() {
                             .internal = t->internal,
                             .shard = a.shard.value(),
                             .log_partition = a.log_partition.value()};
-            if (svc != nullptr) {
-                if (auto start = svc->log->start_offset(a.log_partition)) {
+            if (group_ref g = svc != nullptr ? svc->group(a.group) : group_ref{}) {
+                if (auto start = g.log->start_offset(a.log_partition)) {
                     r.start_offset = start->value();
                 }
-                if (auto hwm = svc->raft->high_watermark(a.log_partition)) {
+                if (auto hwm = g.raft->high_watermark(a.log_partition)) {
                     r.high_watermark = hwm->value();
                 }
             }

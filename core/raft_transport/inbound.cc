@@ -15,6 +15,7 @@ rpc_inbound::rpc_inbound(const raft_transport_config& cfg)
       _ctx{.cfg = _cfg,
            .handler = _handler,
            .info_handler = _info_handler,
+           .leaders_handler = _leaders_handler,
            .stats = _stats,
            .drop_log = _drop_log} {}
 
@@ -37,6 +38,11 @@ void rpc_inbound::set_handler(raft_message_handler handler) {
 void rpc_inbound::set_info_handler(broker_info_handler handler) {
     check_shard();
     _info_handler = std::move(handler);
+}
+
+void rpc_inbound::set_leaders_handler(group_leaders_handler handler) {
+    check_shard();
+    _leaders_handler = std::move(handler);
 }
 
 void rpc_inbound::adopt(owned_fd fd, inbound_peer peer) {

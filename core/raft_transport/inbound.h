@@ -43,6 +43,8 @@ public:
     void set_handler(raft_message_handler handler);
     // Replaces the handler of peers' broker_info frames.
     void set_info_handler(broker_info_handler handler);
+    // Replaces the handler of peers' group_leaders frames.
+    void set_leaders_handler(group_leaders_handler handler);
     // Takes a connection whose handshake was accepted for this shard and starts reading it.
     void adopt(owned_fd fd, inbound_peer peer);
     // Closes every connection and waits for them. Idempotent.
@@ -60,6 +62,7 @@ private:
     shard_id _shard;
     raft_message_handler _handler;
     broker_info_handler _info_handler;
+    group_leaders_handler _leaders_handler;
     inbound_stats _stats;
     log_limiter _drop_log;
     log_limiter _refusal_log;

@@ -131,6 +131,14 @@ bool inbound_connection::dispatch(rpc::frame f) {
         if (_ctx.info_handler) _ctx.info_handler(std::move(*info));
         return true;
     }
+    if (f.type == rpc::frame_type::group_leaders) {
+        auto leaders = rpc::decode_group_leaders(f.payload);
+        if (!leaders) {
+            return fail(_ctx.stats.closed_bad_message, "a group leaders notice that does not decode");
+        }
+        if (_ctx.leaders_handler) _ctx.leaders_handler(_peer.node, std::move(*leaders));
+        return true;
+    }
     if (f.type != rpc::frame_type::raft_message) {
         drop(_ctx.stats.dropped_unknown_frame_type, "a frame of an unknown type");
         return true;

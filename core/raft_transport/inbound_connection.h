@@ -34,6 +34,7 @@
 #include "core/raft_transport/rpc_socket.h"
 #include "core/raft_transport/stats.h"
 #include "net/rpc/broker_info.h"
+#include "net/rpc/group_leaders.h"
 #include "net/rpc/frame.h"
 #include "raft/messages.h"
 #include "reactor/task.h"
@@ -45,6 +46,8 @@ using raft_message_handler = std::function<void(raft_message)>;
 // Called for every broker_info a peer sends on its shard-0 connection: its own, right after the
 // handshake, or another broker's that it relays.
 using broker_info_handler = std::function<void(rpc::broker_info)>;
+// The peer's group_leaders notice (net/rpc/group_leaders.h), with the peer's node id.
+using group_leaders_handler = std::function<void(node_id, std::vector<rpc::group_leadership>)>;
 
 // Who is on the other end, as the handshake said.
 struct inbound_peer {
@@ -63,6 +66,8 @@ struct inbound_context {
     const raft_message_handler& handler;
     // Empty unless core registered one (shard 0).
     const broker_info_handler& info_handler;
+    // Empty until core registers one.
+    const group_leaders_handler& leaders_handler;
     inbound_stats& stats;
     // One limiter for the drops of every connection of the shard.
     log_limiter& drop_log;

@@ -66,18 +66,35 @@ void peer_transport::set_unreachable_handler(std::function<void(node_id)> handle
     _on_unreachable = std::move(handler);
 }
 
+std::vector<node_id> peer_transport::peers() const {
+    std::vector<node_id> out;
+    for (const auto& [node, address] : _addresses) {
+        if (node != _cfg.self) out.push_back(node);
+    }
+    return out;
+}
+
 bool peer_transport::send_info(node_id to, std::span<const std::byte> info) {
+    return send_frame(to, info, rpc::frame_type::broker_info);
+}
+
+bool peer_transport::send_leaders(node_id to, std::span<const std::byte> leaders) {
+    return send_frame(to, leaders, rpc::frame_type::group_leaders);
+}
+
+bool peer_transport::send_frame(node_id to, std::span<const std::byte> bytes,
+                                rpc::frame_type type) {
     check_shard();
     if (_stopped || to == _cfg.self) return false;
     auto address = _addresses.find(to);
     if (address == _addresses.end()) return false;
-    uint64_t frame_bytes = rpc::frame_header_bytes + info.size();
+    uint64_t frame_bytes = rpc::frame_header_bytes + bytes.size();
     if (frame_bytes > _cfg.max_frame_bytes) return false;
     peer_connection& c = connection_for(to, address->second);
     if (!c.has_room(frame_bytes)) return false;
     iobuf payload;
-    payload.append(info.data(), info.size());
-    c.enqueue(std::move(payload), rpc::frame_type::broker_info);
+    payload.append(bytes.data(), bytes.size());
+    c.enqueue(std::move(payload), type);
     return true;
 }
 

@@ -69,6 +69,8 @@ public:
     // this one relays to the controller (core/cluster/metadata_service.h). False when `to` is
     // this node or unknown, the frame too large, or the queue full, or after stop.
     bool send_info(node_id to, std::span<const std::byte> info);
+    // Queues a group_leaders frame (net/rpc/group_leaders.h) for `to`; false as send_info.
+    bool send_leaders(node_id to, std::span<const std::byte> leaders);
 
     // Called when a peer is found gone: a connection to it ended by its side, and the
     // reconnection that follows at once (or any later attempt) was refused, so nothing listens
@@ -79,6 +81,8 @@ public:
     // Closes every connection and waits for them. Idempotent.
     task<void> stop();
 
+    // The peers it knows an address of (set_peers), itself excluded.
+    std::vector<node_id> peers() const;
     const peer_transport_stats& stats() const noexcept { return _stats; }
     const raft_transport_config& config() const noexcept { return _cfg; }
     // Whether the connection to `node` is established now (tests, diagnostics).
@@ -89,6 +93,7 @@ public:
 private:
     peer_connection& connection_for(node_id node, const net::socket_address& address);
     void drop(drop_reason why, const raft_message& m);
+    bool send_frame(node_id to, std::span<const std::byte> payload, rpc::frame_type type);
     void retire(std::unique_ptr<peer_connection> c);
     void check_shard() const;
 

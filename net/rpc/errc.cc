@@ -28,6 +28,8 @@ public:
                 return "malformed RPC handshake";
             case rpc_errc::malformed_broker_info:
                 return "malformed broker info";
+            case rpc_errc::malformed_group_leaders:
+                return "malformed group leaders";
         }
         return "unknown RPC error " + std::to_string(value);
     }

@@ -21,6 +21,7 @@ enum class rpc_errc : int {
     no_such_shard,        // the target shard index is not below the acceptor's shard count
     malformed_handshake,  // a handshake or reply with an unknown status or impossible fields
     malformed_broker_info,  // a broker_info payload that is not one well-formed record
+    malformed_group_leaders,  // a group_leaders payload that is not one well-formed list
 };
 
 const std::error_category& rpc_category() noexcept;

@@ -69,6 +69,9 @@ enum class frame_type : uint16_t {
     // own hello), and later on it to relay another broker's hello to the controller (a broker
     // that dialed only the seeds is registered by a controller that is not one).
     broker_info = 2,
+    // group_leaders.h: the groups of fixed replica sets the sender leads on this connection's
+    // shard, told to a broker outside them.
+    group_leaders = 3,
 };
 
 struct frame {

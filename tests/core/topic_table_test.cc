@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -396,11 +397,86 @@ TEST(topic_table, the_replication_factor_follows_the_brokers_that_join_and_leave
     EXPECT_FALSE(t.apply(register_broker_cmd{.node = 3, .rpc = {"a", 1}, .kafka = {"a", 2}}));
     EXPECT_EQ(t.state().broker_count(), 4);
     EXPECT_FALSE(t.validate_create("x", 1, 4, {}));
-    EXPECT_EQ(t.validate_create("x", 1, 3, {})->code, cluster_errc::invalid_replication_factor);
+    // Fewer replicas than brokers: groups of fixed replica sets (place_replicated).
+    EXPECT_FALSE(t.validate_create("x", 1, 3, {}));
+    EXPECT_FALSE(t.validate_create("x", 1, 1, {}));
+    EXPECT_EQ(t.validate_create("x", 1, 5, {})->code, cluster_errc::invalid_replication_factor);
     EXPECT_FALSE(t.apply(decommission_broker_cmd{.node = 0}));
     EXPECT_EQ(t.state().broker_count(), 3);
     EXPECT_FALSE(t.validate_create("x", 1, 3, {}));
     EXPECT_FALSE(t.validate_create("x", 1, -1, {}));
+}
+
+// A replication factor below the broker count: each partition in the least used rotation of
+// the brokers, new rotations defined as groups, existing ones reused, shards balanced per group.
+TEST(topic_table, fewer_replicas_than_brokers_place_in_rotations) {
+    topic_defaults d;
+    d.replication_factor = 3;
+    topic_table t(d);
+    const std::vector<int32_t> brokers = {0, 1, 2};
+    placement p = t.place_replicated(0, 6, 2, 2, brokers);
+    ASSERT_EQ(p.groups.size(), 3u);
+    EXPECT_EQ(p.groups[0], (replica_group{raft_group_id(1), {0, 1}}));
+    EXPECT_EQ(p.groups[1], (replica_group{raft_group_id(2), {1, 2}}));
+    EXPECT_EQ(p.groups[2], (replica_group{raft_group_id(3), {2, 0}}));
+    std::map<std::pair<uint16_t, uint32_t>, int> per_group_shard;
+    for (const auto& a : p.partitions) ++per_group_shard[{a.group.value(), a.shard.value()}];
+    // Two partitions per group, one on each shard.
+    EXPECT_EQ(per_group_shard.size(), 6u);
+    for (const auto& [key, n] : per_group_shard) EXPECT_EQ(n, 1) << key.first << "/" << key.second;
+    // place_replicated changes nothing; applying does.
+    EXPECT_EQ(t.place_replicated(0, 6, 2, 2, brokers).groups, p.groups);
+    create_topic_cmd c{.name = "r2", .id = id_of(1), .partitions = p.partitions, .groups = p.groups};
+    ASSERT_FALSE(t.apply(c));
+    EXPECT_EQ(t.state().groups().size(), 3u);
+    const topic_metadata* r2 = t.find("r2");
+    ASSERT_NE(r2, nullptr);
+    EXPECT_EQ(t.state().replication_factor_of(*r2), 2);
+    EXPECT_EQ(t.state().replicas_of(raft_group_id(3), {0, 1, 2}), (std::vector<int32_t>{2, 0}));
+    EXPECT_EQ(t.state().replicas_of(raft_group_id(0), {0, 1, 2}), brokers);
+    EXPECT_TRUE(t.state().replicas_of(raft_group_id(9), {0, 1, 2}).empty());
+
+    // A second topic reuses the rotations, starting with the least used.
+    placement q = t.place_replicated(0, 1, 2, 2, brokers);
+    EXPECT_TRUE(q.groups.empty());
+    EXPECT_EQ(q.partitions[0].group, raft_group_id(1));
+    // Another factor defines its own rotations after the last id; the full factor is group 0.
+    placement one = t.place_replicated(0, 3, 2, 1, brokers);
+    ASSERT_EQ(one.groups.size(), 3u);
+    EXPECT_EQ(one.groups[0], (replica_group{raft_group_id(4), {0}}));
+    placement all = t.place_replicated(0, 3, 2, 3, brokers);
+    EXPECT_TRUE(all.groups.empty());
+    for (const auto& a : all.partitions) EXPECT_EQ(a.group, raft_group_id(0));
+    EXPECT_EQ(t.place_replicated(0, 3, 2, -1, brokers).partitions, all.partitions);
+
+    // Commands that do not fit the table are stale: a group defined twice, a partition in a
+    // group nobody defined, a replica set with a decommissioned broker.
+    create_topic_cmd again{.name = "again", .id = id_of(2), .partitions = q.partitions,
+                           .groups = {{raft_group_id(3), {1, 0}}}};
+    EXPECT_EQ(t.apply(again)->code, cluster_errc::stale_command);
+    auto undefined = q.partitions;
+    undefined[0].group = raft_group_id(40);
+    EXPECT_EQ(t.apply(create_topic_cmd{.name = "u", .id = id_of(3), .partitions = undefined})->code,
+              cluster_errc::stale_command);
+    EXPECT_EQ(t.apply(create_topic_cmd{.name = "dup", .id = id_of(4), .partitions = q.partitions,
+                                       .groups = {{raft_group_id(7), {1, 1}}}})
+                  ->code,
+              cluster_errc::stale_command);
+    ASSERT_FALSE(t.apply(decommission_broker_cmd{.node = 2}));
+    EXPECT_EQ(t.apply(create_topic_cmd{.name = "gone", .id = id_of(5), .partitions = q.partitions,
+                                       .groups = {{raft_group_id(7), {2, 1}}}})
+                  ->code,
+              cluster_errc::stale_command);
+    EXPECT_EQ(t.state().groups().size(), 3u);
+    EXPECT_EQ(t.find("again"), nullptr);
+
+    // New partitions of r2 keep its factor.
+    placement more = t.place_replicated(6, 2, 2, t.state().replication_factor_of(*r2), {0, 1, 3});
+    ASSERT_FALSE(t.apply(create_partitions_cmd{r2->id, more.partitions, more.groups}));
+    ASSERT_EQ(t.find("r2")->partitions.size(), 8u);
+    for (const auto& a : t.find("r2")->partitions) {
+        EXPECT_EQ(t.state().replicas_of(a.group, {}).size(), 2u) << a.partition;
+    }
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "net/rpc/broker_info.h"
+#include "net/rpc/group_leaders.h"
 #include "net/rpc/frame.h"
 #include "raft/message_codec.h"
 #include "reactor/iobuf.h"
@@ -50,12 +51,15 @@ std::vector<std::byte> bytes_of(const iobuf& b) {
     return v;
 }
 
-// The decoders' contracts on one payload: the raft message decoder's, and the broker_info
-// decoder's (a decoded record encodes to the same bytes).
+// The decoders' contracts on one payload: the raft message decoder's, and the broker_info and
+// group_leaders decoders' (a decoded record encodes to the same bytes).
 void check_payload(const iobuf& payload) {
     if (auto b = rpc::decode_broker_info(payload)) {
         auto again = rpc::encode_broker_info(*b);
         if (again != bytes_of(payload)) std::abort();
+    }
+    if (auto l = rpc::decode_group_leaders(payload)) {
+        if (rpc::encode_group_leaders(*l) != bytes_of(payload)) std::abort();
     }
     auto m = decode_raft_message(payload);
     if (!m) return;

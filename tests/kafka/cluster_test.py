@@ -46,26 +46,22 @@ def watermark(consumer, topic, partition, timeout_s):
             time.sleep(0.2)
 
 
-def consume_all(bootstrap, topic, partitions, timeout_s=TIMEOUT_S, start_offsets=None):
-    """Every record of every partition up to its high watermark: {partition: [(offset, value)]},
-    from offset 0, or, when a dict `start_offsets` is given, from each partition's log start
-    offset (which it is filled with). Assigned partitions, no group membership (librdkafka
-    insists on a group.id; nothing is committed)."""
+def read_to_high_watermarks(bootstrap, tps, timeout_s=TIMEOUT_S, low=None):
+    """Every record of the partitions `tps` ([(topic, partition)]) from `low` ({tp: offset},
+    default 0) up to each one's high watermark: {tp: [(offset, key, int value)]}, the key
+    decoded (None when absent). Assigned partitions, no group membership (librdkafka insists on
+    a group.id; nothing is committed)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "wharf-cluster-check",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
                   "enable.partition.eof": False})
     try:
-        high = {p: watermark(c, topic, p, timeout_s) for p in range(partitions)}
-        low = {p: 0 for p in range(partitions)}
-        if start_offsets is not None:
-            low = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[0]
-                   for p in range(partitions)}
-            start_offsets.update(low)
-        c.assign([TopicPartition(topic, p, low[p]) for p in range(partitions)])
-        got = {p: [] for p in range(partitions)}
-        done = lambda p: high[p] == low[p] or (got[p] and got[p][-1][0] >= high[p] - 1)
+        high = {tp: watermark(c, tp[0], tp[1], timeout_s) for tp in tps}
+        low = low or {tp: 0 for tp in tps}
+        c.assign([TopicPartition(t, p, low[(t, p)]) for t, p in tps])
+        got = {tp: [] for tp in tps}
+        done = lambda tp: high[tp] == low[tp] or (got[tp] and got[tp][-1][0] >= high[tp] - 1)
         deadline = time.monotonic() + timeout_s
-        while not all(done(p) for p in range(partitions)) and time.monotonic() < deadline:
+        while not all(done(tp) for tp in tps) and time.monotonic() < deadline:
             m = c.poll(0.5)
             if m is None:
                 continue
@@ -73,15 +69,36 @@ def consume_all(bootstrap, topic, partitions, timeout_s=TIMEOUT_S, start_offsets
                 if m.error().code() == KafkaError._PARTITION_EOF:
                     continue
                 raise AssertionError(f"consume error: {m.error()}")
-            got[m.partition()].append((m.offset(), int(m.value())))
-        missing = {p: (got[p][-1][0] if got[p] else None, high[p])
-                   for p in range(partitions) if not done(p)}
+            key = m.key().decode() if m.key() is not None else None
+            got[(m.topic(), m.partition())].append((m.offset(), key, int(m.value())))
+        missing = {f"{t}/{p}": (got[(t, p)][-1][0] if got[(t, p)] else None, high[(t, p)])
+                   for t, p in tps if not done((t, p))}
         if missing:
             raise AssertionError(f"consumed short of the high watermark after {timeout_s}s "
                                  f"(partition: (last offset, high watermark)): {missing}")
         return got
     finally:
         c.close()
+
+
+def consume_all(bootstrap, topic, partitions, timeout_s=TIMEOUT_S, start_offsets=None):
+    """Every record of every partition up to its high watermark: {partition: [(offset, value)]},
+    from offset 0, or, when a dict `start_offsets` is given, from each partition's log start
+    offset (which it is filled with)."""
+    tps = [(topic, p) for p in range(partitions)]
+    low = None
+    if start_offsets is not None:
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "wharf-cluster-check"})
+        try:
+            start_offsets.update(
+                {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[0]
+                 for p in range(partitions)})
+        finally:
+            c.close()
+        low = {(topic, p): start_offsets[p] for p in range(partitions)}
+    got = read_to_high_watermarks(bootstrap, tps, timeout_s, low)
+    return {p: [(offset, value) for offset, _, value in got[(topic, p)]]
+            for p in range(partitions)}
 
 
 class cluster_test(unittest.TestCase):

@@ -59,19 +59,25 @@ def free_ports(count):
 
 
 class Cluster:
-    """`size` brokers with node ids 0..size-1. start() starts them all at once (a broker of a
-    cluster may wait for its peers before it serves, so they cannot start one after another)."""
+    """`size` brokers with node ids 0..size-1. start() starts the seeds all at once (a broker of
+    a cluster may wait for its peers before it serves, so they cannot start one after another),
+    then the brokers that join."""
 
-    def __init__(self, size=3, smp=2, flags=(), netns=None, admin=False):
+    def __init__(self, size=3, smp=2, flags=(), netns=None, admin=False, seeds=None):
         """netns: a wharf_netns.Netns of `size` namespaces, one per broker (the caller closes
         it after the cluster), for faults that cut the network between brokers. admin: each
-        broker serves its admin API on a free port (Broker.admin_port)."""
+        broker serves its admin API on a free port (Broker.admin_port). seeds: how many brokers
+        (node ids 0..seeds-1) --seeds names, default all of them (a cluster has 1, 3 or 5
+        seeds); the others join the running cluster with the same --seeds
+        (core/cluster/group_membership.h)."""
         ports = free_ports(2 * size)
         self.kafka_ports = ports[:size]
         self.rpc_ports = ports[size:]
         self.netns = netns
         self.hosts = netns.addrs if netns is not None else ["127.0.0.1"] * size
-        seeds = ",".join(f"{i}@{self.hosts[i]}:{p}" for i, p in enumerate(self.rpc_ports))
+        self.seeds = size if seeds is None else seeds
+        seeds = ",".join(f"{i}@{self.hosts[i]}:{p}"
+                         for i, p in enumerate(self.rpc_ports[:self.seeds]))
 
         def wrap(i):
             return None if netns is None else (lambda cmd: netns.wrap(i, cmd))
@@ -85,14 +91,17 @@ class Cluster:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self):
-        with ThreadPoolExecutor(len(self.brokers)) as pool:
-            futures = [pool.submit(self.start_broker, i) for i in range(len(self.brokers))]
-            errors = []
-            for f in futures:
-                try:
-                    f.result()
-                except Exception as e:  # noqa: BLE001 - every broker is closed below
-                    errors.append(f"{type(e).__name__}: {e}")
+        errors = []
+        for batch in (range(self.seeds), range(self.seeds, len(self.brokers))):
+            if not batch or errors:
+                continue
+            with ThreadPoolExecutor(len(batch)) as pool:
+                futures = [pool.submit(self.start_broker, i) for i in batch]
+                for f in futures:
+                    try:
+                        f.result()
+                    except Exception as e:  # noqa: BLE001 - every broker is closed below
+                        errors.append(f"{type(e).__name__}: {e}")
         if errors:
             self.close()
             raise AssertionError("cluster did not start:\n" + "\n".join(errors))

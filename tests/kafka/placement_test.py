@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""Partition placement with a replication factor below the broker count, end to end, on four
+real brokers (three seeds and one that joins: a cluster has 1, 3 or 5 seeds), with
+confluent-kafka-python.
+
+1. CreateTopics with replication factor 1, 2 and 3 (8 partitions each) succeeds, and 4 (every
+   broker) still does; 5 (more than the brokers) and 0 are refused with
+   INVALID_REPLICATION_FACTOR (38), and the refused topics do not exist.
+2. Metadata asked of every broker on its own agrees within a bounded wait: each partition lists
+   exactly RF distinct replicas among the four brokers, a leader among its replicas (the same
+   from every broker) and an ISR within its replicas. The rf1 leaders are spread over at least
+   two brokers, and the rf3 partitions do not all have the same replica set.
+3. An idempotent acks=all producer bootstrapped from one broker only (not a replica of every
+   partition) writes 50 keyed records to every partition of every topic; a consumer
+   bootstrapped from another broker reads each partition from offset 0: every record at its
+   acknowledged offset, in order, once.
+4. The broker leading the most rf3 partitions is SIGKILLed. The surviving brokers name, for
+   every rf3 partition that it replicated, a new leader among the remaining replicas, and leave
+   the other rf3 partitions' replica sets alone; 50 more records per rf3 partition are
+   acknowledged through a survivor, and every record, from before and after the kill, reads
+   back once and in order. The broker restarts from its data directory and catches up: every
+   broker's Metadata agrees again and lists it in the ISR of its partitions."""
+
+import time
+import unittest
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cluster_test import read_to_high_watermarks
+from wharf_cluster import Cluster
+
+BROKERS = 4
+SEEDS = 3  # node 3 joins the running cluster
+SMP = 2
+PARTITIONS = 8
+RECORDS = 50  # per partition and produce round
+# name -> (partitions, replication factor)
+TOPICS = {"rf1": (PARTITIONS, 1), "rf2": (PARTITIONS, 2), "rf3": (PARTITIONS, 3),
+          "rf4": (4, BROKERS)}
+REFUSED = {"rf5": BROKERS + 1, "rf0": 0}
+ADMIN_TIMEOUT_S = 30
+AGREE_TIMEOUT_S = 20  # Metadata agreement, before and after the kill
+CATCH_UP_TIMEOUT_S = 30  # the restarted broker back in the ISR of its partitions
+IO_TIMEOUT_S = 30  # a produce round's flush; a read-back
+
+
+def kafka_error(e):
+    err = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+    if err is None:
+        return None, repr(e)
+    return err.code(), f"{err.name()} ({err.code()}): {err.str()}"
+
+
+def create_topic(bootstrap, name, partitions, rf):
+    """(error code, description): (None, None) when the topic was created."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(name, partitions, rf)],
+                                  operation_timeout=ADMIN_TIMEOUT_S,
+                                  request_timeout=ADMIN_TIMEOUT_S)
+    try:
+        futures[name].result(timeout=ADMIN_TIMEOUT_S + 10)
+        return None, None
+    except KafkaException as e:
+        return kafka_error(e)
+
+
+def key_of(topic, partition, i):
+    return f"{topic}/{partition}/{i}"
+
+
+def produce(bootstrap, topics, first, count):
+    """`count` keyed records (values first..first+count-1) to every partition of every topic in
+    `topics` ({name: partitions}), idempotent and acks=all, through `bootstrap`. Returns
+    ({(topic, partition): {offset: (key, value)}}, delivery errors, records left unflushed)."""
+    acked = {}
+    errors = []
+
+    def report(err, msg):
+        if err is not None:
+            errors.append(f"{msg.topic()}/{msg.partition()} key {msg.key()}: {err}")
+            return
+        acked.setdefault((msg.topic(), msg.partition()), {})[msg.offset()] = (
+            msg.key().decode(), int(msg.value()))
+
+    def on_error(err):
+        if err.fatal():
+            errors.append(f"fatal: {err}")
+
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                  "linger.ms": 5, "message.timeout.ms": IO_TIMEOUT_S * 1000,
+                  "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200,
+                  "retry.backoff.ms": 50, "error_cb": on_error})
+    for i in range(first, first + count):
+        for topic, partitions in topics.items():
+            for part in range(partitions):
+                while True:
+                    try:
+                        p.produce(topic, key=key_of(topic, part, i).encode(),
+                                  value=str(i).encode(), partition=part, on_delivery=report)
+                        break
+                    except BufferError:
+                        p.poll(0.05)
+                p.poll(0)
+    left = p.flush(IO_TIMEOUT_S)
+    return acked, errors, left
+
+
+def read_back(bootstrap, topics):
+    """Every record of every partition of `topics` ({name: partitions}) from offset 0 up to its
+    high watermark: {(topic, partition): [(offset, key, value)]}."""
+    tps = [(t, p) for t, n in topics.items() for p in range(n)]
+    return read_to_high_watermarks(bootstrap, tps, IO_TIMEOUT_S)
+
+
+class placement_test(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(BROKERS, smp=SMP, seeds=SEEDS).start()
+        self.addCleanup(self.cluster.close)
+        self.dead = set()
+
+    # --- Metadata ------------------------------------------------------------------------------
+    def view_of(self, node, topics):
+        """Node `node`'s Metadata (its address alone given to the client) of `topics`:
+        ({topic: {partition: (leader, replicas, isr)}}, problems)."""
+        md = self.cluster.metadata(node, timeout_s=5)
+        view, problems = {}, []
+        ids = set(range(BROKERS))
+        for name in topics:
+            partitions, rf = TOPICS[name]
+            t = md.topics.get(name)
+            if t is None or t.error is not None:
+                problems.append(f"node {node}: topic {name}: "
+                                f"{t.error if t is not None else 'not listed'}")
+                continue
+            if len(t.partitions) != partitions:
+                problems.append(f"node {node}: topic {name}: {len(t.partitions)} partitions, "
+                                f"expected {partitions}")
+            view[name] = {}
+            for p, m in sorted(t.partitions.items()):
+                where = f"node {node}: {name}/{p} (rf {rf})"
+                replicas, isr = list(m.replicas), list(m.isrs)
+                view[name][p] = (m.leader, tuple(sorted(replicas)), tuple(sorted(isr)))
+                if m.error is not None:
+                    problems.append(f"{where}: error {m.error}")
+                if len(replicas) != rf or len(set(replicas)) != rf:
+                    problems.append(f"{where}: replicas {replicas}, expected {rf} distinct "
+                                    f"brokers")
+                if not set(replicas) <= ids:
+                    problems.append(f"{where}: replicas {replicas} not among brokers "
+                                    f"{sorted(ids)}")
+                if m.leader not in replicas:
+                    problems.append(f"{where}: leader {m.leader} is not one of the replicas "
+                                    f"{replicas}")
+                elif m.leader in self.dead:
+                    problems.append(f"{where}: leader {m.leader} was killed")
+                if not set(isr) <= set(replicas):
+                    problems.append(f"{where}: isr {isr} is not within the replicas {replicas}")
+        return view, problems
+
+    def wait_agreement(self, topics, timeout_s=AGREE_TIMEOUT_S, extra=None):
+        """Waits until the Metadata of every live broker, each asked on its own, passes
+        view_of's checks for `topics` and every broker names the same replicas and leader for
+        each partition, and `extra(agreed, views)` (if given) finds no problem. Returns
+        ({topic: {partition: (leader, replicas)}}, {node: view}, seconds it took)."""
+        nodes = [n for n in range(BROKERS) if n not in self.dead]
+        start = time.monotonic()
+        deadline = start + timeout_s
+        while True:
+            views, problems = {}, []
+            for n in nodes:
+                try:
+                    views[n], found = self.view_of(n, topics)
+                    problems.extend(found)
+                except Exception as e:  # noqa: BLE001 - a broker that does not answer yet
+                    problems.append(f"node {n}: no Metadata: {e!r}")
+            agreed = {}
+            if not problems:
+                first = views[nodes[0]]
+                for name in topics:
+                    agreed[name] = {}
+                    for p, (leader, replicas, _) in first[name].items():
+                        answers = {n: views[n][name].get(p, (None, None, None))[:2]
+                                   for n in nodes}
+                        if len(set(answers.values())) != 1:
+                            problems.append(f"{name}/{p}: brokers disagree "
+                                            f"(node: (leader, replicas)): {answers}")
+                        agreed[name][p] = (leader, replicas)
+            if not problems and extra is not None:
+                problems.extend(extra(agreed, views))
+            if not problems:
+                return agreed, views, time.monotonic() - start
+            if time.monotonic() >= deadline:
+                shown = "\n  ".join(problems[:30])
+                more = f"\n  ... and {len(problems) - 30} more" if len(problems) > 30 else ""
+                self.fail(f"Metadata of nodes {nodes} did not agree on a valid placement of "
+                          f"{list(topics)} within {timeout_s}s (dead: {sorted(self.dead)}); "
+                          f"last problems:\n  {shown}{more}\n{self.cluster.logs()}")
+            time.sleep(0.25)
+
+    # --- records -------------------------------------------------------------------------------
+    def produce_round(self, node, topics, first):
+        acked, errors, left = produce(self.cluster.brokers[node].bootstrap, topics, first,
+                                      RECORDS)
+        counts = {f"{t}/{p}": len(acked.get((t, p), {}))
+                  for t, n in topics.items() for p in range(n)}
+        short = {tp: n for tp, n in counts.items() if n != RECORDS}
+        if errors or left or short:
+            self.fail(f"producing {RECORDS} records (values {first}..{first + RECORDS - 1}) "
+                      f"to every partition of {list(topics)} through node {node}: {left} left "
+                      f"unflushed after {IO_TIMEOUT_S}s, {len(errors)} delivery errors "
+                      f"{errors[:5]}, partitions not fully acknowledged (partition: "
+                      f"acknowledged): {short}\n{self.cluster.logs()}")
+        return acked
+
+    def check_read_back(self, node, topics, acked, rounds):
+        """Reads `topics` through node `node` alone and checks every partition holds exactly the
+        values 0..rounds*RECORDS-1 in order with their keys, each at its acknowledged offset.
+        `acked`: {(topic, partition): {offset: (key, value)}} of every round."""
+        got = read_back(self.cluster.brokers[node].bootstrap, topics)
+        problems = []
+        for (t, p), records in sorted(got.items()):
+            where = f"{t}/{p}"
+            expected = [(key_of(t, p, i), i) for i in range(rounds * RECORDS)]
+            stored = [(k, v) for _, k, v in records]
+            if stored != expected:
+                values = [v for _, v in stored]
+                seen = set()
+                dups = sorted({v for v in values if v in seen or seen.add(v)})
+                lost = sorted(set(range(rounds * RECORDS)) - set(values))
+                extra = sorted(set(values) - set(range(rounds * RECORDS)))
+                disorder = [(a, b) for a, b in zip(values, values[1:]) if b < a]
+                wrong_keys = [(k, v) for k, v in stored if k != key_of(t, p, v)]
+                found = [f"{what} {items[:10]}" for what, items in (
+                    ("lost", lost), ("duplicated", dups), ("unexpected", extra),
+                    ("out of order (value pairs)", disorder), ("wrong keys", wrong_keys))
+                         if items]
+                problems.append(f"{where}: {len(stored)} records, expected values "
+                                f"0..{len(expected) - 1} once each in order: " + "; ".join(found))
+            at = {o: (k, v) for o, k, v in records}
+            moved = [(o, kv, at.get(o)) for o, kv in sorted(acked.get((t, p), {}).items())
+                     if at.get(o) != kv]
+            if moved:
+                problems.append(f"{where}: {len(moved)} acknowledged records not at their "
+                                f"acknowledged offset ((offset, acked (key, value), stored)): "
+                                f"{moved[:5]}")
+        if problems:
+            self.fail(f"reading {list(topics)} back through node {node}:\n  "
+                      + "\n  ".join(problems) + f"\n{self.cluster.logs()}")
+
+    # --- the test ------------------------------------------------------------------------------
+    def test_placement_below_the_broker_count(self):
+        c = self.cluster
+        c.wait_formed()
+        print(f"cluster of {BROKERS} brokers formed", flush=True)
+
+        # 1. CreateTopics: RF 1..4 succeed, 5 and 0 are refused.
+        for name, (partitions, rf) in TOPICS.items():
+            code, why = create_topic(c.bootstrap, name, partitions, rf)
+            if code is not None:
+                self.fail(f"step 1: CreateTopics {name} ({partitions} partitions, replication "
+                          f"factor {rf}) on {BROKERS} brokers failed: {why}")
+        for name, rf in REFUSED.items():
+            code, why = create_topic(c.bootstrap, name, PARTITIONS, rf)
+            if code != KafkaError.INVALID_REPLICATION_FACTOR:
+                self.fail(f"step 1: CreateTopics {name} with replication factor {rf} on "
+                          f"{BROKERS} brokers: expected INVALID_REPLICATION_FACTOR (38), got "
+                          f"{why or 'success'}")
+        listed = c.metadata(timeout_s=10).topics
+        self.assertFalse(set(REFUSED) & set(listed),
+                         f"step 1: refused topics exist: {sorted(set(REFUSED) & set(listed))}")
+        print(f"step 1: created {list(TOPICS)}, {list(REFUSED)} refused with "
+              f"INVALID_REPLICATION_FACTOR", flush=True)
+
+        # 2. Every broker's Metadata agrees on a valid placement that spreads the partitions.
+        placement, _, took = self.wait_agreement(list(TOPICS))
+        for name, parts in placement.items():
+            print(f"step 2: {name}: " + ", ".join(f"{p}: leader {l} replicas {list(r)}"
+                                                  for p, (l, r) in parts.items()), flush=True)
+        print(f"step 2: every broker agreed after {took:.1f}s", flush=True)
+        rf1_leaders = {l for l, _ in placement["rf1"].values()}
+        self.assertGreaterEqual(len(rf1_leaders), 2,
+                                f"step 2: every rf1 partition is on node(s) {rf1_leaders}: "
+                                f"placement does not spread partitions ({placement['rf1']})")
+        rf3_sets = {r for _, r in placement["rf3"].values()}
+        self.assertGreaterEqual(len(rf3_sets), 2,
+                                f"step 2: every rf3 partition has the replicas {rf3_sets}: "
+                                f"placement does not spread replica sets ({placement['rf3']})")
+
+        # 3. Produce through one broker, read back through another.
+        producer_node, reader_node = 0, 2
+        everything = {name: partitions for name, (partitions, _) in TOPICS.items()}
+        acked = self.produce_round(producer_node, everything, 0)
+        self.check_read_back(reader_node, everything, acked, rounds=1)
+        print(f"step 3: {RECORDS} records to each of {sum(everything.values())} partitions "
+              f"through node {producer_node}, all read back in order through node "
+              f"{reader_node}", flush=True)
+
+        # 4. Kill the broker that leads the most rf3 partitions (of those, the one in the most
+        # rf3 replica sets).
+        rf3 = placement["rf3"]
+        victim = max(range(BROKERS),
+                     key=lambda n: (sum(1 for l, _ in rf3.values() if l == n),
+                                    sum(1 for _, r in rf3.values() if n in r)))
+        hit = sorted(p for p, (_, r) in rf3.items() if victim in r)
+        spared = sorted(p for p in rf3 if p not in hit)
+        led = sorted(p for p, (l, _) in rf3.items() if l == victim)
+        self.assertTrue(hit, f"step 4: no rf3 partition on node {victim}: {rf3}")
+        c.kill(victim)
+        self.dead.add(victim)
+        print(f"step 4: killed node {victim}: leader of rf3 partitions {led}, replica of {hit}; "
+              f"rf3 partitions without it: {spared}", flush=True)
+
+        def after_kill(agreed, _views):
+            problems = []
+            for p, (leader, replicas) in agreed["rf3"].items():
+                if replicas != rf3[p][1]:
+                    problems.append(f"rf3/{p}: replicas {list(replicas)} after the kill of node "
+                                    f"{victim}, {list(rf3[p][1])} before")
+                if p in hit and leader not in set(rf3[p][1]) - {victim}:
+                    problems.append(f"rf3/{p}: leader {leader}, expected one of the remaining "
+                                    f"replicas {sorted(set(rf3[p][1]) - {victim})}")
+            return problems
+
+        failover, _, took = self.wait_agreement(["rf3"], extra=after_kill)
+        moved = {p: (rf3[p][0], failover["rf3"][p][0]) for p in hit if p in led}
+        print(f"step 4: survivors agreed after {took:.1f}s; new leaders (partition: (old, new)): "
+              f"{moved}; leaders of spared partitions "
+              f"{ {p: failover['rf3'][p][0] for p in spared} } (before "
+              f"{ {p: rf3[p][0] for p in spared} })", flush=True)
+
+        survivors = [n for n in range(BROKERS) if n != victim]
+        producer_node, reader_node = survivors[0], survivors[-1]
+        only_rf3 = {"rf3": TOPICS["rf3"][0]}
+        acked_after = self.produce_round(producer_node, only_rf3, RECORDS)
+        rf3_acked = {tp: {**acked[tp], **acked_after.get(tp, {})} for tp in acked
+                     if tp[0] == "rf3"}
+        self.check_read_back(reader_node, only_rf3, rf3_acked, rounds=2)
+        print(f"step 4: {RECORDS} more records to each rf3 partition through node "
+              f"{producer_node}; all {2 * RECORDS} per partition read back in order through "
+              f"node {reader_node}", flush=True)
+
+        # The victim restarts from its data directory and catches up.
+        c.start_broker(victim)
+        self.dead.discard(victim)
+
+        def caught_up(agreed, views):
+            problems = []
+            for name in TOPICS:
+                for p, (_, replicas) in agreed[name].items():
+                    if victim not in replicas:
+                        continue
+                    for n, view in views.items():
+                        isr = view[name][p][2]
+                        if victim not in isr:
+                            problems.append(f"node {n}: {name}/{p}: isr {list(isr)} lacks the "
+                                            f"restarted node {victim}")
+            return problems
+
+        restored, _, took = self.wait_agreement(list(TOPICS), timeout_s=CATCH_UP_TIMEOUT_S,
+                                                extra=caught_up)
+        changed = {f"{name}/{p}": (placement[name][p][1], r)
+                   for name in TOPICS for p, (_, r) in restored[name].items()
+                   if r != placement[name][p][1]}
+        self.assertFalse(changed, f"step 4: replica sets changed across the restart of node "
+                         f"{victim} (partition: (before, after)): {changed}")
+        self.check_read_back(victim, only_rf3, rf3_acked, rounds=2)
+        print(f"step 4: node {victim} restarted, in the ISR of its partitions and agreeing "
+              f"after {took:.1f}s; rf3 read back through it", flush=True)
+
+
+if __name__ == "__main__":
+    unittest.main()

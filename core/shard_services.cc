@@ -88,6 +88,14 @@ group_config group_settings(const broker_config& cfg, raft_group_id id,
     return gc;
 }
 
+// The shard's memory for tail caches (broker_config::tail_cache_bytes_per_shard), shared evenly
+// by the logs of its groups.
+void share_tail_cache(shard_services& s, const broker_config& cfg) {
+    size_t share = cfg.tail_cache_bytes_per_shard() / (1 + s.groups.size());
+    s.log->set_tail_cache_bytes(share);
+    for (auto& [id, g] : s.groups) g->log->set_tail_cache_bytes(share);
+}
+
 // Opens the groups of fixed replica sets that the table names with this broker among their
 // replicas and that the shard does not have yet: their logs (recovering what an earlier run
 // left) and their raft groups over the shard's transport. A group that fails to open is
@@ -117,8 +125,12 @@ task<void> open_groups(shard_services& s, const broker_config& cfg,
             continue;
         }
         g->log = std::move(*log);
-        auto raft = co_await consensus::start(group_settings(cfg, id, replicas, replicas.front()),
-                                              *g->log, s.transport.get());
+        // The group's first membership: a replica that a move brought in is not in it, and
+        // joins as the leader adds it (a learner first).
+        const std::vector<int32_t>* origin = table.group_origin(id);
+        auto raft = co_await consensus::start(
+            group_settings(cfg, id, origin != nullptr ? *origin : replicas, replicas.front()),
+            *g->log, s.transport.get());
         if (!raft || s.stopping) {
             if (raft) co_await (*raft)->stop();
             if (!raft && failed.insert(id).second) {
@@ -144,6 +156,7 @@ task<void> open_groups(shard_services& s, const broker_config& cfg,
                             fmt::join(replicas, ","), g->log->directory());
         s.groups.emplace(id, std::move(g));
         failed.erase(id);
+        share_tail_cache(s, cfg);
     }
 }
 
@@ -158,17 +171,47 @@ task<void> group_leaders_loop(shard_services& s, int32_t self, gate::holder) {
             if (g->raft->is_leader()) led.push_back(g.get());
         }
         if (led.empty()) continue;
+        auto table = metadata_snapshot();
         for (node_id peer : s.transport->peers()) {
             std::vector<rpc::group_leadership> told;
             for (const data_group* g : led) {
-                if (std::find(g->replicas.begin(), g->replicas.end(), peer.value()) !=
-                    g->replicas.end()) {
-                    continue;  // a replica knows its leader from raft
+                // A replica knows its leader from raft (the table's replicas: a move changes
+                // them).
+                auto replicas = table->replicas_of(g->id, {});
+                if (std::find(replicas.begin(), replicas.end(), peer.value()) != replicas.end()) {
+                    continue;
                 }
                 told.push_back({g->id, g->raft->term(), node_id(self)});
             }
             if (!told.empty()) s.transport->send_leaders(peer, rpc::encode_group_leaders(told));
         }
+    }
+}
+
+// While `raft` leads, proposes the next change of its membership toward `wanted` (ascending),
+// if there is one now (group_membership.h).
+task<void> step_membership(consensus& raft, raft_group_id id, std::vector<int32_t> wanted,
+                           const std::vector<int32_t>& decommissioned,
+                           std::set<node_id>& silent_reported) {
+    if (!raft.is_leader()) co_return;
+    membership_facts facts{.current = raft.membership(),
+                           .committed = raft.machine().config_committed(),
+                           .self = raft.machine().self(),
+                           .leader_last = raft.machine().log().last_index(),
+                           .match_of = [&raft](node_id n) { return raft.match_of(n); },
+                           .silent_for = [&raft](node_id n) { return raft.silent_for(n); }};
+    report_silent_learners(facts, silent_reported);
+    auto next = next_membership_step(facts, wanted, decommissioned);
+    if (!next) co_return;
+    std::string from = facts.current.to_string();
+    raft_config proposed = std::move(*next);
+    auto changed = co_await raft.change_membership(proposed);
+    if (changed) {
+        shard_logger().info("cluster: group {} membership {} -> {}", id, from,
+                            proposed.to_string());
+    } else {
+        shard_logger().info("cluster: group {} membership change to {} not made: {}", id,
+                            proposed.to_string(), changed.error().message());
     }
 }
 
@@ -180,7 +223,7 @@ task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::ho
     const std::vector<int32_t> seeds = c.voters();
     uint64_t peers_version = 0;
     uint64_t heard_version = 0;
-    std::set<node_id> silent_reported;
+    std::map<uint16_t, std::set<node_id>> silent_reported;  // by group
     std::set<raft_group_id> groups_failed;
     while (!s.stopping) {
         if (!co_await sleep_for(membership_check_interval)) co_return;
@@ -205,26 +248,18 @@ task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::ho
             }
         }
         co_await open_groups(s, cfg, *table, groups_failed);
-        if (!s.raft->is_leader()) continue;
-        const consensus& group = *s.raft;
-        membership_facts facts{.current = group.membership(),
-                               .committed = group.machine().config_committed(),
-                               .self = group.machine().self(),
-                               .leader_last = group.machine().log().last_index(),
-                               .match_of = [&group](node_id n) { return group.match_of(n); },
-                               .silent_for = [&group](node_id n) { return group.silent_for(n); }};
-        report_silent_learners(facts, silent_reported);
-        auto next = next_membership_step(facts, table->replica_set(seeds),
-                                         table->decommissioned_brokers());
-        if (!next) continue;
-        std::string from = facts.current.to_string();
-        raft_config proposed = std::move(*next);
-        auto changed = co_await s.raft->change_membership(proposed);
-        if (changed) {
-            shard_logger().info("cluster: group membership {} -> {}", from, proposed.to_string());
-        } else {
-            shard_logger().info("cluster: group membership change to {} not made: {}",
-                                proposed.to_string(), changed.error().message());
+        // Group 0 spans every broker; the others their replica set in the table.
+        co_await step_membership(*s.raft, raft_group_id(0), table->replica_set(seeds),
+                                 table->decommissioned_brokers(), silent_reported[0]);
+        for (const auto& [id, replicas] : table->groups()) {
+            if (s.stopping) break;
+            auto g = s.group(id);
+            if (!g) continue;
+            std::vector<int32_t> wanted = replicas;
+            std::sort(wanted.begin(), wanted.end());
+            co_await step_membership(*g.raft, id, std::move(wanted),
+                                     table->decommissioned_brokers(),
+                                     silent_reported[id.value()]);
         }
     }
 }

@@ -24,7 +24,8 @@ namespace wharf {
 
 // A raft group of a fixed replica set on this shard (a topic whose replication factor is below
 // the broker count: topic_table_snapshot::groups) and the log it replicates, in
-// <data-dir>/shard-<k>-group-<g>/. Its membership is the replica set, fixed.
+// <data-dir>/shard-<k>-group-<g>/. Its membership follows the table's replica set for it (a
+// decommission moves it: move_group_cmd); `replicas` is that set when the group opened.
 struct data_group {
     raft_group_id id{0};
     std::vector<int32_t> replicas;

@@ -282,6 +282,9 @@ public:
     // Memory of the batch indexes, for accounting and tests.
     size_t index_memory_bytes() const noexcept;
     size_t cache_bytes() const noexcept { return _cache.bytes(); }
+    // Changes the tail cache's budget (log_config::tail_cache_bytes), evicting what no longer
+    // fits: the shard's groups share one budget.
+    void set_tail_cache_bytes(size_t bytes) { _cache.set_budget(bytes); }
     // Bytes of the sparse raft index points of closed segments (what raft_index_memory_bytes
     // bounds), and of the active segment's.
     size_t closed_points_bytes() const noexcept;

@@ -32,6 +32,11 @@ void tail_cache::insert(partition_id p, kafka_offset base, kafka_offset last, io
     }
 }
 
+void tail_cache::set_budget(size_t budget_bytes) {
+    _budget = budget_bytes;
+    while (_bytes > _budget) evict_oldest();
+}
+
 bool tail_cache::holds(const fifo_record& f) const {
     auto it = _runs.find(f.partition);
     if (it == _runs.end()) return false;

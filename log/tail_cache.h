@@ -38,6 +38,8 @@ public:
     // run left is still p's newest batches.
     void drop_from(partition_id p, kafka_offset end);
     void clear();
+    // Changes the budget, evicting the oldest batches until the cache fits it.
+    void set_budget(size_t budget_bytes);
 
     size_t bytes() const noexcept { return _bytes; }
     size_t budget_bytes() const noexcept { return _budget; }

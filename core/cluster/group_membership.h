@@ -1,9 +1,11 @@
 #pragma once
 
-// Group membership follows the cluster's brokers (DESIGN.md section 5; raft/membership.h): every
-// data group spans the replica set the controller's table names (the seeds and the registered
-// brokers, less the decommissioned ones: topic_table_snapshot::replica_set). The leader of each
-// group moves its membership there one raft change at a time:
+// Group membership follows the cluster's brokers (DESIGN.md section 5; raft/membership.h): group
+// 0 of every shard spans the replica set the controller's table names (the seeds and the
+// registered brokers, less the decommissioned ones: topic_table_snapshot::replica_set), a group
+// of a fixed replica set the replicas the table names for it (topic_table_snapshot::groups; a
+// decommission moves them first). The leader of each group moves its membership there one raft
+// change at a time:
 //   1. decommissioned learners go (they count for nothing, so all at once);
 //   2. brokers wanted and not members join as learners (all at once);
 //   3. a learner that has caught up is promoted to voter (one per change);

@@ -34,11 +34,12 @@ public:
     }
     void groups(const std::vector<replica_group>& v) {
         u32(static_cast<uint32_t>(v.size()));
-        for (const auto& g : v) {
-            u16(g.id.value());
-            u32(static_cast<uint32_t>(g.replicas.size()));
-            for (int32_t n : g.replicas) i32(n);
-        }
+        for (const auto& g : v) group(g.id, g.replicas);
+    }
+    void group(raft_group_id id, const std::vector<int32_t>& replicas) {
+        u16(id.value());
+        u32(static_cast<uint32_t>(replicas.size()));
+        for (int32_t n : replicas) i32(n);
     }
     void map(const config_map& m) {
         u32(static_cast<uint32_t>(m.size()));
@@ -115,12 +116,15 @@ public:
     std::vector<replica_group> groups() {
         if (_version < 2) return {};
         std::vector<replica_group> v(count(6));
-        for (auto& g : v) {
-            g.id = raft_group_id(u16());
-            g.replicas.resize(count(4));
-            for (auto& n : g.replicas) n = i32();
-        }
+        for (auto& g : v) g = group();
         return v;
+    }
+    replica_group group() {
+        replica_group g;
+        g.id = raft_group_id(u16());
+        g.replicas.resize(count(4));
+        for (auto& n : g.replicas) n = i32();
+        return g;
     }
     config_map map() {
         config_map m;
@@ -199,6 +203,9 @@ void write_fields(writer& w, const register_broker_cmd& c) {
 void write_fields(writer& w, const decommission_broker_cmd& c) {
     w.i32(c.node);
 }
+void write_fields(writer& w, const move_group_cmd& c) {
+    w.group(c.id, c.replicas);
+}
 
 metadata_command read_fields(reader& r, uint8_t type) {
     switch (type) {
@@ -240,12 +247,16 @@ metadata_command read_fields(reader& r, uint8_t type) {
             c.kafka = r.address();
             return c;
         }
-        default:
+        case 6:
             return decommission_broker_cmd{.node = r.i32()};
+        default: {
+            replica_group g = r.group();
+            return move_group_cmd{.id = g.id, .replicas = std::move(g.replicas)};
+        }
     }
 }
 
-static_assert(std::variant_size_v<metadata_command> == 7,
+static_assert(std::variant_size_v<metadata_command> == 8,
               "a new command needs its type byte in read_fields and write_fields");
 
 }  // namespace
@@ -266,6 +277,8 @@ result<metadata_command> decode(std::span<const std::byte> bytes) {
     if (version == 0) return cluster_errc::corrupt_command;
     if (version > metadata_command_version) return cluster_errc::unsupported_command_version;
     if (type >= std::variant_size_v<metadata_command>) return cluster_errc::corrupt_command;
+    // Groups of fixed replica sets came with version 2.
+    if (type == 7 && version < 2) return cluster_errc::corrupt_command;
     metadata_command cmd = read_fields(r, type);
     if (!r.ok() || !r.at_end()) return cluster_errc::corrupt_command;
     return cmd;

@@ -106,17 +106,28 @@ struct decommission_broker_cmd {
     bool operator==(const decommission_broker_cmd&) const = default;
 };
 
+// A group of a fixed replica set gets another replica set (version 2): a decommission moves the
+// broker's replicas to others first. The group's leader moves its raft membership there (new
+// replicas join as learners and are promoted; a replica leaves once its broker is
+// decommissioned: core/cluster/group_membership.h).
+struct move_group_cmd {
+    raft_group_id id{0};
+    std::vector<int32_t> replicas;
+    bool operator==(const move_group_cmd&) const = default;
+};
+
 // The variant index is the type byte on the wire: append new alternatives at the end only.
 using metadata_command =
     std::variant<create_topic_cmd, delete_topic_cmd, create_partitions_cmd,
                  alter_topic_configs_cmd, allocate_producer_ids_cmd, register_broker_cmd,
-                 decommission_broker_cmd>;
+                 decommission_broker_cmd, move_group_cmd>;
 
 // The encoding version this broker writes; decode refuses a larger one
 // (unsupported_command_version) and reads the older ones.
 //   2: partition_assignment::group (u16 after log_partition), and create_topic_cmd's and
 //      create_partitions_cmd's groups (after their other fields: u32 count, then per group
-//      u16 id and the replicas as a vector of i32).
+//      u16 id and the replicas as a vector of i32), and move_group_cmd (type 7: u16 id, the
+//      replicas as a vector of i32).
 inline constexpr uint8_t metadata_command_version = 2;
 
 std::vector<std::byte> encode(const metadata_command& cmd);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/cluster/cluster_rpc.h"
 #include "core/shard_services.h"
@@ -273,20 +274,19 @@ task<topic_check> metadata_service::decommission_broker(int32_t node) {
         co_return topic_error{cluster_errc::invalid_request,
                               fmt::format("broker {} is the last broker of the cluster", node)};
     }
-    // Replicas of fixed replica sets are not moved yet: decommissioning would leave them short.
-    for (const topic_metadata* t : _table.topics()) {
-        for (const auto& a : t->partitions) {
-            auto replicas = _table.state().replicas_of(a.group, _cfg.cluster.voters());
-            if (a.group != raft_group_id(0) &&
-                std::find(replicas.begin(), replicas.end(), node) != replicas.end()) {
-                co_return topic_error{
-                    cluster_errc::invalid_request,
-                    fmt::format("broker {} holds a replica of {}-{} (raft group {}); moving "
-                                "replicas of topics whose replication factor is below the broker "
-                                "count is not supported yet: delete the topic first",
-                                node, t->name, a.partition, a.group)};
-            }
-        }
+    // The broker's replicas of groups of fixed replica sets move to other brokers first: each
+    // group's leader adds the new replica, and removes the old one once the decommission below
+    // is committed (group_membership.h).
+    std::vector<move_group_cmd> moves;
+    if (auto e = _table.moves_for_decommission(node, members, moves)) co_return e;
+    for (auto& m : moves) {
+        std::string to = fmt::format("{}", fmt::join(m.replicas, ","));
+        raft_group_id id = m.id;
+        metadata_command move = std::move(m);
+        auto refused = co_await commit(std::move(move));
+        if (refused) co_return refused;
+        shard_logger().info("cluster: raft group {} moves to replicas {} (broker {} leaves)", id,
+                            to, node);
     }
     metadata_command cmd = decommission_broker_cmd{.node = node};
     auto refused = co_await commit(std::move(cmd));

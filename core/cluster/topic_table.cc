@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <limits>
+#include <map>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace wharf {
 
@@ -276,6 +279,7 @@ topic_check topic_table::apply(const metadata_command& cmd) {
             if constexpr (std::is_same_v<T, decommission_broker_cmd>) {
                 return apply_decommission_broker(c);
             }
+            if constexpr (std::is_same_v<T, move_group_cmd>) return apply_move_group(c);
         },
         cmd);
     if (!result.has_value()) ++_state._version;  // nullopt: applied
@@ -342,7 +346,59 @@ topic_check topic_table::check_groups(const std::vector<replica_group>& groups,
 }
 
 void topic_table::define_groups(const std::vector<replica_group>& groups) {
-    for (const auto& g : groups) _state._groups.emplace(g.id, g.replicas);
+    for (const auto& g : groups) {
+        _state._groups.emplace(g.id, g.replicas);
+        _state._group_origins.emplace(g.id, g.replicas);
+    }
+}
+
+topic_check topic_table::apply_move_group(const move_group_cmd& c) {
+    auto it = _state._groups.find(c.id);
+    if (it == _state._groups.end()) return stale(fmt::format("raft group {} is not defined", c.id));
+    std::vector<int32_t> sorted = c.replicas;
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted.empty() || sorted.front() < 0 ||
+        std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end() ||
+        std::any_of(sorted.begin(), sorted.end(),
+                    [this](int32_t n) { return _state.decommissioned(n); })) {
+        return stale(fmt::format("raft group {} cannot move to replicas {}", c.id,
+                                 fmt::join(c.replicas, ",")));
+    }
+    it->second = c.replicas;
+    return std::nullopt;
+}
+
+topic_check topic_table::moves_for_decommission(int32_t node, const std::vector<int32_t>& brokers,
+                                                std::vector<move_group_cmd>& moves) const {
+    std::map<int32_t, size_t> load;
+    for (int32_t b : brokers) load[b] = 0;
+    for (const auto& [id, replicas] : _state._groups) {
+        for (int32_t r : replicas) {
+            if (auto l = load.find(r); l != load.end()) ++l->second;
+        }
+    }
+    for (const auto& [id, replicas] : _state._groups) {
+        auto at = std::find(replicas.begin(), replicas.end(), node);
+        if (at == replicas.end()) continue;
+        std::optional<int32_t> best;
+        for (const auto& [b, n] : load) {
+            if (b == node || std::find(replicas.begin(), replicas.end(), b) != replicas.end()) {
+                continue;
+            }
+            if (!best || n < load.at(*best)) best = b;
+        }
+        if (!best) {
+            return topic_error{cluster_errc::invalid_request,
+                               fmt::format("raft group {} (replicas {}) spans every other broker "
+                                           "already: broker {}'s replica has nowhere to go",
+                                           id, fmt::join(replicas, ","), node)};
+        }
+        move_group_cmd m{.id = id, .replicas = replicas};
+        m.replicas[size_t(at - replicas.begin())] = *best;
+        ++load[*best];
+        moves.push_back(std::move(m));
+    }
+    return std::nullopt;
 }
 
 topic_check topic_table::apply_create(const create_topic_cmd& c) {
@@ -461,6 +517,11 @@ std::vector<int32_t> topic_table_snapshot::replica_set(const std::vector<int32_t
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+}
+
+const std::vector<int32_t>* topic_table_snapshot::group_origin(raft_group_id group) const noexcept {
+    auto it = _group_origins.find(group);
+    return it == _group_origins.end() ? nullptr : &it->second;
 }
 
 std::vector<int32_t> topic_table_snapshot::replicas_of(raft_group_id group,

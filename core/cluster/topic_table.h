@@ -96,6 +96,9 @@ public:
     const std::map<raft_group_id, std::vector<int32_t>>& groups() const noexcept {
         return _groups;
     }
+    // A group's replicas when it was defined, before any move_group_cmd: a replica starts the
+    // group with them as its first membership (raft's persisted history rules after that).
+    const std::vector<int32_t>* group_origin(raft_group_id group) const noexcept;
     // The replicas of a partition's group, preferred leader first: group 0's are
     // replica_set(seeds) (ascending); empty for a group no command defined.
     std::vector<int32_t> replicas_of(raft_group_id group, const std::vector<int32_t>& seeds) const;
@@ -124,6 +127,7 @@ private:
     std::map<int32_t, broker_registration> _registered;
     std::vector<int32_t> _decommissioned;  // ascending
     std::map<raft_group_id, std::vector<int32_t>> _groups;
+    std::map<raft_group_id, std::vector<int32_t>> _group_origins;
 };
 
 // Where place_replicated puts new partitions, and the groups it needs that do not exist yet.
@@ -172,6 +176,14 @@ public:
                                int32_t replication_factor,
                                const std::vector<int32_t>& brokers) const;
 
+    // A decommission first moves the broker's replicas of groups of fixed replica sets: for each
+    // group holding one, the group with that replica replaced (in its place, so a replaced
+    // preferred leader's successor is preferred) by the broker of `brokers` outside the group
+    // that is in the fewest groups (ties to the lowest id), into `moves`. Refused
+    // (INVALID_REQUEST) when a group spans every other broker already.
+    topic_check moves_for_decommission(int32_t node, const std::vector<int32_t>& brokers,
+                                       std::vector<move_group_cmd>& moves) const;
+
     // Lookups, as on a snapshot.
     const topic_table_snapshot& state() const noexcept { return _state; }
     const topic_metadata* find(std::string_view name) const { return _state.find(name); }
@@ -191,6 +203,7 @@ private:
     topic_check apply_allocate_producer_ids(const allocate_producer_ids_cmd& c);
     topic_check apply_register_broker(const register_broker_cmd& c);
     topic_check apply_decommission_broker(const decommission_broker_cmd& c);
+    topic_check apply_move_group(const move_group_cmd& c);
     // Checks that assignments continue partition numbering at first and use fresh, increasing
     // log_partition ids; on success advances the log_partition counter past them.
     topic_check take_assignments(const std::vector<partition_assignment>& parts, int32_t first);

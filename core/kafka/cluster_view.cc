@@ -53,10 +53,16 @@ shard_leaders leaders_of_shard() {
     if (s == nullptr || s->raft == nullptr) return out;
     out.group0 = leader_of_group(*s->raft);
     auto now = std::chrono::steady_clock::now();
+    const int32_t self = t_view.node_id;
     for (const auto& [id, replicas] : metadata_snapshot()->groups()) {
-        if (auto g = s->group(id)) {
+        // A replica knows from raft. A broker outside the group knows from the leader's notices,
+        // also when it still has the group open (its replica was moved away and removed).
+        auto g = s->group(id);
+        bool replica = std::find(replicas.begin(), replicas.end(), self) != replicas.end();
+        auto r = s->remote.find(id, now);
+        if (g && (replica || !r)) {
             out.fixed[id] = leader_of_group(*g.raft);
-        } else if (auto r = s->remote.find(id, now)) {
+        } else if (r) {
             out.fixed[id] = group_leader{.leader = r->leader.value(),
                                          .epoch = static_cast<int32_t>(r->term.value())};
         }

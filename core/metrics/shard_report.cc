@@ -130,13 +130,23 @@ void log_families(metric_families& out, const shard_services& svc) {
                                                       static_cast<double>(read_batches)));
     out.push_back(shard_counter("wharf_log_disk_read_bytes_total", "Bytes read from segments",
                                 s.disk_read_bytes));
-    out.push_back(shard_gauge("wharf_raft_term", "Term of the shard's raft group",
-                              static_cast<double>(svc.raft->term().value())));
-    out.push_back(shard_gauge("wharf_raft_leader",
-                              "1 when this broker leads the shard's raft group",
-                              svc.raft->is_leader() ? 1.0 : 0.0));
-    out.push_back(shard_gauge("wharf_raft_commit_index", "Commit index of the shard's raft group",
-                              static_cast<double>(svc.raft->commit_index().value())));
+    // One row per raft group of the shard: group 0 and the groups of fixed replica sets.
+    metric_family term("wharf_raft_term", "Term of a raft group of the shard", metric_type::gauge);
+    metric_family leader("wharf_raft_leader", "1 when this broker leads a raft group of the shard",
+                         metric_type::gauge);
+    metric_family commit("wharf_raft_commit_index", "Commit index of a raft group of the shard",
+                         metric_type::gauge);
+    auto add_group = [&](raft_group_id id, const consensus& raft) {
+        metric_labels labels{{"shard", shard_label()}, {"group", std::to_string(id.value())}};
+        term.add(labels, static_cast<double>(raft.term().value()));
+        leader.add(labels, raft.is_leader() ? 1.0 : 0.0);
+        commit.add(labels, static_cast<double>(raft.commit_index().value()));
+    };
+    add_group(raft_group_id(0), *svc.raft);
+    for (const auto& [id, g] : svc.groups) add_group(id, *g->raft);
+    out.push_back(std::move(term));
+    out.push_back(std::move(leader));
+    out.push_back(std::move(commit));
 }
 
 void listener_families(metric_families& out, size_t& requests_in_flight_bytes) {

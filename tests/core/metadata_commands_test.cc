@@ -39,6 +39,8 @@ std::vector<metadata_command> samples() {
                             .kafka = {"broker-4.example", 9092}},
         register_broker_cmd{.node = -2, .rpc = {"", 0}, .kafka = {"::1", 65535}},
         decommission_broker_cmd{.node = 1},
+        move_group_cmd{.id = raft_group_id(3), .replicas = {4, 1, 2}},
+        move_group_cmd{.id = raft_group_id(0xffff), .replicas = {}},
     };
 }
 

@@ -479,5 +479,46 @@ TEST(topic_table, fewer_replicas_than_brokers_place_in_rotations) {
     }
 }
 
+// A decommission moves the broker's replicas of fixed groups first: each to the broker outside
+// the group in the fewest groups, in the replaced one's place; a group that spans every other
+// broker cannot move. move_group_cmd changes the replicas, never the group's origin.
+TEST(topic_table, decommission_moves_fixed_replicas) {
+    topic_defaults d;
+    d.replication_factor = 3;
+    topic_table t(d);
+    ASSERT_FALSE(t.apply(register_broker_cmd{.node = 3, .rpc = {"a", 1}, .kafka = {"a", 2}}));
+    const std::vector<int32_t> brokers = {0, 1, 2, 3};
+    placement p = t.place_replicated(0, 4, 1, 2, brokers);  // {0,1} {1,2} {2,3} {3,0}
+    ASSERT_FALSE(t.apply(create_topic_cmd{.name = "r2", .id = id_of(1),
+                                          .partitions = p.partitions, .groups = p.groups}));
+    std::vector<move_group_cmd> moves;
+    ASSERT_FALSE(t.moves_for_decommission(1, brokers, moves));
+    // Groups 1 {0,1} and 2 {1,2} hold broker 1, and every broker is in two groups: {0,1} takes
+    // 2 (the lowest of 2 and 3), which is then in three; {1,2} takes 0 (0 and 3 in two each).
+    ASSERT_EQ(moves.size(), 2u);
+    EXPECT_EQ(moves[0], (move_group_cmd{raft_group_id(1), {0, 2}}));
+    EXPECT_EQ(moves[1], (move_group_cmd{raft_group_id(2), {0, 2}}));
+    for (const auto& m : moves) ASSERT_FALSE(t.apply(m));
+    EXPECT_EQ(t.state().replicas_of(raft_group_id(2), {}), (std::vector<int32_t>{0, 2}));
+    EXPECT_EQ(*t.state().group_origin(raft_group_id(2)), (std::vector<int32_t>{1, 2}));
+    EXPECT_EQ(t.state().group_origin(raft_group_id(9)), nullptr);
+    // Refused: an unknown group, an empty or repeated set, a decommissioned broker.
+    EXPECT_EQ(t.apply(move_group_cmd{raft_group_id(9), {0}})->code, cluster_errc::stale_command);
+    EXPECT_EQ(t.apply(move_group_cmd{raft_group_id(1), {}})->code, cluster_errc::stale_command);
+    EXPECT_EQ(t.apply(move_group_cmd{raft_group_id(1), {2, 2}})->code,
+              cluster_errc::stale_command);
+    ASSERT_FALSE(t.apply(decommission_broker_cmd{.node = 1}));
+    EXPECT_EQ(t.apply(move_group_cmd{raft_group_id(1), {1, 0}})->code,
+              cluster_errc::stale_command);
+    // A group spanning every broker left but the leaving one: its replica has nowhere to go.
+    placement wide = t.place_replicated(0, 1, 1, 3, {0, 2, 3, 4});
+    ASSERT_FALSE(t.apply(create_topic_cmd{.name = "r3", .id = id_of(2),
+                                          .partitions = wide.partitions, .groups = wide.groups}));
+    moves.clear();
+    auto refused = t.moves_for_decommission(0, {0, 2, 3}, moves);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->code, cluster_errc::invalid_request);
+}
+
 }  // namespace
 }  // namespace wharf

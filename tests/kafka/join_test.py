@@ -79,7 +79,7 @@ def admin_call(method, port, path):
 
 def changed_shards(outputs, voters="{0,1,2,3}"):
     """The shards whose group leader logged a change to exactly these voters."""
-    pattern = re.compile(r"\[shard (\d+)\] cluster: group membership .* -> voters "
+    pattern = re.compile(r"\[shard (\d+)\] cluster: group 0 membership .* -> voters "
                          + re.escape(voters) + "$")
     shards = set()
     for out in outputs:

@@ -19,15 +19,21 @@ confluent-kafka-python.
    the other rf3 partitions' replica sets alone; 50 more records per rf3 partition are
    acknowledged through a survivor, and every record, from before and after the kill, reads
    back once and in order. The broker restarts from its data directory and catches up: every
-   broker's Metadata agrees again and lists it in the ISR of its partitions."""
+   broker's Metadata agrees again and lists it in the ISR of its partitions.
+5. That broker is decommissioned: its replicas of rf1..rf3 move to the other brokers (each
+   partition keeps its replication factor and gets a leader among its new replicas), and once
+   it is stopped every record of rf1..rf3 reads back through the others."""
 
+import re
 import time
 import unittest
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from admin_api_test import http_get, parse_metrics
 from cluster_test import read_to_high_watermarks
+from join_test import admin_call
 from wharf_cluster import Cluster
 
 BROKERS = 4
@@ -42,6 +48,7 @@ REFUSED = {"rf5": BROKERS + 1, "rf0": 0}
 ADMIN_TIMEOUT_S = 30
 AGREE_TIMEOUT_S = 20  # Metadata agreement, before and after the kill
 CATCH_UP_TIMEOUT_S = 30  # the restarted broker back in the ISR of its partitions
+MOVE_TIMEOUT_S = 60  # a decommissioned broker's replicas moved to others
 IO_TIMEOUT_S = 30  # a produce round's flush; a read-back
 
 
@@ -115,7 +122,7 @@ def read_back(bootstrap, topics):
 
 class placement_test(unittest.TestCase):
     def setUp(self):
-        self.cluster = Cluster(BROKERS, smp=SMP, seeds=SEEDS).start()
+        self.cluster = Cluster(BROKERS, smp=SMP, seeds=SEEDS, admin=True).start()
         self.addCleanup(self.cluster.close)
         self.dead = set()
 
@@ -287,6 +294,18 @@ class placement_test(unittest.TestCase):
                                 f"step 2: every rf3 partition has the replicas {rf3_sets}: "
                                 f"placement does not spread replica sets ({placement['rf3']})")
 
+        # Every broker leads, on every shard, the group of its rf1 rotation, and /metrics shows
+        # it as a row of its own (group 0 is every broker's).
+        for node, b in enumerate(c.brokers):
+            status, _, body = http_get(b.admin_port, "/metrics")
+            self.assertEqual(status, 200)
+            samples = parse_metrics(body.decode())
+            led = {dict(labels)["shard"] for (name, labels), v in samples.items()
+                   if name == "wharf_raft_leader" and v == 1 and dict(labels)["group"] != "0"}
+            self.assertEqual(led, {str(k) for k in range(SMP)},
+                             f"step 2: node {node} leads a group of a fixed replica set on "
+                             f"shards {sorted(led)}, not on every one")
+
         # 3. Produce through one broker, read back through another.
         producer_node, reader_node = 0, 2
         everything = {name: partitions for name, (partitions, _) in TOPICS.items()}
@@ -367,6 +386,58 @@ class placement_test(unittest.TestCase):
         self.check_read_back(victim, only_rf3, rf3_acked, rounds=2)
         print(f"step 4: node {victim} restarted, in the ISR of its partitions and agreeing "
               f"after {took:.1f}s; rf3 read back through it", flush=True)
+
+        # 5. Decommission the victim: its replicas of rf1..rf3 move to the other brokers first
+        # (the data too), then it leaves; stopped, it is missed by no partition.
+        answers = {}
+        for n in range(BROKERS):
+            path = f"/v1/brokers/{victim}/decommission"
+            answers[n] = admin_call("PUT", c.brokers[n].admin_port, path)
+            if answers[n][0] == 200:
+                break
+        self.assertIn(200, [status for status, _ in answers.values()],
+                      f"step 5: no broker decommissioned node {victim}: {answers}")
+        fixed = ["rf1", "rf2", "rf3"]
+
+        def moved_away(agreed, _views):
+            return [f"{name}/{p}: replicas {list(r)} (leader {l}) still include node {victim}"
+                    for name in fixed for p, (l, r) in agreed[name].items() if victim in r]
+
+        _, _, took = self.wait_agreement(fixed, timeout_s=MOVE_TIMEOUT_S, extra=moved_away)
+        # Metadata names the new replica sets at once; raft removes the victim's replicas only
+        # once their successors have caught up. Every group holding it (it is in rf of the
+        # four rotations of each factor rf, on every shard) logs that removal by its leader.
+        removal = re.compile(r"\[shard (\d+)\] cluster: group (\d+) membership voters "
+                             r"\{([\d,]*)\}[^\n]* -> voters \{([\d,]*)\}")
+        holding = SMP * sum(rf for _, rf in TOPICS.values() if rf < BROKERS)
+
+        def removed():
+            done = set()
+            for b in c.brokers:
+                for m in removal.finditer(b.output()):
+                    before, after = m.group(3).split(","), m.group(4).split(",")
+                    fixed_group = m.group(2) != "0"  # group 0 spans every broker (rf4)
+                    if fixed_group and str(victim) in before and str(victim) not in after:
+                        done.add((m.group(1), m.group(2)))
+            return done
+
+        deadline = time.monotonic() + MOVE_TIMEOUT_S
+        while len(removed()) < holding and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(len(removed()), holding,
+                         f"step 5: node {victim} left {len(removed())} of the {holding} groups "
+                         f"holding it within {MOVE_TIMEOUT_S}s\n{c.logs()}")
+        took = time.monotonic() - (deadline - MOVE_TIMEOUT_S) + took
+        self.assertEqual(c.brokers[victim].stop(), 0, f"step 5: node {victim} did not stop cleanly")
+        self.dead.add(victim)
+        placed, _, _ = self.wait_agreement(fixed, extra=moved_away)
+        reader = next(n for n in range(BROKERS) if n != victim)
+        one_round = {name: TOPICS[name][0] for name in ("rf1", "rf2")}
+        self.check_read_back(reader, one_round, acked, rounds=1)
+        self.check_read_back(reader, only_rf3, rf3_acked, rounds=2)
+        print(f"step 5: node {victim} decommissioned; its replicas moved within {took:.1f}s "
+              f"(rf1: {placed['rf1']}); stopped, every record read back through node {reader}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,24 @@ TEST(tail_cache, evicts_oldest_first_within_budget) {
     EXPECT_FALSE(cache.find(partition_id(1), kafka_offset(11))) << "only batch starts are found";
 }
 
+// A smaller budget (a shard's groups share one) evicts the oldest batches at once.
+TEST(tail_cache, set_budget_evicts_down_to_it) {
+    tail_cache cache(1000);
+    for (int i = 0; i < 4; ++i) {
+        cache.insert(partition_id(1), kafka_offset(i), kafka_offset(i), bytes_of(200, uint8_t(i)));
+    }
+    EXPECT_EQ(cache.bytes(), 800u);
+    cache.set_budget(500);
+    EXPECT_EQ(cache.budget_bytes(), 500u);
+    EXPECT_EQ(cache.bytes(), 400u);
+    EXPECT_FALSE(cache.find(partition_id(1), kafka_offset(1)));
+    EXPECT_TRUE(cache.find(partition_id(1), kafka_offset(2)));
+    EXPECT_TRUE(cache.find(partition_id(1), kafka_offset(3)));
+    cache.set_budget(2000);
+    cache.insert(partition_id(1), kafka_offset(4), kafka_offset(4), bytes_of(1500, 9));
+    EXPECT_EQ(cache.bytes(), 1900u);
+}
+
 TEST(tail_cache, oversized_batch_empties_its_partition_run) {
     tail_cache cache(1000);
     cache.insert(partition_id(1), kafka_offset(0), kafka_offset(0), bytes_of(100, 1));

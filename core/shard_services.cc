@@ -110,8 +110,6 @@ task<void> open_groups(shard_services& s, const broker_config& cfg,
             continue;
         }
         auto g = std::make_unique<data_group>();
-        g->id = id;
-        g->replicas = replicas;
         log_config lc = cfg.shard_log_config(this_shard().value());
         lc.group = id;
         lc.repair_corruption = replicas.size() > 1;
@@ -166,22 +164,24 @@ task<void> group_leaders_loop(shard_services& s, int32_t self, gate::holder) {
     while (!s.stopping) {
         if (!co_await sleep_for(group_leaders_interval)) co_return;
         if (s.stopping) break;
-        std::vector<const data_group*> led;
+        // The groups led, with their replicas as the table names them now (a move changes them).
+        auto table = metadata_snapshot();
+        std::vector<std::pair<rpc::group_leadership, const std::vector<int32_t>*>> led;
         for (const auto& [id, g] : s.groups) {
-            if (g->raft->is_leader()) led.push_back(g.get());
+            auto replicas = table->groups().find(id);
+            if (!g->raft->is_leader() || replicas == table->groups().end()) continue;
+            led.emplace_back(rpc::group_leadership{id, g->raft->term(), node_id(self)},
+                             &replicas->second);
         }
         if (led.empty()) continue;
-        auto table = metadata_snapshot();
         for (node_id peer : s.transport->peers()) {
             std::vector<rpc::group_leadership> told;
-            for (const data_group* g : led) {
-                // A replica knows its leader from raft (the table's replicas: a move changes
-                // them).
-                auto replicas = table->replicas_of(g->id, {});
-                if (std::find(replicas.begin(), replicas.end(), peer.value()) != replicas.end()) {
-                    continue;
+            for (const auto& [leadership, replicas] : led) {
+                // A replica knows its leader from raft.
+                if (std::find(replicas->begin(), replicas->end(), peer.value()) ==
+                    replicas->end()) {
+                    told.push_back(leadership);
                 }
-                told.push_back({g->id, g->raft->term(), node_id(self)});
             }
             if (!told.empty()) s.transport->send_leaders(peer, rpc::encode_group_leaders(told));
         }
@@ -223,7 +223,7 @@ task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::ho
     const std::vector<int32_t> seeds = c.voters();
     uint64_t peers_version = 0;
     uint64_t heard_version = 0;
-    std::map<uint16_t, std::set<node_id>> silent_reported;  // by group
+    std::map<raft_group_id, std::set<node_id>> silent_reported;  // by group
     std::set<raft_group_id> groups_failed;
     while (!s.stopping) {
         if (!co_await sleep_for(membership_check_interval)) co_return;
@@ -250,7 +250,7 @@ task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::ho
         co_await open_groups(s, cfg, *table, groups_failed);
         // Group 0 spans every broker; the others their replica set in the table.
         co_await step_membership(*s.raft, raft_group_id(0), table->replica_set(seeds),
-                                 table->decommissioned_brokers(), silent_reported[0]);
+                                 table->decommissioned_brokers(), silent_reported[raft_group_id(0)]);
         for (const auto& [id, replicas] : table->groups()) {
             if (s.stopping) break;
             auto g = s.group(id);
@@ -259,7 +259,7 @@ task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::ho
             std::sort(wanted.begin(), wanted.end());
             co_await step_membership(*g.raft, id, std::move(wanted),
                                      table->decommissioned_brokers(),
-                                     silent_reported[id.value()]);
+                                     silent_reported[id]);
         }
     }
 }

@@ -25,10 +25,8 @@ namespace wharf {
 // A raft group of a fixed replica set on this shard (a topic whose replication factor is below
 // the broker count: topic_table_snapshot::groups) and the log it replicates, in
 // <data-dir>/shard-<k>-group-<g>/. Its membership follows the table's replica set for it (a
-// decommission moves it: move_group_cmd); `replicas` is that set when the group opened.
+// decommission moves it: move_group_cmd).
 struct data_group {
-    raft_group_id id{0};
-    std::vector<int32_t> replicas;
     std::unique_ptr<shard_log> log;
     std::unique_ptr<consensus> raft;
 };

@@ -320,17 +320,9 @@ topic_check topic_table::check_groups(const std::vector<replica_group>& groups,
             return stale(fmt::format("raft group {} is defined already or out of order", g.id));
         }
         last = g.id;
-        std::vector<int32_t> sorted = g.replicas;
-        std::sort(sorted.begin(), sorted.end());
-        if (sorted.empty() || sorted.front() < 0 ||
-            std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-            return stale(fmt::format("raft group {} has no valid replica set", g.id));
-        }
-        for (int32_t node : sorted) {
-            if (_state.decommissioned(node)) {
-                return stale(fmt::format("raft group {} names broker {}, decommissioned", g.id,
-                                         node));
-            }
+        if (!valid_replica_set(g.replicas)) {
+            return stale(fmt::format("raft group {} cannot have the replicas {}", g.id,
+                                     fmt::join(g.replicas, ",")));
         }
     }
     for (const auto& a : parts) {
@@ -345,6 +337,15 @@ topic_check topic_table::check_groups(const std::vector<replica_group>& groups,
     return std::nullopt;
 }
 
+bool topic_table::valid_replica_set(const std::vector<int32_t>& replicas) const {
+    std::vector<int32_t> sorted = replicas;
+    std::sort(sorted.begin(), sorted.end());
+    return !sorted.empty() && sorted.front() >= 0 &&
+           std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end() &&
+           std::none_of(sorted.begin(), sorted.end(),
+                        [this](int32_t n) { return _state.decommissioned(n); });
+}
+
 void topic_table::define_groups(const std::vector<replica_group>& groups) {
     for (const auto& g : groups) {
         _state._groups.emplace(g.id, g.replicas);
@@ -355,13 +356,8 @@ void topic_table::define_groups(const std::vector<replica_group>& groups) {
 topic_check topic_table::apply_move_group(const move_group_cmd& c) {
     auto it = _state._groups.find(c.id);
     if (it == _state._groups.end()) return stale(fmt::format("raft group {} is not defined", c.id));
-    std::vector<int32_t> sorted = c.replicas;
-    std::sort(sorted.begin(), sorted.end());
-    if (sorted.empty() || sorted.front() < 0 ||
-        std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end() ||
-        std::any_of(sorted.begin(), sorted.end(),
-                    [this](int32_t n) { return _state.decommissioned(n); })) {
-        return stale(fmt::format("raft group {} cannot move to replicas {}", c.id,
+    if (!valid_replica_set(c.replicas)) {
+        return stale(fmt::format("raft group {} cannot have the replicas {}", c.id,
                                  fmt::join(c.replicas, ",")));
     }
     it->second = c.replicas;

@@ -213,6 +213,8 @@ private:
     topic_check check_groups(const std::vector<replica_group>& groups,
                              const std::vector<partition_assignment>& parts) const;
     void define_groups(const std::vector<replica_group>& groups);
+    // A group's replicas: at least one, distinct, not negative, none decommissioned.
+    bool valid_replica_set(const std::vector<int32_t>& replicas) const;
 
     topic_table_snapshot _state;
 };

@@ -19,6 +19,10 @@
 //                       (the group's leader only; others answer 503 naming it) group k, shard k's
 //                       raft group, hands leadership to that voter; 200 once begun, 400 for a
 //                       node that is not a voter, 404 for a group the broker does not have
+//   POST /v1/partitions/kafka/{topic}/{partition}/transfer_leadership?target={node}
+//                       the same for the raft group that replicates the partition (whose leader
+//                       only takes it; others answer 503 naming it when they know it); 404 for
+//                       a partition the cluster does not have
 //
 // Lifecycle (core/broker.cc): start_admin_api() right after the signals are set up, so that
 // readiness can be watched during recovery; set_ready(true) once the Kafka listeners accept;

@@ -169,42 +169,42 @@ task<response> decommission_route(const request& req) {
     co_return json_response(status, body);
 }
 
-// POST /v1/raft/{group}/transfer_leadership?target={node} (the path of Redpanda's admin API; a
-// group here is a shard index: shard k's group leads every partition placed on shard k). The
-// group's leader hands leadership to that voter (raft thesis 3.10) and answers 200 once the
-// handover has begun; another broker answers 503 naming the leader. With --leader-balancing on,
-// leadership goes back to the group's preferred broker afterwards.
-task<response> transfer_leadership_route(const request& req) {
-    auto in_path = id_in_path(req, "/v1/raft/", "/transfer_leadership", "group");
-    if (auto* answer = std::get_if<response>(&in_path)) co_return std::move(*answer);
-    const int32_t group = std::get<int32_t>(in_path);
-    if (static_cast<unsigned>(group) >= smp::count()) {
-        co_return json_response(404, json{{"error", fmt::format("no group {}", group)}});
-    }
-    auto target_text = query_value(req.query, "target");
-    auto target = target_text ? parse_id(*target_text) : std::nullopt;
-    if (!target) {
-        co_return json_response(400, json{{"error", "target=NODE names the new leader"}});
-    }
+// Hands leadership of raft group `group` on shard `shard` to broker `to` (raft thesis 3.10),
+// on that shard; answers 200 once the handover has begun. A broker that does not lead the group
+// answers 503 naming its leader when it knows it (a replica from raft, another broker from the
+// leaders' notices: core/cluster/group_leaders.h), a target that is no voter 400.
+task<response> transfer_leadership(shard_id shard, raft_group_id group, int32_t to,
+                                   json done) {
     struct outcome {
         std::error_code error;
         int32_t leader = -1;
     };
-    const int32_t to = *target;
-    auto transfer = [to] {
+    auto transfer = [group, to] {
         outcome out;
         auto* s = local_services();
         if (s == nullptr || s->raft == nullptr) {
             out.error = make_error_code(raft_errc::shutting_down);
             return out;
         }
-        if (auto leader = s->raft->leader()) out.leader = leader->value();
-        status st = s->raft->transfer_leadership(node_id(to));
+        group_ref g = s->group(group);
+        if (!g) {
+            // Not a replica of it: its leader is another broker's to hand over.
+            out.error = make_error_code(raft_errc::not_leader);
+            if (auto r = s->remote.find(group, std::chrono::steady_clock::now())) {
+                out.leader = r->leader.value();
+            }
+            return out;
+        }
+        if (auto leader = g.raft->leader()) out.leader = leader->value();
+        status st = g.raft->transfer_leadership(node_id(to));
         if (!st) out.error = st.error();
         return out;
     };
-    outcome out = co_await submit_to(shard_id(static_cast<unsigned>(group)), transfer);
-    if (!out.error) co_return json_response(200, json{{"group", group}, {"target", to}});
+    outcome out = co_await submit_to(shard, transfer);
+    if (!out.error) {
+        done["target"] = to;
+        co_return json_response(200, done);
+    }
     json body{{"error", out.error.message()}};
     int status = 503;
     if (out.error == raft_errc::not_a_voter) {
@@ -213,6 +213,72 @@ task<response> transfer_leadership_route(const request& req) {
         body["leader"] = out.leader;
     }
     co_return json_response(status, body);
+}
+
+// The node id of ?target=N, or the 400 to answer.
+std::variant<int32_t, response> target_in_query(const request& req) {
+    auto text = query_value(req.query, "target");
+    auto target = text ? parse_id(*text) : std::nullopt;
+    if (!target) return json_response(400, json{{"error", "target=NODE names the new leader"}});
+    return *target;
+}
+
+// POST /v1/raft/{group}/transfer_leadership?target={node} (the path of Redpanda's admin API; a
+// group here is a shard index: shard k's group 0 leads every partition placed on shard k that
+// every broker replicates). With --leader-balancing on, leadership goes back to the group's
+// preferred broker afterwards.
+task<response> transfer_leadership_route(const request& req) {
+    auto in_path = id_in_path(req, "/v1/raft/", "/transfer_leadership", "group");
+    if (auto* answer = std::get_if<response>(&in_path)) co_return std::move(*answer);
+    const int32_t group = std::get<int32_t>(in_path);
+    if (static_cast<unsigned>(group) >= smp::count()) {
+        co_return json_response(404, json{{"error", fmt::format("no group {}", group)}});
+    }
+    auto target = target_in_query(req);
+    if (auto* answer = std::get_if<response>(&target)) co_return std::move(*answer);
+    json done{{"group", group}};  // (a local: GCC rejects a braced json inside co_await)
+    co_return co_await transfer_leadership(shard_id(static_cast<unsigned>(group)),
+                                           raft_group_id(0), std::get<int32_t>(target),
+                                           std::move(done));
+}
+
+// POST /v1/partitions/kafka/{topic}/{partition}/transfer_leadership?target={node} (Redpanda's
+// path, which `rpk cluster partitions transfer-leadership` calls): the raft group that
+// replicates the partition hands leadership to that replica, which then leads every partition
+// of that group on that shard.
+task<response> partition_transfer_route(const request& req) {
+    constexpr std::string_view prefix = "/v1/partitions/";
+    constexpr std::string_view suffix = "/transfer_leadership";
+    std::string_view rest = std::string_view(req.path).substr(prefix.size());
+    if (!rest.ends_with(suffix)) co_return json_response(404, json{{"error", "no such path"}});
+    rest.remove_suffix(suffix.size());  // kafka/{topic}/{partition}
+    size_t topic_at = rest.find('/');
+    size_t partition_at = rest.rfind('/');
+    if (topic_at == std::string_view::npos || partition_at == topic_at ||
+        rest.substr(0, topic_at) != "kafka") {
+        co_return json_response(404, json{{"error", "no such path"}});
+    }
+    std::string topic(rest.substr(topic_at + 1, partition_at - topic_at - 1));
+    std::string_view number = rest.substr(partition_at + 1);
+    auto partition = parse_id(number);
+    if (!partition) {
+        co_return json_response(400,
+                                json{{"error", fmt::format("'{}' is no partition", number)}});
+    }
+    auto target = target_in_query(req);
+    if (auto* answer = std::get_if<response>(&target)) co_return std::move(*answer);
+    auto table = metadata_snapshot();
+    const partition_assignment* a = table->assignment(topic, *partition);
+    if (a == nullptr) {
+        co_return json_response(404, json{{"error", fmt::format("no partition {}/{}", topic,
+                                                                *partition)}});
+    }
+    json done{{"topic", topic},
+              {"partition", *partition},
+              {"group", a->group.value()},
+              {"shard", a->shard.value()}};
+    co_return co_await transfer_leadership(a->shard, a->group, std::get<int32_t>(target),
+                                           std::move(done));
 }
 
 task<response> config_route(const admin_context& ctx) {
@@ -234,6 +300,8 @@ void add_routes(net::http::server& server, const admin_context& ctx) {
                             [](const request& r) { return decommission_route(r); });
     server.route_post_prefix("/v1/raft/",
                              [](const request& r) { return transfer_leadership_route(r); });
+    server.route_post_prefix("/v1/partitions/",
+                             [](const request& r) { return partition_transfer_route(r); });
 }
 
 }  // namespace wharf::admin

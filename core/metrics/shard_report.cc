@@ -136,17 +136,23 @@ void log_families(metric_families& out, const shard_services& svc) {
                          metric_type::gauge);
     metric_family commit("wharf_raft_commit_index", "Commit index of a raft group of the shard",
                          metric_type::gauge);
+    metric_family won("wharf_raft_leadership_changes_total",
+                      "Times this broker became the leader of a raft group of the shard (an "
+                      "election or a leadership transfer)",
+                      metric_type::counter);
     auto add_group = [&](raft_group_id id, const consensus& raft) {
         metric_labels labels{{"shard", shard_label()}, {"group", std::to_string(id.value())}};
         term.add(labels, static_cast<double>(raft.term().value()));
         leader.add(labels, raft.is_leader() ? 1.0 : 0.0);
         commit.add(labels, static_cast<double>(raft.commit_index().value()));
+        won.add(labels, static_cast<double>(raft.stats().elections_won));
     };
     add_group(raft_group_id(0), *svc.raft);
     for (const auto& [id, g] : svc.groups) add_group(id, *g->raft);
     out.push_back(std::move(term));
     out.push_back(std::move(leader));
     out.push_back(std::move(commit));
+    out.push_back(std::move(won));
 }
 
 void listener_families(metric_families& out, size_t& requests_in_flight_bytes) {

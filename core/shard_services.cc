@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
@@ -158,30 +159,80 @@ task<void> open_groups(shard_services& s, const broker_config& cfg,
     }
 }
 
+// Closes group `id`, whose leader said raft removed this replica (group_leaders_loop): once
+// the requests using it are done, its raft group stops, its log closes and its directory is
+// deleted (Kafka deletes a reassigned-away replica's log too).
+task<void> close_group(shard_services& s, const broker_config& cfg, raft_group_id id,
+                       gate::holder) {
+    data_group& g = *s.groups.at(id);
+    shard_logger().info("raft group {}: the leader removed this replica (moved to another "
+                        "broker); closing it",
+                        id);
+    co_await g.raft->stop();
+    co_await g.users.close();
+    auto closed = co_await g.log->close();
+    std::string dir = g.log->directory();
+    s.groups.erase(id);
+    share_tail_cache(s, cfg);
+    if (!closed) {
+        shard_logger().error("raft group {}: closing its log failed ({}); {} is left in place",
+                             id, closed.error().message(), dir);
+        co_return;
+    }
+    // A few files, once: not worth a round through the ring.
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    if (ec) {
+        shard_logger().error("raft group {}: deleting {} failed: {}", id, dir, ec.message());
+    } else {
+        shard_logger().info("raft group {} closed; {} deleted", id, dir);
+    }
+}
+
+// A leaders' notice reached this shard: a group it names that this shard has open, while the
+// table names other replicas for it, had this replica removed by raft (group_leaders_loop tells
+// only brokers outside a committed membership; one that the table still names is a new replica
+// that raft has not added yet).
+void close_removed_groups(shard_services& s, const broker_config& cfg,
+                          const std::vector<rpc::group_leadership>& leaders) {
+    if (s.stopping) return;
+    const auto& table = metadata_snapshot();
+    for (const auto& l : leaders) {
+        auto it = s.groups.find(l.group);
+        auto replicas = table->groups().find(l.group);
+        if (it == s.groups.end() || it->second->closing || replicas == table->groups().end() ||
+            std::find(replicas->second.begin(), replicas->second.end(),
+                      cfg.cluster.node_id) != replicas->second.end()) {
+            continue;
+        }
+        auto held = s.background.hold();
+        if (!held) return;
+        it->second->closing = true;
+        spawn(close_group(s, cfg, l.group, std::move(held)), "close raft group");
+    }
+}
+
 // Tells every peer outside a group this shard leads that it leads it, every
 // group_leaders_interval (group_leaders.h).
 task<void> group_leaders_loop(shard_services& s, int32_t self, gate::holder) {
     while (!s.stopping) {
         if (!co_await sleep_for(group_leaders_interval)) co_return;
         if (s.stopping) break;
-        // The groups led, with their replicas as the table names them now (a move changes them).
-        auto table = metadata_snapshot();
-        std::vector<std::pair<rpc::group_leadership, const std::vector<int32_t>*>> led;
+        // The groups led whose membership is committed: a broker outside it is either no
+        // replica (it answers Metadata from the notice) or one that raft removed for good (a
+        // move took it away, and it now closes the group: close_group). While a change is in
+        // flight nobody is told: a notice lives long enough to span it.
+        std::vector<std::pair<rpc::group_leadership, const raft_config*>> led;
         for (const auto& [id, g] : s.groups) {
-            auto replicas = table->groups().find(id);
-            if (!g->raft->is_leader() || replicas == table->groups().end()) continue;
+            if (!g->raft->is_leader() || !g->raft->machine().config_committed()) continue;
             led.emplace_back(rpc::group_leadership{id, g->raft->term(), node_id(self)},
-                             &replicas->second);
+                             &g->raft->membership());
         }
         if (led.empty()) continue;
         for (node_id peer : s.transport->peers()) {
             std::vector<rpc::group_leadership> told;
-            for (const auto& [leadership, replicas] : led) {
-                // A replica knows its leader from raft.
-                if (std::find(replicas->begin(), replicas->end(), peer.value()) ==
-                    replicas->end()) {
-                    told.push_back(leadership);
-                }
+            for (const auto& [leadership, members] : led) {
+                if (!members->contains(peer)) told.push_back(leadership);  // members know
             }
             if (!told.empty()) s.transport->send_leaders(peer, rpc::encode_group_leaders(told));
         }
@@ -248,13 +299,20 @@ task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::ho
             }
         }
         co_await open_groups(s, cfg, *table, groups_failed);
-        // Group 0 spans every broker; the others their replica set in the table.
-        co_await step_membership(*s.raft, raft_group_id(0), table->replica_set(seeds),
+        // Group 0 spans every broker; the others their replica set in the table. Leader
+        // balancing follows them: brokers join and leave, and replicas move.
+        std::vector<int32_t> members = table->replica_set(seeds);
+        if (c.leader_balancing) {
+            int32_t preferred = group0_preferred_leader(seeds, members, this_shard().value());
+            if (preferred >= 0) s.raft->set_preferred_leader(node_id(preferred));
+        }
+        co_await step_membership(*s.raft, raft_group_id(0), std::move(members),
                                  table->decommissioned_brokers(), silent_reported[raft_group_id(0)]);
         for (const auto& [id, replicas] : table->groups()) {
             if (s.stopping) break;
             auto g = s.group(id);
             if (!g) continue;
+            if (c.leader_balancing) g.raft->set_preferred_leader(node_id(replicas.front()));
             std::vector<int32_t> wanted = replicas;
             std::sort(wanted.begin(), wanted.end());
             co_await step_membership(*g.raft, id, std::move(wanted),
@@ -271,7 +329,10 @@ group_ref shard_services::group(raft_group_id id) const noexcept {
     if (id == raft_group_id(0)) return {log.get(), raft.get()};
     auto it = groups.find(id);
     if (it == groups.end()) return {};
-    return {it->second->log.get(), it->second->raft.get()};
+    if (it->second->closing) return {};
+    auto held = it->second->users.hold();
+    if (!held) return {};
+    return {it->second->log.get(), it->second->raft.get(), std::move(held)};
 }
 
 void note_heard_broker(int32_t node, host_port rpc) {
@@ -341,8 +402,9 @@ task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
             if (auto g = self->group(m.group)) g.raft->receive(std::move(m));
         });
         rpc->local().set_leaders_handler(
-            [self](node_id from, std::vector<rpc::group_leadership> leaders) {
+            [self, &cfg](node_id from, std::vector<rpc::group_leadership> leaders) {
                 self->remote.note(from, leaders, std::chrono::steady_clock::now());
+                close_removed_groups(*self, cfg, leaders);
             });
     }
     t_services = std::move(services);

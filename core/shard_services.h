@@ -26,15 +26,25 @@ namespace wharf {
 // the broker count: topic_table_snapshot::groups) and the log it replicates, in
 // <data-dir>/shard-<k>-group-<g>/. Its membership follows the table's replica set for it (a
 // decommission moves it: move_group_cmd).
+// A replica that a move took away (move_group_cmd) keeps taking part until the group's leader
+// tells it, with the leaders' notice it sends to brokers outside its committed membership, that
+// raft removed it: then the shard closes the group and deletes its directory (close_group in
+// shard_services.cc).
 struct data_group {
     std::unique_ptr<shard_log> log;
     std::unique_ptr<consensus> raft;
+    // Held by every group_ref: closing the group waits for the requests using it.
+    gate users;
+    bool closing = false;  // no new group_ref from now on
 };
 
-// One of the shard's groups, as partitions reach it: both null for a group not here (yet).
+// One of the shard's groups, as partitions reach it: both null for a group not here (yet), or
+// being closed. It keeps a group of a fixed replica set open while it lives (data_group::users),
+// so a request holds it across its suspensions and drops it when done.
 struct group_ref {
     shard_log* log = nullptr;
     consensus* raft = nullptr;
+    gate::holder hold{nullptr};
     explicit operator bool() const noexcept { return raft != nullptr; }
 };
 

@@ -144,6 +144,10 @@ public:
     // Hands leadership to another voter (raft_machine::transfer_leadership); new appends are
     // refused with not_leader until it is done or given up.
     status transfer_leadership(node_id target);
+    // Leader balancing's target from now on (raft_machine::set_preferred_leader).
+    void set_preferred_leader(std::optional<node_id> n) noexcept {
+        _machine->set_preferred_leader(n);
+    }
 
     // A message from a peer (the transport calls this on the group's shard).
     void receive(raft_message m);

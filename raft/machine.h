@@ -281,6 +281,10 @@ public:
     // not_a_voter for an unknown target; naming itself is a no-op.
     status transfer_leadership(node_id target);
     std::optional<node_id> transferring_to() const noexcept { return _transfer_to; }
+    // Leader balancing's target from now on (machine_config::preferred_leader): the broker a
+    // group prefers changes as brokers join and leave and as replicas move.
+    void set_preferred_leader(std::optional<node_id> n) noexcept { _cfg.preferred_leader = n; }
+    std::optional<node_id> preferred_leader() const noexcept { return _cfg.preferred_leader; }
 
     // Moves the accumulated outputs out.
     raft_ready take_ready();

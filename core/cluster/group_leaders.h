@@ -3,8 +3,10 @@
 // The leaders of raft groups this broker is not a replica of (a topic whose replication factor is
 // below the broker count lives in groups of fixed replica sets: DESIGN.md section 5). Every
 // broker answers Metadata for every partition, so a group's leader tells the brokers outside it
-// that it leads, every group_leaders_interval while it does (net/rpc/group_leaders.h, on the
-// connections of the group's shard); each shard keeps what it heard in a remote_leaders table.
+// (outside its committed raft membership) that it leads, every group_leaders_interval while it
+// does (net/rpc/group_leaders.h, on the connections of the group's shard); each shard keeps what
+// it heard in a remote_leaders table. A broker told that still has the group open is a replica
+// raft removed (a move took it away): it closes the group (shard_services.cc, close_group).
 //
 // A notice is believed when it is the newest the shard heard for the group (a higher term, or
 // the same term again), or when the one kept has not been repeated for

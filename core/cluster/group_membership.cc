@@ -64,4 +64,17 @@ std::optional<raft_config> next_membership_step(const membership_facts& f,
     return next;
 }
 
+int32_t group0_preferred_leader(const std::vector<int32_t>& seeds,
+                                const std::vector<int32_t>& members, unsigned shard) {
+    std::vector<int32_t> order;
+    for (int32_t n : seeds) {
+        if (std::binary_search(members.begin(), members.end(), n)) order.push_back(n);
+    }
+    for (int32_t n : members) {
+        if (std::find(seeds.begin(), seeds.end(), n) == seeds.end()) order.push_back(n);
+    }
+    if (order.empty()) return -1;
+    return order[shard % order.size()];
+}
+
 }  // namespace wharf

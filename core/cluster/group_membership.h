@@ -65,4 +65,12 @@ std::optional<raft_config> next_membership_step(const membership_facts& f,
                                                 const std::vector<int32_t>& wanted,
                                                 const std::vector<int32_t>& decommissioned);
 
+// Leader balancing of group 0 (DESIGN.md section 5): shard k's group prefers the k-th (modulo
+// their count) of the brokers it spans, `members` (ascending: topic_table_snapshot::replica_set),
+// taken with the seeds first in their configured order and then the brokers that joined. With
+// only the seeds this is cluster_config::preferred_leader; a broker that joins takes its share of
+// the leaders, and a decommissioned one's share goes to the others. -1 when there are no members.
+int32_t group0_preferred_leader(const std::vector<int32_t>& seeds,
+                                const std::vector<int32_t>& members, unsigned shard);
+
 }  // namespace wharf

@@ -99,7 +99,7 @@ task<void> rebuild_partition(shard_log& log, partition_id p, producer_state_mana
 
 // Rebuilds the producers of group `id`'s partitions for its current term, once, however many
 // produces wait for it.
-task<void> rebuild_for_term(group_ref g, raft_group_id id, producers_term& pt) {
+task<void> rebuild_for_term(const group_ref& g, raft_group_id id, producers_term& pt) {
     while (pt.term != g.raft->term()) {
         if (pt.rebuilding) {
             co_await pt.rebuilt.wait();
@@ -148,10 +148,10 @@ void log_out_of_order(partition_id p, const producer_batch& b,
                        producers.describe(b.producer_id));
 }
 
-task<void> wake_fetches_on_commit(consensus& raft, raft_index index, term_id term,
+task<void> wake_fetches_on_commit(group_ref g, raft_index index, term_id term,
                                   partition_id p) {
     // Named, not tested inside the co_await expression (GCC 12 miscompiles that: SIGILL).
-    status committed = co_await raft.committed(index, term);
+    status committed = co_await g.raft->committed(index, term);
     if (committed) local_partition_waiters().notify(p);
     co_return;
 }
@@ -252,8 +252,12 @@ task<produce_part_result> produce_one(produce_part part) {
     auto appended =
         co_await g.raft->replicate_batch(part.log_partition, std::move(part.records), until);
     if (appended && early) {
-        spawn(wake_fetches_on_commit(*g.raft, appended->index, term, part.log_partition),
-              "acks=1 commit watch");
+        // Its own hold on the group, which it keeps open until then.
+        if (group_ref watched = s.group(part.group)) {
+            spawn(wake_fetches_on_commit(std::move(watched), appended->index, term,
+                                         part.log_partition),
+                  "acks=1 commit watch");
+        }
     }
     if (!appended) {
         producers.abort(check.reservation);

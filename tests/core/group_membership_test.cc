@@ -111,5 +111,20 @@ TEST(group_membership, a_learner_that_stopped_answering_no_longer_holds_back_rem
     EXPECT_EQ(g.step({1, 2, 3, 4}, {0}), members({1, 2, 3}, {4}));
 }
 
+TEST(group_membership, group0_leaders_spread_over_the_brokers_it_spans) {
+    // Seeds 2, 0, 1 in that order: as cluster_config::preferred_leader.
+    const std::vector<int32_t> seeds{2, 0, 1};
+    for (unsigned k = 0; k < 6; ++k) {
+        EXPECT_EQ(group0_preferred_leader(seeds, {0, 1, 2}, k), seeds[k % 3]);
+    }
+    // Broker 7 joined: it takes every fourth shard.
+    EXPECT_EQ(group0_preferred_leader({2, 0, 1}, {0, 1, 2, 7}, 3), 7);
+    EXPECT_EQ(group0_preferred_leader({2, 0, 1}, {0, 1, 2, 7}, 4), 2);
+    // Seed 0 was decommissioned: its shards go to the others.
+    EXPECT_EQ(group0_preferred_leader({2, 0, 1}, {1, 2, 7}, 1), 1);
+    EXPECT_EQ(group0_preferred_leader({2, 0, 1}, {1, 2, 7}, 2), 7);
+    EXPECT_EQ(group0_preferred_leader({2, 0, 1}, {}, 0), -1);
+}
+
 }  // namespace
 }  // namespace wharf

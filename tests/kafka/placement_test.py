@@ -20,10 +20,17 @@ confluent-kafka-python.
    acknowledged through a survivor, and every record, from before and after the kill, reads
    back once and in order. The broker restarts from its data directory and catches up: every
    broker's Metadata agrees again and lists it in the ISR of its partitions.
+   Between steps 2 and 3, leadership of an rf3 partition is handed to another replica with
+   POST /v1/partitions/kafka/rf3/{p}/transfer_leadership?target=N (Redpanda's path): the
+   replica outside the group answers 503 naming the leader, the leader 200, and the target
+   counts one more wharf_raft_leadership_changes_total for that shard and group.
 5. That broker is decommissioned: its replicas of rf1..rf3 move to the other brokers (each
-   partition keeps its replication factor and gets a leader among its new replicas), and once
-   it is stopped every record of rf1..rf3 reads back through the others."""
+   partition keeps its replication factor and gets a leader among its new replicas). Once raft
+   has removed it from a group, it closes its replica and deletes the group's directory. Every
+   partition's leader is then its first replica (leader balancing follows the moves), and once
+   the broker is stopped every record of rf1..rf3 reads back through the others."""
 
+import os
 import re
 import time
 import unittest
@@ -205,6 +212,59 @@ class placement_test(unittest.TestCase):
                           f"last problems:\n  {shown}{more}\n{self.cluster.logs()}")
             time.sleep(0.25)
 
+    def first_replicas(self, node, topics):
+        """{(topic, partition): (leader, first replica)} in node `node`'s Metadata."""
+        md = self.cluster.metadata(node, timeout_s=5)
+        return {(name, p): (m.leader, list(m.replicas)[0] if m.replicas else None)
+                for name in topics for p, m in md.topics[name].partitions.items()}
+
+    def leadership_changes(self, node):
+        """{(shard, group): wharf_raft_leadership_changes_total} of node `node`."""
+        status, _, body = http_get(self.cluster.brokers[node].admin_port, "/metrics")
+        self.assertEqual(status, 200)
+        return {(dict(labels)["shard"], dict(labels)["group"]): v
+                for (name, labels), v in parse_metrics(body.decode()).items()
+                if name == "wharf_raft_leadership_changes_total"}
+
+    def transfer_partition_leadership(self, placement):
+        """Hands an rf3 partition's leadership to another of its replicas through the admin
+        API and checks the answers of a broker outside its group and of bad requests."""
+        c = self.cluster
+        p, (leader, replicas) = next(iter(sorted(placement["rf3"].items())))
+        target = next(n for n in replicas if n != leader)
+        outsider = next(n for n in range(BROKERS) if n not in replicas)
+        path = f"/v1/partitions/kafka/rf3/{p}/transfer_leadership"
+        for node, bad, want in ((leader, f"{path}?target=x", 400),
+                                (leader, path, 400),
+                                (leader, f"/v1/partitions/kafka/rf3/x/transfer_leadership"
+                                         f"?target={target}", 400),
+                                (leader, f"/v1/partitions/kafka/nosuch/0/transfer_leadership"
+                                         f"?target={target}", 404),
+                                (leader, f"/v1/partitions/kafka/rf3/{PARTITIONS}/"
+                                         f"transfer_leadership?target={target}", 404),
+                                (leader, f"/v1/partitions/other/rf3/{p}/transfer_leadership"
+                                         f"?target={target}", 404),
+                                (outsider, f"{path}?target={target}", 503)):
+            status, body = admin_call("POST", c.brokers[node].admin_port, bad)
+            self.assertEqual(status, want, f"transfer: POST {bad} to node {node}: {body}")
+        # The broker outside the group names its leader, as the leader's notices told it.
+        _, body = admin_call("POST", c.brokers[outsider].admin_port, f"{path}?target={target}")
+        self.assertEqual(body.get("leader"), leader,
+                         f"transfer: node {outsider}, outside rf3/{p}'s group, answered {body}")
+        before = self.leadership_changes(target)
+        status, body = admin_call("POST", c.brokers[leader].admin_port, f"{path}?target={target}")
+        self.assertEqual(status, 200, f"transfer: rf3/{p}'s leader {leader} answered {body}")
+        key = (str(body["shard"]), str(body["group"]))
+        self.assertIn(key, before, f"transfer: node {target} has no raft group {key}: {before}")
+        deadline = time.monotonic() + ADMIN_TIMEOUT_S
+        while self.leadership_changes(target)[key] <= before[key]:
+            self.assertLess(time.monotonic(), deadline,
+                            f"transfer: node {target} did not take over rf3/{p} (shard, group "
+                            f"{key}) within {ADMIN_TIMEOUT_S}s\n{c.logs()}")
+            time.sleep(0.1)
+        print(f"step 2: leadership of rf3/{p} (shard, group {key}) went from node {leader} to "
+              f"node {target} through the admin API", flush=True)
+
     # --- records -------------------------------------------------------------------------------
     def produce_round(self, node, topics, first):
         acked, errors, left = produce(self.cluster.brokers[node].bootstrap, topics, first,
@@ -306,6 +366,8 @@ class placement_test(unittest.TestCase):
                              f"step 2: node {node} leads a group of a fixed replica set on "
                              f"shards {sorted(led)}, not on every one")
 
+        self.transfer_partition_leadership(placement)
+
         # 3. Produce through one broker, read back through another.
         producer_node, reader_node = 0, 2
         everything = {name: partitions for name, (partitions, _) in TOPICS.items()}
@@ -388,7 +450,8 @@ class placement_test(unittest.TestCase):
               f"after {took:.1f}s; rf3 read back through it", flush=True)
 
         # 5. Decommission the victim: its replicas of rf1..rf3 move to the other brokers first
-        # (the data too), then it leaves; stopped, it is missed by no partition.
+        # (the data too), raft removes it from each group, and it then closes its replicas and
+        # deletes their directories; stopped, it is missed by no partition.
         answers = {}
         for n in range(BROKERS):
             path = f"/v1/brokers/{victim}/decommission"
@@ -403,12 +466,15 @@ class placement_test(unittest.TestCase):
             return [f"{name}/{p}: replicas {list(r)} (leader {l}) still include node {victim}"
                     for name in fixed for p, (l, r) in agreed[name].items() if victim in r]
 
-        _, _, took = self.wait_agreement(fixed, timeout_s=MOVE_TIMEOUT_S, extra=moved_away)
+        start = time.monotonic()
+        self.wait_agreement(fixed, timeout_s=MOVE_TIMEOUT_S, extra=moved_away)
         # Metadata names the new replica sets at once; raft removes the victim's replicas only
         # once their successors have caught up. Every group holding it (it is in rf of the
-        # four rotations of each factor rf, on every shard) logs that removal by its leader.
+        # four rotations of each factor rf, on every shard) logs that removal by its leader,
+        # and the victim then closes its replica and deletes the group's directory.
         removal = re.compile(r"\[shard (\d+)\] cluster: group (\d+) membership voters "
                              r"\{([\d,]*)\}[^\n]* -> voters \{([\d,]*)\}")
+        closed = re.compile(r"\[shard (\d+)\] raft group (\d+) closed; \S+ deleted")
         holding = SMP * sum(rf for _, rf in TOPICS.values() if rf < BROKERS)
 
         def removed():
@@ -421,22 +487,46 @@ class placement_test(unittest.TestCase):
                         done.add((m.group(1), m.group(2)))
             return done
 
+        def closed_by_victim():
+            return {(m.group(1), m.group(2)) for m in closed.finditer(c.brokers[victim].output())}
+
         deadline = time.monotonic() + MOVE_TIMEOUT_S
-        while len(removed()) < holding and time.monotonic() < deadline:
+        while ((len(removed()) < holding or closed_by_victim() != removed())
+               and time.monotonic() < deadline):
             time.sleep(0.2)
         self.assertEqual(len(removed()), holding,
                          f"step 5: node {victim} left {len(removed())} of the {holding} groups "
                          f"holding it within {MOVE_TIMEOUT_S}s\n{c.logs()}")
-        took = time.monotonic() - (deadline - MOVE_TIMEOUT_S) + took
+        self.assertEqual(closed_by_victim(), removed(),
+                         f"step 5: the (shard, group)s node {victim} closed differ from those "
+                         f"raft removed it from\n{c.logs()}")
+        took = time.monotonic() - start
+        left = sorted(d for d in os.listdir(c.brokers[victim].data_dir) if "-group-" in d)
+        self.assertEqual(left, [], f"step 5: node {victim} kept the directories {left}")
+
+        # Leader balancing follows the moves: each partition is led by its first replica.
+        survivors_view = survivors[0]
+        deadline = time.monotonic() + AGREE_TIMEOUT_S
+        while True:
+            unbalanced = {tp: lf for tp, lf in self.first_replicas(survivors_view, fixed).items()
+                          if lf[0] != lf[1]}
+            if not unbalanced or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        self.assertFalse(unbalanced, f"step 5: partitions not led by their first replica "
+                                     f"((topic, partition): (leader, first replica)): "
+                                     f"{unbalanced}\n{c.logs()}")
         self.assertEqual(c.brokers[victim].stop(), 0, f"step 5: node {victim} did not stop cleanly")
         self.dead.add(victim)
         placed, _, _ = self.wait_agreement(fixed, extra=moved_away)
-        reader = next(n for n in range(BROKERS) if n != victim)
+        reader = survivors[-1]
         one_round = {name: TOPICS[name][0] for name in ("rf1", "rf2")}
         self.check_read_back(reader, one_round, acked, rounds=1)
         self.check_read_back(reader, only_rf3, rf3_acked, rounds=2)
-        print(f"step 5: node {victim} decommissioned; its replicas moved within {took:.1f}s "
-              f"(rf1: {placed['rf1']}); stopped, every record read back through node {reader}",
+        print(f"step 5: node {victim} decommissioned; raft removed it from all {holding} "
+              f"groups holding it and it closed them and deleted their directories within "
+              f"{took:.1f}s; every partition is led by its first replica (rf1: "
+              f"{placed['rf1']}); stopped, every record read back through node {reader}",
               flush=True)
 
 

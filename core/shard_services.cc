@@ -2,15 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "core/cluster/cluster_rpc.h"
 #include "core/cluster/group_membership.h"
 #include "core/cluster/metadata_service.h"
+#include "core/shard_groups.h"
 #include "reactor/clock.h"
 #include "reactor/logger.h"
 #include "reactor/shard.h"
@@ -78,167 +77,6 @@ void report_silent_learners(const membership_facts& f, std::set<node_id>& report
     }
 }
 
-// The group settings of a raft group spanning `voters` (group k of shard 0 prefers the
-// (k mod N)-th seed, a group of a fixed replica set its first replica).
-group_config group_settings(const broker_config& cfg, raft_group_id id,
-                            const std::vector<int32_t>& voters,
-                            std::optional<int32_t> preferred) {
-    group_config gc{.self = node_id(cfg.cluster.node_id), .group = id};
-    for (int32_t v : voters) gc.voters.push_back(node_id(v));
-    if (cfg.cluster.leader_balancing && preferred) gc.preferred_leader = node_id(*preferred);
-    return gc;
-}
-
-// The shard's memory for tail caches (broker_config::tail_cache_bytes_per_shard), shared evenly
-// by the logs of its groups.
-void share_tail_cache(shard_services& s, const broker_config& cfg) {
-    size_t share = cfg.tail_cache_bytes_per_shard() / (1 + s.groups.size());
-    s.log->set_tail_cache_bytes(share);
-    for (auto& [id, g] : s.groups) g->log->set_tail_cache_bytes(share);
-}
-
-// Opens the groups of fixed replica sets that the table names with this broker among their
-// replicas and that the shard does not have yet: their logs (recovering what an earlier run
-// left) and their raft groups over the shard's transport. A group that fails to open is
-// reported once (`failed`) and tried again at the next check.
-task<void> open_groups(shard_services& s, const broker_config& cfg,
-                       const topic_table_snapshot& table, std::set<raft_group_id>& failed) {
-    const int32_t self = cfg.cluster.node_id;
-    for (const auto& [id, replicas] : table.groups()) {
-        if (s.stopping) co_return;
-        if (s.groups.contains(id) ||
-            std::find(replicas.begin(), replicas.end(), self) == replicas.end()) {
-            continue;
-        }
-        auto g = std::make_unique<data_group>();
-        log_config lc = cfg.shard_log_config(this_shard().value());
-        lc.group = id;
-        lc.repair_corruption = replicas.size() > 1;
-        std::string detail;
-        auto log = co_await shard_log::open(lc, &detail);
-        if (!log) {
-            if (failed.insert(id).second) {
-                shard_logger().error("raft group {}: opening its log failed: {}", id,
-                                     detail.empty() ? log.error().message() : detail);
-            }
-            continue;
-        }
-        g->log = std::move(*log);
-        // The group's first membership: a replica that a move brought in is not in it, and
-        // joins as the leader adds it (a learner first).
-        const std::vector<int32_t>* origin = table.group_origin(id);
-        auto raft = co_await consensus::start(
-            group_settings(cfg, id, origin != nullptr ? *origin : replicas, replicas.front()),
-            *g->log, s.transport.get());
-        if (!raft || s.stopping) {
-            if (raft) co_await (*raft)->stop();
-            if (!raft && failed.insert(id).second) {
-                shard_logger().error("raft group {}: starting it failed: {}", id,
-                                     raft.error().message());
-            }
-            auto closed = co_await g->log->close();
-            (void)closed;
-            continue;
-        }
-        g->raft = std::move(*raft);
-        // Its partitions' settings, from the table as it is now (publish_topic_table configures
-        // the groups already open; nothing suspends from here until the group is).
-        for (const topic_metadata* t : metadata_snapshot()->topics()) {
-            auto pc = t->config.to_partition_config();
-            for (const auto& a : t->partitions) {
-                if (a.shard == this_shard() && a.group == id) {
-                    g->log->configure_partition(a.log_partition, pc);
-                }
-            }
-        }
-        shard_logger().info("raft group {} (replicas {}) opened: {}", id,
-                            fmt::join(replicas, ","), g->log->directory());
-        s.groups.emplace(id, std::move(g));
-        failed.erase(id);
-        share_tail_cache(s, cfg);
-    }
-}
-
-// Closes group `id`, whose leader said raft removed this replica (group_leaders_loop): once
-// the requests using it are done, its raft group stops, its log closes and its directory is
-// deleted (Kafka deletes a reassigned-away replica's log too).
-task<void> close_group(shard_services& s, const broker_config& cfg, raft_group_id id,
-                       gate::holder) {
-    data_group& g = *s.groups.at(id);
-    shard_logger().info("raft group {}: the leader removed this replica (moved to another "
-                        "broker); closing it",
-                        id);
-    co_await g.raft->stop();
-    co_await g.users.close();
-    auto closed = co_await g.log->close();
-    std::string dir = g.log->directory();
-    s.groups.erase(id);
-    share_tail_cache(s, cfg);
-    if (!closed) {
-        shard_logger().error("raft group {}: closing its log failed ({}); {} is left in place",
-                             id, closed.error().message(), dir);
-        co_return;
-    }
-    // A few files, once: not worth a round through the ring.
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    if (ec) {
-        shard_logger().error("raft group {}: deleting {} failed: {}", id, dir, ec.message());
-    } else {
-        shard_logger().info("raft group {} closed; {} deleted", id, dir);
-    }
-}
-
-// A leaders' notice reached this shard: a group it names that this shard has open, while the
-// table names other replicas for it, had this replica removed by raft (group_leaders_loop tells
-// only brokers outside a committed membership; one that the table still names is a new replica
-// that raft has not added yet).
-void close_removed_groups(shard_services& s, const broker_config& cfg,
-                          const std::vector<rpc::group_leadership>& leaders) {
-    if (s.stopping) return;
-    const auto& table = metadata_snapshot();
-    for (const auto& l : leaders) {
-        auto it = s.groups.find(l.group);
-        auto replicas = table->groups().find(l.group);
-        if (it == s.groups.end() || it->second->closing || replicas == table->groups().end() ||
-            std::find(replicas->second.begin(), replicas->second.end(),
-                      cfg.cluster.node_id) != replicas->second.end()) {
-            continue;
-        }
-        auto held = s.background.hold();
-        if (!held) return;
-        it->second->closing = true;
-        spawn(close_group(s, cfg, l.group, std::move(held)), "close raft group");
-    }
-}
-
-// Tells every peer outside a group this shard leads that it leads it, every
-// group_leaders_interval (group_leaders.h).
-task<void> group_leaders_loop(shard_services& s, int32_t self, gate::holder) {
-    while (!s.stopping) {
-        if (!co_await sleep_for(group_leaders_interval)) co_return;
-        if (s.stopping) break;
-        // The groups led whose membership is committed: a broker outside it is either no
-        // replica (it answers Metadata from the notice) or one that raft removed for good (a
-        // move took it away, and it now closes the group: close_group). While a change is in
-        // flight nobody is told: a notice lives long enough to span it.
-        std::vector<std::pair<rpc::group_leadership, const raft_config*>> led;
-        for (const auto& [id, g] : s.groups) {
-            if (!g->raft->is_leader() || !g->raft->machine().config_committed()) continue;
-            led.emplace_back(rpc::group_leadership{id, g->raft->term(), node_id(self)},
-                             &g->raft->membership());
-        }
-        if (led.empty()) continue;
-        for (node_id peer : s.transport->peers()) {
-            std::vector<rpc::group_leadership> told;
-            for (const auto& [leadership, members] : led) {
-                if (!members->contains(peer)) told.push_back(leadership);  // members know
-            }
-            if (!told.empty()) s.transport->send_leaders(peer, rpc::encode_group_leaders(told));
-        }
-    }
-}
-
 // While `raft` leads, proposes the next change of its membership toward `wanted` (ascending),
 // if there is one now (group_membership.h).
 task<void> step_membership(consensus& raft, raft_group_id id, std::vector<int32_t> wanted,
@@ -276,6 +114,7 @@ task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::ho
     uint64_t heard_version = 0;
     std::map<raft_group_id, std::set<node_id>> silent_reported;  // by group
     std::set<raft_group_id> groups_failed;
+    std::set<int32_t> held_reported;  // decommissioned brokers group 0 waits for
     while (!s.stopping) {
         if (!co_await sleep_for(membership_check_interval)) co_return;
         if (s.stopping) break;
@@ -306,8 +145,10 @@ task<void> membership_loop(shard_services& s, const broker_config& cfg, gate::ho
             int32_t preferred = group0_preferred_leader(seeds, members, this_shard().value());
             if (preferred >= 0) s.raft->set_preferred_leader(node_id(preferred));
         }
-        co_await step_membership(*s.raft, raft_group_id(0), std::move(members),
-                                 table->decommissioned_brokers(), silent_reported[raft_group_id(0)]);
+        std::vector<int32_t> removable = table->decommissioned_brokers();
+        if (s.raft->is_leader()) removable = co_await removable_from_group0(*table, held_reported);
+        co_await step_membership(*s.raft, raft_group_id(0), std::move(members), removable,
+                                 silent_reported[raft_group_id(0)]);
         for (const auto& [id, replicas] : table->groups()) {
             if (s.stopping) break;
             auto g = s.group(id);
@@ -388,6 +229,7 @@ task<status> start_shard(const broker_config& cfg, raft_rpc::rpc_listener* rpc,
         co_return raft.error();
     }
     services->raft = std::move(*raft);
+    services->on_disk = groups_on_disk(cfg);
     shard_services* self = services.get();
     if (services->transport) {
         services->transport->set_unreachable_handler([self](node_id node) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +30,7 @@ namespace wharf {
 // A replica that a move took away (move_group_cmd) keeps taking part until the group's leader
 // tells it, with the leaders' notice it sends to brokers outside its committed membership, that
 // raft removed it: then the shard closes the group and deletes its directory (close_group in
-// shard_services.cc).
+// shard_groups.cc). A restart in between reopens it from its directory (on_disk).
 struct data_group {
     std::unique_ptr<shard_log> log;
     std::unique_ptr<consensus> raft;
@@ -68,8 +69,13 @@ struct shard_services {
     std::map<int32_t, host_port> heard;
     uint64_t heard_version = 0;
     // The groups of fixed replica sets that include this broker, opened as the controller's
-    // table names them (open_groups in shard_services.cc); they share `transport`.
+    // table names them (open_groups in shard_groups.cc); they share `transport`.
     std::map<raft_group_id, std::unique_ptr<data_group>> groups;
+    // The groups whose directories this shard found at start: it opens them even when the
+    // table no longer names this broker among their replicas, until the leader says raft
+    // removed it (a move may still need this replica for a quorum: a broker restarted during
+    // its decommission).
+    std::set<raft_group_id> on_disk;
     // The leaders of the table's groups that do not include this broker, as they told it
     // (core/cluster/group_leaders.h).
     remote_leaders remote;

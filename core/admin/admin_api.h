@@ -15,6 +15,10 @@
 //                       (the controller only; others answer 503 naming it) every raft group
 //                       removes the broker's replica; 200, 404 for a broker the cluster does not
 //                       have, 400 for its last broker
+//   GET /v1/brokers/{id}/decommission
+//                       how far that decommission has got, as this broker knows it: finished,
+//                       the partitions and (shard, group)s that still have the broker; 400 for
+//                       a broker not decommissioned, 404 for one the cluster does not have
 //   POST /v1/raft/{group}/transfer_leadership?target={node}
 //                       (the group's leader only; others answer 503 naming it) group k, shard k's
 //                       raft group, hands leadership to that voter; 200 once begun, 400 for a

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -13,6 +14,7 @@
 #include "core/cluster/metadata_service.h"
 #include "core/kafka/cluster_view.h"
 #include "core/metrics/scrape.h"
+#include "core/shard_groups.h"
 #include "core/shard_services.h"
 #include "raft/errc.h"
 #include "reactor/metrics/metrics.h"
@@ -169,6 +171,59 @@ task<response> decommission_route(const request& req) {
     co_return json_response(status, body);
 }
 
+// GET /v1/brokers/{id}/decommission (Redpanda's path, behind `rpk redpanda admin brokers
+// decommission-status`): how far the broker's decommission has got, as this broker knows it
+// (core/shard_services.h, decommissioned_members: its own groups from raft, the others from
+// their leaders' notices). `finished` once no raft group on any shard has it as a member;
+// `replicas_left` counts the partitions whose group still has it. 400 for a broker that is not
+// decommissioned, 404 for one the cluster does not have.
+task<response> decommission_status_route(const admin_context& ctx, const request& req) {
+    auto in_path = id_in_path(req, "/v1/brokers/", "/decommission", "node id");
+    if (auto* answer = std::get_if<response>(&in_path)) co_return std::move(*answer);
+    const int32_t node = std::get<int32_t>(in_path);
+    auto table = metadata_snapshot();
+    if (!table->decommissioned(node)) {
+        auto seeds = ctx.cfg.cluster.voters();
+        bool known = table->registered_brokers().contains(node) ||
+                     std::find(seeds.begin(), seeds.end(), node) != seeds.end();
+        if (!known) co_return json_response(404, json{{"error", fmt::format("no broker {}", node)}});
+        co_return json_response(
+            400, json{{"error", fmt::format("broker {} is not decommissioned", node)}});
+    }
+    // (shard, group) -> whether it still has the broker as a member.
+    std::set<std::pair<unsigned, uint16_t>> holding;
+    for (unsigned k = 0; k < smp::count(); ++k) {
+        auto members = co_await submit_to(shard_id(k), [] { return decommissioned_members(); });
+        if (!members) co_return json_response(503, json{{"error", "the broker is stopping"}});
+        for (const auto& [id, held] : *members) {
+            if (std::find(held.begin(), held.end(), node) != held.end()) {
+                holding.emplace(k, id.value());
+            }
+        }
+    }
+    json groups = json::array();
+    for (const auto& [shard, group] : holding) {
+        groups.push_back(json{{"shard", shard}, {"group", group}});
+    }
+    json partitions = json::array();
+    for (const topic_metadata* t : table->topics()) {
+        for (const auto& a : t->partitions) {
+            if (holding.contains({a.shard.value(), a.group.value()})) {
+                partitions.push_back(json{{"topic", t->name},
+                                          {"partition", a.partition},
+                                          {"shard", a.shard.value()},
+                                          {"group", a.group.value()}});
+            }
+        }
+    }
+    json body{{"node_id", node},
+              {"finished", holding.empty()},
+              {"replicas_left", partitions.size()},
+              {"groups_left", std::move(groups)},
+              {"partitions", std::move(partitions)}};
+    co_return json_response(200, body);
+}
+
 // Hands leadership of raft group `group` on shard `shard` to broker `to` (raft thesis 3.10),
 // on that shard; answers 200 once the handover has begun. A broker that does not lead the group
 // answers 503 naming its leader when it knows it (a replica from raft, another broker from the
@@ -298,6 +353,8 @@ void add_routes(net::http::server& server, const admin_context& ctx) {
     server.route("/v1/config", [c](const request&) { return config_route(*c); });
     server.route_put_prefix("/v1/brokers/",
                             [](const request& r) { return decommission_route(r); });
+    server.route_get_prefix("/v1/brokers/",
+                            [c](const request& r) { return decommission_status_route(*c, r); });
     server.route_post_prefix("/v1/raft/",
                              [](const request& r) { return transfer_leadership_route(r); });
     server.route_post_prefix("/v1/partitions/",

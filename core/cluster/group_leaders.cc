@@ -6,12 +6,13 @@ void remote_leaders::note(node_id from, const std::vector<rpc::group_leadership>
                           std::chrono::steady_clock::time_point now) {
     for (const auto& l : leaders) {
         if (l.leader != from) continue;
-        auto [it, fresh] = _leaders.try_emplace(l.group, remote_leader{l.term, l.leader, now});
+        remote_leader heard{l.term, l.leader, now, l.members};
+        auto [it, fresh] = _leaders.try_emplace(l.group, heard);
         if (fresh) continue;
         remote_leader& kept = it->second;
         bool expired = now - kept.heard > group_leader_notice_lifetime;
         if (l.term > kept.term || (l.term == kept.term && l.leader == kept.leader) || expired) {
-            kept = remote_leader{l.term, l.leader, now};
+            kept = std::move(heard);
         }
     }
 }

@@ -6,7 +6,7 @@
 // (outside its committed raft membership) that it leads, every group_leaders_interval while it
 // does (net/rpc/group_leaders.h, on the connections of the group's shard); each shard keeps what
 // it heard in a remote_leaders table. A broker told that still has the group open is a replica
-// raft removed (a move took it away): it closes the group (shard_services.cc, close_group).
+// raft removed (a move took it away): it closes the group (core/shard_groups.cc, close_group).
 //
 // A notice is believed when it is the newest the shard heard for the group (a higher term, or
 // the same term again), or when the one kept has not been repeated for
@@ -30,6 +30,9 @@ struct remote_leader {
     term_id term{0};
     node_id leader{0};
     std::chrono::steady_clock::time_point heard{};
+    // The group's voters and learners as the leader told them (empty when it did not: a
+    // version-1 notice).
+    std::vector<node_id> members;
 };
 
 class remote_leaders {

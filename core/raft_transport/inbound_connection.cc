@@ -131,7 +131,7 @@ bool inbound_connection::dispatch(rpc::frame f) {
         if (_ctx.info_handler) _ctx.info_handler(std::move(*info));
         return true;
     }
-    if (f.type == rpc::frame_type::group_leaders) {
+    if (f.type == rpc::frame_type::group_leaders || f.type == rpc::frame_type::group_members) {
         auto leaders = rpc::decode_group_leaders(f.payload);
         if (!leaders) {
             return fail(_ctx.stats.closed_bad_message, "a group leaders notice that does not decode");

@@ -79,7 +79,7 @@ bool peer_transport::send_info(node_id to, std::span<const std::byte> info) {
 }
 
 bool peer_transport::send_leaders(node_id to, std::span<const std::byte> leaders) {
-    return send_frame(to, leaders, rpc::frame_type::group_leaders);
+    return send_frame(to, leaders, rpc::frame_type::group_members);
 }
 
 bool peer_transport::send_frame(node_id to, std::span<const std::byte> bytes,

@@ -69,7 +69,8 @@ public:
     // this one relays to the controller (core/cluster/metadata_service.h). False when `to` is
     // this node or unknown, the frame too large, or the queue full, or after stop.
     bool send_info(node_id to, std::span<const std::byte> info);
-    // Queues a group_leaders frame (net/rpc/group_leaders.h) for `to`; false as send_info.
+    // Queues a group_members frame (net/rpc/group_leaders.h, version 2) for `to`; false as
+    // send_info.
     bool send_leaders(node_id to, std::span<const std::byte> leaders);
 
     // Called when a peer is found gone: a connection to it ended by its side, and the

@@ -259,7 +259,8 @@ std::string connection::allowed_methods(std::string_view path) const {
         if (!out.empty()) out += ", ";
         out += m;
     };
-    if (_ctx.routes.find(path) != _ctx.routes.end()) {
+    if (_ctx.routes.find(path) != _ctx.routes.end() ||
+        longest_prefix(_ctx.get_routes, path) != nullptr) {
         add("GET");
         add("HEAD");
     }
@@ -274,6 +275,8 @@ task<response> connection::route(const request& req) {
         h = longest_prefix(req.verb == method::put ? _ctx.put_routes : _ctx.post_routes, req.path);
     } else if (auto it = _ctx.routes.find(req.path); it != _ctx.routes.end()) {
         h = &it->second;
+    } else {
+        h = longest_prefix(_ctx.get_routes, req.path);
     }
     if (h == nullptr) {
         if (allowed_methods(req.path).empty()) {

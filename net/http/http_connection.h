@@ -42,7 +42,9 @@ namespace wharf::net::http {
 struct connection_context {
     const server_config& cfg;
     const std::map<std::string, handler, std::less<>>& routes;
-    // PUT and POST routes by path prefix (server::route_put_prefix, route_post_prefix).
+    // GET (and HEAD), PUT and POST routes by path prefix (server::route_get_prefix, ...); an
+    // exact GET route wins over a GET prefix.
+    const std::map<std::string, handler, std::less<>>& get_routes;
     const std::map<std::string, handler, std::less<>>& put_routes;
     const std::map<std::string, handler, std::less<>>& post_routes;
     server_stats& stats;

@@ -45,7 +45,7 @@ server::server(int fd, std::string address, uint16_t port, server_config cfg)
       _port(port),
       _shard(this_shard()),
       _cfg(std::move(cfg)),
-      _ctx{.cfg = _cfg, .routes = _routes, .put_routes = _put_routes,
+      _ctx{.cfg = _cfg, .routes = _routes, .get_routes = _get_routes, .put_routes = _put_routes,
              .post_routes = _post_routes, .stats = _stats} {}
 
 server::~server() {
@@ -66,6 +66,10 @@ void server::route(std::string path, handler h) {
     WHARF_ASSERT(!path.empty() && path.front() == '/' && h, "invalid route '{}'", path);
     auto [it, fresh] = _routes.emplace(std::move(path), std::move(h));
     WHARF_ASSERT(fresh, "route {} registered twice", it->first);
+}
+
+void server::route_get_prefix(std::string prefix, handler h) {
+    add_prefix_route(_get_routes, std::move(prefix), std::move(h));
 }
 
 void server::route_put_prefix(std::string prefix, handler h) {

@@ -3,9 +3,10 @@
 // http_server: a small HTTP/1.1 server on the reactor for the admin API and /metrics
 // (DESIGN.md sections 1 and 2: shard 0 hosts it).
 //
-// What it is. GET and HEAD on exact paths registered with route(), PUT and POST on path
-// prefixes registered with route_put_prefix() and route_post_prefix() (an operation on the
-// resource the rest of the path names); anything else is 405 with an Allow header naming the
+// What it is. GET and HEAD on exact paths registered with route() or on path prefixes
+// registered with route_get_prefix(), PUT and POST on path prefixes registered with
+// route_put_prefix() and route_post_prefix() (an operation on the resource the rest of the path
+// names); anything else is 405 with an Allow header naming the
 // methods the path does take, or 404 for a path that none takes. Parsing is http-parser's; the
 // connection (http_connection.h) holds the design of one connection: keep-alive, pipelining,
 // bounds, timeouts.
@@ -49,6 +50,8 @@ public:
     // PUT on any path starting with `prefix` (the longest registered prefix wins); the handler
     // parses the rest of req.path. REQUIRES: before start(); prefix starts with '/'.
     void route_put_prefix(std::string prefix, handler h);
+    // The same for GET and HEAD, on paths that no route() names exactly.
+    void route_get_prefix(std::string prefix, handler h);
     // The same for POST.
     void route_post_prefix(std::string prefix, handler h);
 
@@ -82,6 +85,7 @@ private:
     server_config _cfg;
     server_stats _stats;
     std::map<std::string, handler, std::less<>> _routes;
+    std::map<std::string, handler, std::less<>> _get_routes;
     std::map<std::string, handler, std::less<>> _put_routes;
     std::map<std::string, handler, std::less<>> _post_routes;
     connection_context _ctx;

@@ -70,8 +70,11 @@ enum class frame_type : uint16_t {
     // that dialed only the seeds is registered by a controller that is not one).
     broker_info = 2,
     // group_leaders.h: the groups of fixed replica sets the sender leads on this connection's
-    // shard, told to a broker outside them.
+    // shard, told to a broker outside them; version 1, from brokers before group_members.
     group_leaders = 3,
+    // group_leaders.h version 2: the same with each group's members. A type of its own, so
+    // that a broker that only knows version 1 drops it rather than refusing its version.
+    group_members = 4,
 };
 
 struct frame {

@@ -58,8 +58,9 @@ void check_payload(const iobuf& payload) {
         auto again = rpc::encode_broker_info(*b);
         if (again != bytes_of(payload)) std::abort();
     }
-    if (auto l = rpc::decode_group_leaders(payload)) {
-        if (rpc::encode_group_leaders(*l) != bytes_of(payload)) std::abort();
+    uint16_t version = 0;
+    if (auto l = rpc::decode_group_leaders(payload, &version)) {
+        if (rpc::encode_group_leaders(*l, version) != bytes_of(payload)) std::abort();
     }
     auto m = decode_raft_message(payload);
     if (!m) return;

@@ -10,6 +10,10 @@ confluent-kafka-python.
    exactly RF distinct replicas among the four brokers, a leader among its replicas (the same
    from every broker) and an ISR within its replicas. The rf1 leaders are spread over at least
    two brokers, and the rf3 partitions do not all have the same replica set.
+   Then leadership of an rf3 partition is handed to another replica with
+   POST /v1/partitions/kafka/rf3/{p}/transfer_leadership?target=N (Redpanda's path): the
+   replica outside the group answers 503 naming the leader, the leader 200, and the target
+   counts one more wharf_raft_leadership_changes_total for that shard and group.
 3. An idempotent acks=all producer bootstrapped from one broker only (not a replica of every
    partition) writes 50 keyed records to every partition of every topic; a consumer
    bootstrapped from another broker reads each partition from offset 0: every record at its
@@ -20,15 +24,16 @@ confluent-kafka-python.
    acknowledged through a survivor, and every record, from before and after the kill, reads
    back once and in order. The broker restarts from its data directory and catches up: every
    broker's Metadata agrees again and lists it in the ISR of its partitions.
-   Between steps 2 and 3, leadership of an rf3 partition is handed to another replica with
-   POST /v1/partitions/kafka/rf3/{p}/transfer_leadership?target=N (Redpanda's path): the
-   replica outside the group answers 503 naming the leader, the leader 200, and the target
-   counts one more wharf_raft_leadership_changes_total for that shard and group.
-5. That broker is decommissioned: its replicas of rf1..rf3 move to the other brokers (each
-   partition keeps its replication factor and gets a leader among its new replicas). Once raft
-   has removed it from a group, it closes its replica and deletes the group's directory. Every
-   partition's leader is then its first replica (leader balancing follows the moves), and once
-   the broker is stopped every record of rf1..rf3 reads back through the others."""
+5. That broker is killed again and decommissioned while down: its replicas of rf1..rf3 move to
+   the other brokers (each partition keeps its replication factor and gets a leader among its
+   new replicas). An rf1 or rf2 group cannot add a successor without it, so the controller's
+   group (shard 0's group 0) keeps it meanwhile, and GET /v1/brokers/{id}/decommission lists
+   what is left (at least its rf1 partitions). It restarts, reopens those groups from their
+   directories, and once raft has removed it from a group, closes its replica and deletes the
+   group's directory; then it leaves the controller's group, and every other broker reports the
+   decommission finished. Every partition's leader is then its first replica (leader balancing
+   follows the moves), and once the broker is stopped every record of rf1..rf3 reads back
+   through the others."""
 
 import os
 import re
@@ -449,17 +454,65 @@ class placement_test(unittest.TestCase):
         print(f"step 4: node {victim} restarted, in the ISR of its partitions and agreeing "
               f"after {took:.1f}s; rf3 read back through it", flush=True)
 
-        # 5. Decommission the victim: its replicas of rf1..rf3 move to the other brokers first
-        # (the data too), raft removes it from each group, and it then closes its replicas and
-        # deletes their directories; stopped, it is missed by no partition.
+        # 5. Kill the victim again and decommission it while it is down: its replicas of
+        # rf1..rf3 move to the other brokers, but an rf1 or rf2 group needs it to add its
+        # successor, so the controller's group keeps it (it could not learn the table after a
+        # restart otherwise). It restarts, takes part in those groups from their directories
+        # until raft has removed it, closes them, deletes their directories, and only then
+        # leaves the controller's group. Stopped, it is missed by no partition.
+        c.kill(victim)
+        self.dead.add(victim)
         answers = {}
-        for n in range(BROKERS):
-            path = f"/v1/brokers/{victim}/decommission"
-            answers[n] = admin_call("PUT", c.brokers[n].admin_port, path)
-            if answers[n][0] == 200:
+        deadline = time.monotonic() + ADMIN_TIMEOUT_S  # the victim may have been controller
+        while 200 not in [status for status, _ in answers.values()]:
+            if time.monotonic() >= deadline:
                 break
+            for n in survivors:
+                path = f"/v1/brokers/{victim}/decommission"
+                answers[n] = admin_call("PUT", c.brokers[n].admin_port, path)
+                if answers[n][0] == 200:
+                    break
+            else:
+                time.sleep(0.2)
         self.assertIn(200, [status for status, _ in answers.values()],
                       f"step 5: no broker decommissioned node {victim}: {answers}")
+        group0_removal = re.compile(r"\[shard 0\] cluster: group 0 membership voters "
+                                    r"\{([\d,]*)\}[^\n]* -> voters \{([\d,]*)\}")
+
+        def left_controller_group():
+            return [m.group(0) for b in c.brokers for m in group0_removal.finditer(b.output())
+                    if str(victim) in m.group(1).split(",")
+                    and str(victim) not in m.group(2).split(",")]
+
+        held = f"cluster: decommissioned broker {victim} is still a replica"
+        deadline = time.monotonic() + ADMIN_TIMEOUT_S
+        while not any(held in c.brokers[n].output() for n in survivors):
+            self.assertLess(time.monotonic(), deadline, f"step 5: no controller held node "
+                            f"{victim} back while its replicas move\n{c.logs()}")
+            time.sleep(0.1)
+        time.sleep(1)  # several membership passes
+        self.assertEqual(left_controller_group(), [],
+                         f"step 5: node {victim} left shard 0's group 0 before its replicas "
+                         f"moved\n{c.logs()}")
+        # GET /v1/brokers/{id}/decommission says what is left: at least its rf1 partitions,
+        # whose only replica it is.
+        status_path = f"/v1/brokers/{victim}/decommission"
+        status, progress = admin_call("GET", c.brokers[survivors[0]].admin_port, status_path)
+        self.assertEqual(status, 200, f"step 5: GET {status_path}: {progress}")
+        own_rf1 = {("rf1", p) for p, (_, r) in placement["rf1"].items() if victim in r}
+        listed = {(p["topic"], p["partition"]) for p in progress["partitions"]}
+        self.assertFalse(progress["finished"], f"step 5: GET {status_path}: {progress}")
+        self.assertTrue(own_rf1 <= listed, f"step 5: GET {status_path} lists {sorted(listed)}, "
+                                           f"not every rf1 partition of node {victim} "
+                                           f"{sorted(own_rf1)}")
+        self.assertEqual(progress["replicas_left"], len(listed))
+        for path, want in ((f"/v1/brokers/{survivors[0]}/decommission", 400),
+                           ("/v1/brokers/99/decommission", 404),
+                           ("/v1/brokers/x/decommission", 400)):
+            status, body = admin_call("GET", c.brokers[survivors[0]].admin_port, path)
+            self.assertEqual(status, want, f"step 5: GET {path}: {body}")
+        c.start_broker(victim)
+        self.dead.discard(victim)
         fixed = ["rf1", "rf2", "rf3"]
 
         def moved_away(agreed, _views):
@@ -501,6 +554,25 @@ class placement_test(unittest.TestCase):
                          f"step 5: the (shard, group)s node {victim} closed differ from those "
                          f"raft removed it from\n{c.logs()}")
         took = time.monotonic() - start
+        reopened = re.compile(r"raft group \d+ \(replicas [\d,]+\) opened \(a replica moved "
+                              r"away")
+        reopens = len(reopened.findall(c.brokers[victim].output()))
+        self.assertGreater(reopens, 0, f"step 5: node {victim} reopened no group it was moved "
+                                       f"out of\n{c.logs()}")
+        deadline = time.monotonic() + MOVE_TIMEOUT_S
+        while not left_controller_group():
+            self.assertLess(time.monotonic(), deadline, f"step 5: node {victim} never left shard "
+                            f"0's group 0\n{c.logs()}")
+            time.sleep(0.2)
+        for n in survivors:
+            while True:
+                status, progress = admin_call("GET", c.brokers[n].admin_port, status_path)
+                if status == 200 and progress["finished"]:
+                    break
+                self.assertLess(time.monotonic(), deadline, f"step 5: node {n} never reported "
+                                f"the decommission finished: {status} {progress}")
+                time.sleep(0.2)
+            self.assertEqual((progress["replicas_left"], progress["partitions"]), (0, []))
         left = sorted(d for d in os.listdir(c.brokers[victim].data_dir) if "-group-" in d)
         self.assertEqual(left, [], f"step 5: node {victim} kept the directories {left}")
 
@@ -523,11 +595,12 @@ class placement_test(unittest.TestCase):
         one_round = {name: TOPICS[name][0] for name in ("rf1", "rf2")}
         self.check_read_back(reader, one_round, acked, rounds=1)
         self.check_read_back(reader, only_rf3, rf3_acked, rounds=2)
-        print(f"step 5: node {victim} decommissioned; raft removed it from all {holding} "
-              f"groups holding it and it closed them and deleted their directories within "
-              f"{took:.1f}s; every partition is led by its first replica (rf1: "
-              f"{placed['rf1']}); stopped, every record read back through node {reader}",
-              flush=True)
+        print(f"step 5: node {victim} decommissioned while down; restarted, it reopened "
+              f"{reopens} groups it was moved out of; raft removed it from all {holding} groups "
+              f"holding it, it closed them and deleted their directories {took:.1f}s after its "
+              f"restart, then left the controller's group; every partition is led by its "
+              f"first replica (rf1: {placed['rf1']}); stopped, every record read back through "
+              f"node {reader}", flush=True)
 
 
 if __name__ == "__main__":

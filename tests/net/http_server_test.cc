@@ -223,6 +223,40 @@ TEST(http_server, post_goes_to_post_prefixes_and_put_to_put_prefixes) {
     EXPECT_EQ(rc, 0);
 }
 
+TEST(http_server, get_prefixes_serve_what_no_exact_route_names) {
+    auto setup = [](server& srv) {
+        srv.route("/v1/brokers", [](const request&) -> task<response> {
+            co_return response::text(200, "exact\n");
+        });
+        srv.route_get_prefix("/v1/brokers/", [](const request& r) -> task<response> {
+            co_return response::text(200, "get " + r.path.substr(12) + "\n");
+        });
+        srv.route_put_prefix("/v1/brokers/", [](const request&) -> task<response> {
+            co_return response::text(200, "put\n");
+        });
+    };
+    int rc = with_http_server(test_config(), setup, [](uint16_t port, const server_stats&) {
+        client c(port);
+        std::string c_in;
+        ASSERT_TRUE(c.send_raw(get("/v1/brokers")));
+        auto r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "exact\n");
+        ASSERT_TRUE(c.send_raw(get("/v1/brokers/3/decommission")));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->body, "get 3/decommission\n");
+        ASSERT_TRUE(c.send_raw("POST /v1/brokers/3/decommission HTTP/1.1\r\n"
+                               "Content-Length: 0\r\n\r\n"));
+        r = read_response(c, c_in);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 405);
+        EXPECT_EQ(r->headers["allow"], "GET, HEAD, PUT");
+    });
+    EXPECT_EQ(rc, 0);
+}
+
 TEST(http_server, unknown_paths_404_other_methods_405_and_the_connection_stays) {
     int rc = with_http_server(test_config(), {}, [](uint16_t port, const server_stats&) {
         client c(port);

@@ -186,6 +186,8 @@ task<void> group_leaders_loop(shard_services& s, int32_t self, gate::holder) {
         for (const auto& [id, g] : s.groups) {
             if (!g->raft->is_leader() || !g->raft->machine().config_committed()) continue;
             const raft_config& members = g->raft->membership();
+            // A leader that removed itself hands leadership over: it tells nobody meanwhile.
+            if (!members.contains(node_id(self))) continue;
             led.emplace_back(rpc::group_leadership{id, g->raft->term(), node_id(self),
                                                    member_list(members)},
                              &members);

@@ -173,7 +173,7 @@ task<response> decommission_route(const request& req) {
 
 // GET /v1/brokers/{id}/decommission (Redpanda's path, behind `rpk redpanda admin brokers
 // decommission-status`): how far the broker's decommission has got, as this broker knows it
-// (core/shard_services.h, decommissioned_members: its own groups from raft, the others from
+// (core/shard_groups.h, decommissioned_members: its own groups from raft, the others from
 // their leaders' notices). `finished` once no raft group on any shard has it as a member;
 // `replicas_left` counts the partitions whose group still has it. 400 for a broker that is not
 // decommissioned, 404 for one the cluster does not have.
@@ -186,11 +186,13 @@ task<response> decommission_status_route(const admin_context& ctx, const request
         auto seeds = ctx.cfg.cluster.voters();
         bool known = table->registered_brokers().contains(node) ||
                      std::find(seeds.begin(), seeds.end(), node) != seeds.end();
-        if (!known) co_return json_response(404, json{{"error", fmt::format("no broker {}", node)}});
+        if (!known) {
+            co_return json_response(404, json{{"error", fmt::format("no broker {}", node)}});
+        }
         co_return json_response(
             400, json{{"error", fmt::format("broker {} is not decommissioned", node)}});
     }
-    // (shard, group) -> whether it still has the broker as a member.
+    // The (shard, group)s that still have the broker as a member.
     std::set<std::pair<unsigned, uint16_t>> holding;
     for (unsigned k = 0; k < smp::count(); ++k) {
         auto members = co_await submit_to(shard_id(k), [] { return decommissioned_members(); });

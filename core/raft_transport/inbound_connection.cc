@@ -134,7 +134,8 @@ bool inbound_connection::dispatch(rpc::frame f) {
     if (f.type == rpc::frame_type::group_leaders || f.type == rpc::frame_type::group_members) {
         auto leaders = rpc::decode_group_leaders(f.payload);
         if (!leaders) {
-            return fail(_ctx.stats.closed_bad_message, "a group leaders notice that does not decode");
+            return fail(_ctx.stats.closed_bad_message,
+                        "a group leaders notice that does not decode");
         }
         if (_ctx.leaders_handler) _ctx.leaders_handler(_peer.node, std::move(*leaders));
         return true;
